@@ -8,9 +8,8 @@ cfg = ConfigParser(delimiters=['='])
 cfg.read(Path(__file__).parent/'settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # SPDX expressions
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
-lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 py_versions = [v for v in '3.10 3.11 3.12 3.13'.split() if tuple(map(int, v.split('.'))) >= tuple(map(int, min_python.split('.')))]
 
@@ -20,7 +19,8 @@ setuptools.setup(
     description=cfg['description'],
     long_description=(Path(__file__).parent/'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
-    license=lic[0],
+    license=licenses[cfg['license']],
+    license_files=['LICENSE'],
     author=cfg['author'],
     author_email=cfg['author_email'],
     url=cfg['git_url'],
@@ -28,7 +28,6 @@ setuptools.setup(
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'],
-        'License :: ' + lic[1],
         'Natural Language :: ' + cfg['language'],
     ] + [f'Programming Language :: Python :: {v}' for v in py_versions],
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),

@@ -1,0 +1,38 @@
+# bassl: every target sets up .venv first (pinned by constraints.txt), so each works on a fresh machine.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: env demo test test-slow bench readme clean-data
+
+env: $(STAMP)
+
+$(STAMP): settings.ini setup.py constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip==26.3'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# the main job on built-in data: generate the synthetic dataset, check it, print its summary
+demo: env
+	$(BIN)/bassl demo data/synthetic
+
+# every notebook as tests, then the pytest suite (console command, multi-process and end-to-end checks)
+test: env
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/pytest -q tests
+
+# notebook cells flagged `#| slow` (full-size synthetic data and the like)
+test-slow: env
+	$(BIN)/nbdev_test --n_workers 2 --flags slow
+
+# loading throughput of a BaSSL pre-training sample against a per-frame PIL pipeline
+bench: env
+	$(BIN)/python bench/loading.py
+
+readme: env
+	$(BIN)/python .ci/readme.py
+
+clean-data:
+	rm -rf data/synthetic bench/out
