@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env demo test test-slow bench readme clean-data
+.PHONY: env demo test test-slow bench bench-objective readme clean-data
 
 env: $(STAMP)
 
@@ -30,6 +30,10 @@ test-slow: env
 # loading throughput of a BaSSL pre-training sample against a per-frame PIL pipeline
 bench: env
 	$(BIN)/python bench/loading.py
+
+# forward + backward of the full-size BaSSL objective at B = 64 and 256, and the share outside the CRN and heads
+bench-objective: env
+	$(BIN)/python bench/objective.py
 
 readme: env
 	$(BIN)/python .ci/readme.py
