@@ -309,4 +309,10 @@ d = { 'settings': { 'branch': 'main',
                                           'bassl.pretext.objectives.sample_where': ( 'pretext.objectives.html#sample_where',
                                                                                      'bassl/pretext/objectives.py'),
                                           'bassl.pretext.objectives.scene_embeddings': ( 'pretext.objectives.html#scene_embeddings',
-                                                                                         'bassl/pretext/objectives.py')}}}
+                                                                                         'bassl/pretext/objectives.py')},
+            'bassl.train.optim': { 'bassl.train.optim.LARS': ('train.optim.html#lars', 'bassl/train/optim.py'),
+                                   'bassl.train.optim.LARS.__init__': ('train.optim.html#lars.__init__', 'bassl/train/optim.py'),
+                                   'bassl.train.optim.LARS.step': ('train.optim.html#lars.step', 'bassl/train/optim.py'),
+                                   'bassl.train.optim.cosine_schedule': ('train.optim.html#cosine_schedule', 'bassl/train/optim.py'),
+                                   'bassl.train.optim.cosine_with_warmup': ('train.optim.html#cosine_with_warmup', 'bassl/train/optim.py'),
+                                   'bassl.train.optim.lars_param_groups': ('train.optim.html#lars_param_groups', 'bassl/train/optim.py')}}}
