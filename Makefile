@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env demo test test-slow bench bench-objective readme clean-data
+.PHONY: env demo test test-slow bench bench-objective bench-features readme clean-data
 
 env: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: env
 # forward + backward of the full-size BaSSL objective at B = 64 and 256, and the share outside the CRN and heads
 bench-objective: env
 	$(BIN)/python bench/objective.py
+
+# 17-shot feature windows per second: the feature store against one .npy file per shot
+bench-features: env
+	$(BIN)/python bench/features.py
 
 readme: env
 	$(BIN)/python .ci/readme.py
