@@ -114,8 +114,8 @@ def preset(method:str='bassl', # one of METHODS
         e = Experiment(name=method, accelerator='cpu',
                        pretrain=PretrainConfig(method=method, encoder='resnet18', crn=crn, image_size=64, epochs=2, global_batch=16,
                                                precision='32-true', sync_bn=False, num_workers=2),
-                       finetune=FinetuneConfig(crn=CRNConfig(hidden=128, layers=1, heads=4, ffn=256), epochs=10, global_batch=64,
-                                               base_lr=1e-3, num_workers=0))
+                       finetune=FinetuneConfig(crn=CRNConfig(hidden=128, layers=1, heads=4, ffn=256), epochs=15, global_batch=64,
+                                               base_lr=4e-3, num_workers=0))  # lr 1e-3 at batch 64
     else: raise ValueError(f"unknown preset size {size!r}, expected 'paper' or 'cpu'")
     return dataclasses.replace(e, **kw)
 
