@@ -75,6 +75,32 @@ def test_synth_refuses_foreign_folder(tmp_path):
 
 
 def test_demo_runs_main_job(tmp_path):
-    r = bassl('demo', tmp_path/'synthetic', '--movies', 3, '--shots', 20, '--size', '64x48', '--quiet')
+    r = bassl('demo', tmp_path/'synthetic', '--movies', 4, '--shots', 24, '--size', '64x48', '--quiet', '--runs', tmp_path/'runs')
     assert 'is a valid MovieNet-SSeg root' in r.stdout
-    assert (tmp_path/'synthetic'/'anno'/'anno.pretrain.ndjson').exists()
+    header = next(l for l in r.stdout.splitlines() if 'random init' in l)
+    assert header.split() == ['BaSSL', 'random', 'init']
+    for run in ('bassl', 'random'):
+        scores = json.loads((tmp_path/'runs'/run/'finetune'/'scores.json').read_text())
+        assert all(0 <= v <= 100 for v in scores.values())
+    assert (tmp_path/'runs'/'bassl'/'pretrain'/'checkpoints'/'last.ckpt').exists()
+    assert f"runs in {tmp_path/'runs'}" in r.stdout
+
+
+def test_training_commands(root, tmp_path):
+    from dataclasses import replace
+    from bassl.config import CRNConfig, preset, save_config
+    small = CRNConfig(hidden=32, layers=1, heads=2, ffn=64)
+    cfg = preset('bassl', 'cpu', root=str(root))
+    cfg = replace(cfg, pretrain=replace(cfg.pretrain, image_size=32, global_batch=8, epochs=1, num_workers=0, crn=small),
+                  finetune=replace(cfg.finetune, crn=small, epochs=2, global_batch=16))
+    save_config(cfg, tmp_path/'config.json')
+    r = bassl('pretrain', '--config', tmp_path/'config.json', tmp_path/'pretrain')
+    ckpt = tmp_path/'pretrain'/'checkpoints'/'last.ckpt'
+    assert r.stdout.strip().endswith(str(ckpt)) and ckpt.exists()
+    r = bassl('extract', '--config', tmp_path/'config.json', '--checkpoint', ckpt, tmp_path/'features')
+    assert r.stdout.strip().endswith('4 movies')
+    r = bassl('finetune', '--config', tmp_path/'config.json', tmp_path/'features', tmp_path/'finetune')
+    scores = json.loads((tmp_path/'finetune'/'scores.json').read_text())
+    assert re.search(r'^AP\s+' + re.escape(f"{scores['AP']:.2f}"), r.stdout, re.M), r.stdout
+    r = bassl('finetune', '--config', tmp_path/'nope.json', tmp_path/'features', tmp_path/'x', check=False)
+    assert r.returncode != 0
