@@ -65,16 +65,19 @@ def anno_sets(num_shots:dict[str, int], # `{video_id: num_shot}` of every movie
     return out
 
 # %% ../../nbs/02_data.anno.ipynb #78881423
-def read_movie_labels(root:MovieNetRoot, vid:str, num_shot:int) -> np.ndarray:
-    "Labels of a labelled movie, checked against its shot count on disk and its shot table."
+def read_movie_labels(root:MovieNetRoot, vid:str,
+                      num_shot:int|None, # shots on disk; None (frames incomplete) skips the count checks
+                     ) -> np.ndarray:
+    "Labels of a labelled movie, checked against its shot count on disk and its shot table (when there is one)."
     path = root.label_file(vid)
     if not path.exists(): raise DataError(path, f"missing label file of {vid}, which split318.json lists")
     labels = read_labels(path)
-    if len(labels) != num_shot - 1:
+    if num_shot is not None and len(labels) != num_shot - 1:
         raise DataError(path, f"{len(labels)} labels, expected {num_shot - 1} (one per shot but the last; {num_shot} shots on disk)")
     table = root.shot_table_file(vid)
-    if table.exists() and len(read_shot_table(table)) != num_shot:
-        raise DataError(table, f"{len(read_shot_table(table))} shots, expected {num_shot} (shots on disk)")
+    rows = len(read_shot_table(table)) if table.exists() else None
+    if None not in (num_shot, rows) and rows != num_shot:
+        raise DataError(table, f"{rows} shots, expected {num_shot} (shots on disk)")
     return labels
 
 def build_anno(root:str|os.PathLike|MovieNetRoot, # dataset root

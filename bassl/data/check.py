@@ -16,9 +16,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..core import DataError, check_id, iter_ndjson
-from .anno import scene_ids
-from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, read_labels, read_shot_table,
-                                 read_split, read_vid2idx, scan_keyframes, shot_id)
+from .anno import read_movie_labels, scene_ids
+from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, read_split, read_vid2idx,
+                                 scan_keyframes, shot_id)
 
 # %% auto #0
 __all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root']
@@ -127,12 +127,13 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
     if not path.exists(): report.add(path, "missing annotation file (run `bassl build-anno` to rebuild anno/)"); return
     g = _Grouped(report)
     labelled = name != 'pretrain'
+    need = {**_FIELDS, **(_LABEL_FIELDS if labelled else {})}
+    scenes = {v: scene_ids(l) for v, l in labels.items()}                     # once per movie, not per record
     movies = (set(split['all']) if name == 'trainvaltest' else set(split[name])) if labelled and split else None
     seen, offsets, count = defaultdict(set), {}, 0
     for i, rec in iter_ndjson(path):
         if isinstance(rec, DataError): report.add_error(rec); continue
         count += 1
-        need = {**_FIELDS, **(_LABEL_FIELDS if labelled else {})}
         bad = [f"{k} ({t.__name__})" for k, t in need.items() if not isinstance(rec.get(k), t) or isinstance(rec.get(k), bool)]
         if bad: g.add(path, i, ('fields', tuple(bad)), f"missing or mistyped fields: {', '.join(bad)}"); continue
         vid = rec['video_id']
@@ -158,7 +159,7 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
         if labelled and vid in labels:
             if vid2idx is not None and rec['global_video_id'] != vid2idx[vid]:
                 g.add(path, i, ('gvid', vid), f"global_video_id of {vid} is {rec['global_video_id']}, vid2idx.json says {vid2idx[vid]}")
-            want = int(scene_ids(labels[vid])[s])
+            want = int(scenes[vid][s])
             if rec['invideo_scene_id'] != want: g.add(path, i, ('scene', vid), f"invideo_scene_id of {vid} shot {sid} is {rec['invideo_scene_id']}, label318 gives {want}")
             off = rec['global_scene_id'] - rec['invideo_scene_id']
             if offsets.setdefault(vid, off) != off: g.add(path, i, ('gscene', vid), f"global_scene_id of {vid} is not its invideo_scene_id plus one offset")
@@ -194,18 +195,9 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
             for vid in split[k]:
                 if vid2idx is not None and vid not in vid2idx: report.add(root.split_file, f"{k} movie {vid} is not in vid2idx.json")
                 if not root.movie_dir(vid).is_dir(): report.add(root.split_file, f"{k} movie {vid} has no frame folder"); continue
-                lp, tp = root.label_file(vid), root.shot_table_file(vid)
-                if not lp.exists(): report.add(lp, f"missing label file of {k} movie {vid}"); continue
-                try: lab = read_labels(lp)
-                except DataError as e: report.add_error(e); continue
-                n = num_shot.get(vid)
-                if n is not None and len(lab) != n - 1:
-                    report.add(lp, f"{len(lab)} labels, expected {n - 1} (one per shot but the last; {n} shots on disk)"); continue
-                labels[vid] = lab
-                if not tp.exists(): report.add(tp, f"missing shot table of {k} movie {vid}"); continue
-                try: rows = len(read_shot_table(tp))
-                except DataError as e: report.add_error(e); continue
-                if n is not None and rows != n: report.add(tp, f"{rows} shots, expected {n} (shots on disk)")
+                try: labels[vid] = read_movie_labels(root, vid, num_shot.get(vid))  # the checks build_anno makes
+                except DataError as e: report.add_error(e)
+                if not root.shot_table_file(vid).exists(): report.add(root.shot_table_file(vid), f"missing shot table of {k} movie {vid}")
         for d in (root.label_dir, root.shot_table_dir):
             for p in sorted(d.glob('*.txt')) if d.is_dir() else []:
                 if p.stem not in split['all']: report.add(p, f"{p.stem} is not a labelled movie in split318.json")

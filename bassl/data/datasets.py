@@ -145,9 +145,10 @@ class FinetuneDataset(Dataset):
                 ):
         self.table = table if isinstance(table, ShotTable) else ShotTable.read(table)
         self.features, self.neighbor_size = features, neighbor_size
+        _, first = np.unique(self.table.movie, return_index=True)              # a record of each movie
         for i, vid in enumerate(self.table.vids):
             if vid not in features: raise DataError(vid, "no stored features for this movie (was it extracted?)")
-            n = int(self.table.num_shot[np.argmax(self.table.movie == i)])
+            n = int(self.table.num_shot[first[i]])
             shape = getattr(features[vid], 'shape', None)
             if shape is None or len(shape) != 2 or shape[0] != n:
                 raise DataError(vid, f"stored features have shape {shape}, expected [{n}, D] (num_shot = {n})")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from ..models.checkpoint import load_release
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
 from .optim import cosine_schedule
-from .pretrain import make_trainer
+from .pretrain import make_trainer, quiet_worker_advice
 
 # %% auto #0
 __all__ = ['load_encoder', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'finetune']
@@ -121,11 +120,6 @@ class FinetuneTask(L.LightningModule):
         return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/25_train.finetune.ipynb #d5aae768
-def _quiet():
-    w = warnings.catch_warnings(); w.__enter__()
-    warnings.filterwarnings('ignore', message='.*does not have many workers.*')
-    return w
-
 def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
              run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run)
              progress:bool=True,
@@ -137,9 +131,8 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
     if devices or num_nodes:
         task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices, num_nodes=num_nodes or task.cfg.num_nodes)
-    w = _quiet()
-    try: make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
-    finally: w.__exit__(None, None, None)
+    with quiet_worker_advice():
+        make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
     scores, p = task.results
     if task.global_rank == 0:
         write_json(run_dir/'scores.json', scores, indent=1)
@@ -160,7 +153,6 @@ def finetune(cfg:Experiment, # the experiment
     torch.manual_seed(cfg.seed)
     task = FinetuneTask(asdict(cfg), str(Path(features).resolve()), dim)  # absolute: evaluation may run from elsewhere
     last = run_dir/'checkpoints'/'last.ckpt'
-    w = _quiet()
-    try: make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
-    finally: w.__exit__(None, None, None)
+    with quiet_worker_advice():
+        make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
     return evaluate(last, run_dir, progress, **kw)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ..pretext.objectives import PretrainModel
 from .optim import LARS, cosine_schedule, lars_param_groups
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'PretrainTask', 'make_trainer', 'pretrain']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'PretrainTask', 'make_trainer', 'quiet_worker_advice', 'pretrain']
 
 # %% ../../nbs/24_train.pretrain.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -133,6 +134,13 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
                      use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress,
                      enable_model_summary=False, log_every_n_steps=1, **kw)
 
+@contextmanager
+def quiet_worker_advice():
+    "Silence Lightning's advice to add DataLoader workers (the CPU preset loads in the main process on purpose)."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*does not have many workers.*')
+        yield
+
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/
              max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run)
@@ -143,7 +151,6 @@ def pretrain(cfg:Experiment, # the experiment
     torch.manual_seed(cfg.seed)
     task = PretrainTask(asdict(cfg))
     last = run_dir/'checkpoints'/'last.ckpt'
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='.*does not have many workers.*')
+    with quiet_worker_advice():
         make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
     return last
