@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -62,51 +63,41 @@ def _config(a):
 def cmd_pretrain(a) -> int:
     "Pre-train as configured (resuming from the run folder's last.ckpt)."
     from bassl.train.pretrain import pretrain
-    print(pretrain(_config(a), a.run_dir, max_steps=a.max_steps))
+    print(pretrain(_config(a), a.run_dir, max_steps=a.max_steps, progress=_progress(a)))
     return 0
 
 def cmd_extract(a) -> int:
     "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store."
     from bassl.train.finetune import extract
-    store = extract(_config(a), a.checkpoint, a.store)
+    store = extract(_config(a), a.checkpoint, a.store, progress=_progress(a))
     print(f"{store.folder}: {len(store)} movies")
     return 0
 
-def _table(columns:dict[str, dict[str, float]]) -> str:
-    "Metrics as rows, runs as columns."
-    names = list(columns); keys = list(next(iter(columns.values())))
-    w = max(len(k) for k in keys)
-    rows = [f"{'':<{w}}  " + '  '.join(f"{n:>11}" for n in names)]
-    rows += [f"{k:<{w}}  " + '  '.join(f"{columns[n][k]:11.2f}" for n in names) for k in keys]
-    return '\n'.join(rows)
-
 def cmd_finetune(a) -> int:
     "Fine-tune on stored features and evaluate; prints the scores (x100)."
+    from bassl.experiments import score_table
     from bassl.train.finetune import finetune
-    print(_table({'score': finetune(_config(a), a.features, a.run_dir)}))
+    print(score_table({'score': finetune(_config(a), a.features, a.run_dir, progress=_progress(a))}))
     return 0
+
+def _progress(a) -> bool|str:
+    "`--progress`: a bar in a terminal, plain lines in a notebook, a log or a batch job."
+    p = a.progress or ('bar' if sys.stdout.isatty() else 'lines')
+    return {'bar': True, 'lines': 'lines', 'none': False}[p]
 
 def cmd_demo(a) -> int:
     "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against a random encoder."
-    import dataclasses
-    from bassl.config import preset
-    from bassl.train.finetune import extract, finetune
-    from bassl.train.pretrain import pretrain
+    from bassl.experiments import RunSpec, run_stage, score_table
     a.force, a.deep = False, False
     if cmd_synth(a) or cmd_check(a): return 1
-    runs = Path(a.runs)
-    cfg = preset('bassl', 'cpu', root=str(a.dir))
-    cfg = dataclasses.replace(cfg, pretrain=dataclasses.replace(cfg.pretrain, epochs=a.epochs))
+    spec = RunSpec(name=a.runs.name, runs=str(a.runs.parent), root=str(a.dir), synth=False, epochs=a.epochs, launcher='kernel')
+    cfg = spec.experiment()
     print(f"\n== BaSSL pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {a.epochs} epoch(s)), then fine-tuning")
-    ckpt = pretrain(cfg, runs/'bassl'/'pretrain', progress=not a.quiet)
-    store = extract(cfg, ckpt, runs/'bassl'/'features', progress=not a.quiet)
-    bassl = finetune(cfg, store.folder, runs/'bassl'/'finetune', progress=not a.quiet)
+    bassl = run_stage(spec, 'finetune')['outputs']['scores']
     print("\n== the same fine-tuning on a randomly initialised encoder")
-    rand = dataclasses.replace(cfg, name='random')
-    store = extract(rand, None, runs/'random'/'features', progress=not a.quiet)
-    random = finetune(rand, store.folder, runs/'random'/'finetune', progress=not a.quiet)
-    print("\n" + _table({'BaSSL': bassl, 'random init': random}))
-    print(f"\nruns in {runs} (config.json, checkpoints/, logs/, scores.json, predictions.csv in each)")
+    random = run_stage(dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), 'finetune')['outputs']['scores']
+    print("\n" + score_table({'BaSSL': bassl, 'random init': random}))
+    print(f"\nrun folder: {a.runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; random/ for the baseline)")
     return 0
 
 # %% ../nbs/08_cli.ipynb #c88d1830
@@ -152,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
         if name == 'finetune':
             s.add_argument('features', type=Path, help='feature store folder')
             s.add_argument('run_dir', type=Path, help='run folder')
+        s.add_argument('--progress', choices=('bar', 'lines', 'none'), default=None,
+                       help='a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)')
         s.set_defaults(func=fn)
     return p
 
@@ -162,3 +155,7 @@ def main(argv:list[str]|None=None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+# %% ../nbs/08_cli.ipynb #d5423746
+#| eval: false
+if __name__ == '__main__': sys.exit(main())  # `python -m bassl.cli`: what the experiment notebooks and torchrun launch

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterator
@@ -73,7 +74,7 @@ def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [
                      batch_size:int=64, num_workers:int=0,
                      device:str|torch.device='cpu',
                      rank:int|None=None, world:int|None=None, # default: from torch.distributed
-                     progress:bool=True,
+                     progress:bool|str=True, # a bar, 'lines' (a plain line every 30 s) or nothing
                     ) -> list[str]:
     "Extract and store the shot features of every movie of `anno` assigned to this process; returns the movies written."
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -84,7 +85,11 @@ def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [
     mine = [m for m in range(len(t.vids)) if m % world == rank and t.vids[m] not in store]
     encoder = encoder.to(device).eval()
     written = []
-    for m in tqdm(mine, desc=f'extracting (rank {rank})', unit='movie', disable=not progress):
+    t0 = last = time.monotonic()
+    for i, m in enumerate(tqdm(mine, desc=f'extracting (rank {rank})', unit='movie', disable=progress is not True)):
+        if progress == 'lines' and rank == 0 and (i == 0 or time.monotonic() - last >= 30):
+            last = time.monotonic()
+            print(f"extracting · movie {i + 1}/{len(mine)} on rank 0 · {i / max(last - t0, 1e-9):.2f} movies/s", flush=True)
         vid, rows = t.vids[m], np.flatnonzero(t.movie == m)
         n = int(t.num_shot[rows[0]])
         if sorted(t.shot[rows].tolist()) != list(range(n)):
@@ -98,5 +103,6 @@ def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [
         out = np.empty((n, feats.shape[1]), np.float32); out[shots] = feats
         store.write(vid, out)
         written.append(vid)
+    if world > 1 and dist.is_available() and dist.is_initialized(): dist.barrier()  # the index lists every rank's movies
     if rank == 0: store.write_index()
     return written

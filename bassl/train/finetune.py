@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
@@ -45,20 +46,38 @@ def load_encoder(path:str|os.PathLike) -> ShotEncoder:
         return enc
     return load_release(path).model.shot_encoder
 
+def _cluster():
+    "The launcher's environment as Lightning reads it (torchrun, then SLURM), or None for a single process."
+    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+    for kind in (TorchElasticEnvironment, SLURMEnvironment):
+        if kind.detect():
+            env = kind()
+            return env if env.world_size() > 1 else None
+    return None
+
 def extract(cfg:Experiment, # experiment (data root, image size)
             encoder:ShotEncoder|str|os.PathLike|None, # an encoder, a checkpoint to load one from, or None for random init
             store_dir:str|os.PathLike, # the feature store folder
-            progress:bool=True, device:str|None=None) -> FeatureStore:
-    "Extract every labelled shot's feature into `store_dir` (resumable), with the experiment's config beside it."
+            progress:bool|str=True, # a bar, 'lines' or nothing
+            device:str|None=None) -> FeatureStore:
+    "Extract every labelled shot's feature into `store_dir` (resumable); under torchrun or SLURM each process takes every n-th movie."
     if encoder is None or isinstance(encoder, (str, os.PathLike)):
         if encoder is None: torch.manual_seed(cfg.seed)
         encoder = ShotEncoder(cfg.pretrain.encoder) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
     store.folder.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, store.folder/'config.json')
-    device = device or ('cuda' if torch.cuda.is_available() and cfg.accelerator != 'cpu' else 'cpu')
-    extract_features(encoder, cfg.root, store, image_size=cfg.pretrain.image_size, device=device, progress=progress,
-                     num_workers=cfg.finetune.num_workers)
+    gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
+    env, own_group = _cluster(), False
+    if env is not None and not dist.is_initialized():  # launched as several processes: join them (Lightning reads the launcher)
+        dist.init_process_group('nccl' if gpu else 'gloo', init_method=f"tcp://{env.main_address}:{env.main_port}",
+                                rank=env.global_rank(), world_size=env.world_size())
+        own_group = True
+    if env is None or env.global_rank() == 0: save_config(cfg, store.folder/'config.json')
+    device = device or (f'cuda:{env.local_rank() if env else 0}' if gpu else 'cpu')
+    try: extract_features(encoder, cfg.root, store, image_size=cfg.pretrain.image_size, device=device, progress=progress,
+                          num_workers=cfg.finetune.num_workers)
+    finally:
+        if own_group: dist.destroy_process_group()
     return store
 
 # %% ../../nbs/25_train.finetune.ipynb #170690a7
@@ -122,7 +141,7 @@ class FinetuneTask(L.LightningModule):
 # %% ../../nbs/25_train.finetune.ipynb #d5aae768
 def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
              run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run)
-             progress:bool=True,
+             progress:bool|str=True,
              devices:int|None=None, num_nodes:int|None=None, # evaluate on other hardware than the run's
              **kw) -> dict[str, float]:
     "Score a fine-tuning checkpoint on the test movies; writes `scores.json` and `predictions.csv`."
@@ -144,7 +163,7 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
 def finetune(cfg:Experiment, # the experiment
              features:str|os.PathLike, # feature store folder
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/, logs/, scores.json, predictions.csv
-             max_steps:int=-1, progress:bool=True, **kw) -> dict[str, float]:
+             max_steps:int=-1, progress:bool|str=True, **kw) -> dict[str, float]:
     "Fine-tune on the stored features (resuming if possible), then evaluate the last checkpoint."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'config.json')

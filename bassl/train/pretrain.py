@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -28,7 +29,8 @@ from ..pretext.objectives import PretrainModel
 from .optim import LARS, cosine_schedule, lars_param_groups
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'PretrainTask', 'make_trainer', 'quiet_worker_advice', 'pretrain']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'PretrainTask', 'LastCheckpoint', 'LineProgress', 'make_trainer',
+           'quiet_worker_advice', 'pretrain']
 
 # %% ../../nbs/24_train.pretrain.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -117,21 +119,62 @@ class PretrainTask(L.LightningModule):
         return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/24_train.pretrain.ipynb #da3fda0a
+class LastCheckpoint(ModelCheckpoint):
+    "`last.ckpt` every n steps and at the end of training, even when the end falls between two periodic saves."
+    def on_train_end(self, trainer, pl_module):
+        if self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+class LineProgress(L.Callback):
+    "Progress as one plain line every `every` seconds (and at the first and last step), printed by rank 0 only."
+    def __init__(self, every:float=30.): self.every = every
+
+    def _line(self, trainer, stage:str, done:int, total:int, force:bool=False):
+        now = time.monotonic()
+        if trainer.global_rank or not (force or now - self._last >= self.every): return
+        self._last = now
+        rate = (done - self._start_step) / max(now - self._t0, 1e-9)
+        left = (total - done) / rate if rate > 0 and total > done else 0.
+        loss = trainer.callback_metrics.get('train/loss')
+        parts = [f"{stage} epoch {trainer.current_epoch + 1}/{trainer.max_epochs}" if stage == 'train' else stage,
+                 f"step {done}/{total}", f"loss {float(loss):.4f}" if stage == 'train' and loss is not None else '',
+                 f"{rate:.2f} it/s", f"{left / 60:.1f} min left"]
+        print(' · '.join(p for p in parts if p), flush=True)
+
+    def on_train_start(self, trainer, pl_module):
+        self._t0, self._last, self._start_step = time.monotonic(), -float('inf'), trainer.global_step
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        total = trainer.max_steps if trainer.max_steps > 0 else int(trainer.estimated_stepping_batches)
+        total = min(total, int(trainer.estimated_stepping_batches))
+        self._line(trainer, 'train', trainer.global_step, total, force=trainer.global_step in (self._start_step + 1, total))
+    def on_validation_end(self, trainer, pl_module):
+        knn = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith('knn/')}
+        if knn and not trainer.global_rank: print('validation · ' + ' · '.join(f"{k} {v:.2f}" for k, v in sorted(knn.items())), flush=True)
+    def on_test_start(self, trainer, pl_module): self._t0, self._last, self._start_step, self._n = time.monotonic(), -float('inf'), 0, 0
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._n += 1
+        total = int(sum(trainer.num_test_batches))
+        self._line(trainer, 'test', self._n, total, force=self._n in (1, total))
+
 def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', max_steps:int=-1,
-                 progress:bool=True, **kw) -> L.Trainer:
+                 progress:bool|str=True, # True: a progress bar; 'lines': `LineProgress`; False: nothing
+                 strategy:str|None=None, # default: 'ddp' with several devices (e.g. 'ddp_notebook' inside Jupyter)
+                 **kw) -> L.Trainer:
     "A Lightning `Trainer` for one stage of `cfg`, writing checkpoints and logs under `run_dir`."
     s, run_dir = cfg.stage(stage), Path(run_dir)
     cpu = cfg.accelerator == 'cpu' or (cfg.accelerator == 'auto' and not torch.cuda.is_available())
     precision = '32-true' if cpu and '16' in s.precision else s.precision
     ckpt = run_dir/'checkpoints'
-    callbacks = [ModelCheckpoint(dirpath=ckpt, save_last=True, save_top_k=0, every_n_train_steps=getattr(s, 'checkpoint_every', None))]
+    callbacks = [LastCheckpoint(dirpath=ckpt, save_last=True, save_top_k=0, every_n_train_steps=getattr(s, 'checkpoint_every', None))]
     if stage == 'pretrain':
         callbacks.append(ModelCheckpoint(dirpath=ckpt, filename='best-{epoch}-{step}', monitor='knn/P@1', mode='max', save_top_k=1))
+    if progress == 'lines': callbacks.append(LineProgress())
+    callbacks += list(kw.pop('callbacks', []))
     return L.Trainer(accelerator='cpu' if cpu else cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
-                     strategy='ddp' if cfg.world_size > 1 else 'auto', precision=precision,
+                     strategy=strategy or ('ddp' if cfg.world_size > 1 else 'auto'), precision=precision,
                      sync_batchnorm=getattr(s, 'sync_bn', False) and cfg.world_size > 1,
                      max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=CSVLogger(run_dir, name='logs'),
-                     use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress,
+                     use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress is True,
                      enable_model_summary=False, log_every_n_steps=1, **kw)
 
 @contextmanager
@@ -144,7 +187,8 @@ def quiet_worker_advice():
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/
              max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run)
-             progress:bool=True, **kw) -> Path:
+             progress:bool|str=True, # a bar, 'lines' or nothing
+             **kw) -> Path:
     "Pre-train (or resume pre-training) as configured; returns the path of `last.ckpt`."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'config.json')
