@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,22 +64,28 @@ def _config(a):
 def cmd_pretrain(a) -> int:
     "Pre-train as configured (resuming from the run folder's last.ckpt)."
     from bassl.train.pretrain import pretrain
-    print(pretrain(_config(a), a.run_dir, max_steps=a.max_steps, progress=_progress(a)))
+    last = pretrain(_config(a), a.run_dir, max_steps=a.max_steps, progress=_progress(a))
+    if _rank0(): print(last)
     return 0
 
 def cmd_extract(a) -> int:
     "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store."
     from bassl.train.finetune import extract
     store = extract(_config(a), a.checkpoint, a.store, progress=_progress(a))
-    print(f"{store.folder}: {len(store)} movies")
+    if _rank0(): print(f"{store.folder}: {len(store)} movies")
     return 0
 
 def cmd_finetune(a) -> int:
     "Fine-tune on stored features and evaluate; prints the scores (x100)."
     from bassl.experiments import score_table
     from bassl.train.finetune import finetune
-    print(score_table({'score': finetune(_config(a), a.features, a.run_dir, progress=_progress(a))}))
+    scores = finetune(_config(a), a.features, a.run_dir, progress=_progress(a))
+    if _rank0(): print(score_table({'score': scores}))
     return 0
+
+def _rank0() -> bool:
+    "Whether this is the first process of a torchrun or SLURM job (or the only one): the one that prints results."
+    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
 
 def _progress(a) -> bool|str:
     "`--progress`: a bar in a terminal, plain lines in a notebook, a log or a batch job."

@@ -28,9 +28,9 @@ from .data.movienet import MovieNetRoot
 from .data.synthetic import MARKER, SynthConfig, synthesize
 
 # %% auto #0
-__all__ = ['TASKS', 'STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'UPSTREAM', 'RunSpec', 'stage_record', 'read_done', 'stage_status',
-           'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'prepare_data', 'run_stage',
-           'score_table']
+__all__ = ['TASKS', 'STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'work_dir', 'stage_record',
+           'read_done', 'stage_status', 'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream',
+           'prepare_data', 'run_stage', 'score_table']
 
 # %% ../nbs/26_experiments.ipynb #5c177106
 TASKS = ('ssm', 'cgm', 'pp', 'msm')
@@ -92,7 +92,18 @@ class RunSpec:
         if self.finetune_epochs: d['finetune']['epochs'] = self.finetune_epochs
         return config_from_dict(_merge(d, self.config), f"the parameters of run {self.name!r}")
 
-# %% ../nbs/26_experiments.ipynb #c8cfd453
+# %% ../nbs/26_experiments.ipynb #51362d3a
+def work_dir(start:str|os.PathLike|None=None) -> Path:
+    "The bassl checkout holding `start` (default: the current folder), found by its settings.ini; else `start` itself."
+    start = Path(start or Path.cwd()).resolve()
+    for d in (start, *start.parents):
+        ini = d/'settings.ini'
+        if ini.is_file() and re.search(r'^lib_name\s*=\s*bassl\s*$', ini.read_text(), re.M): return d
+    return start
+
+PUBLISHED = {'instance': 51.51, 'temporal': 50.05, 'shotcol': 51.17, 'bassl': 56.26, 'bassl (40 epochs)': 57.40}
+
+# %% ../nbs/26_experiments.ipynb #0e20ab74
 def _encoder_source(spec:RunSpec) -> str:
     if spec.encoder in ('pretrain', 'random'): return spec.encoder
     p = Path(spec.encoder)
@@ -154,7 +165,7 @@ def stage_lock(path:str|os.PathLike):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-# %% ../nbs/26_experiments.ipynb #02cb36e0
+# %% ../nbs/26_experiments.ipynb #c2c45309
 def resolve_launcher(spec:RunSpec, env:dict|None=None) -> str:
     "The launcher `auto` stands for: python for one process, torchrun on one node, srun inside a SLURM allocation."
     env = os.environ if env is None else env
@@ -194,7 +205,7 @@ def node_commands(spec:RunSpec, stage:str) -> str:
     return '\n'.join(f"  node {r}: torchrun --nnodes {spec.num_nodes} --node_rank {r} --nproc_per_node {spec.devices} "
                      f"--rdzv_backend c10d --rdzv_endpoint FIRST_NODE:29500 -m bassl.cli {args}" for r in range(spec.num_nodes))
 
-# %% ../nbs/26_experiments.ipynb #c2c45309
+# %% ../nbs/26_experiments.ipynb #4fd63166
 def stream(cmd:list[str], # the command line
            log:str|os.PathLike|None=None, # file the output is appended to as well
            env:dict|None=None, cwd:str|os.PathLike|None=None) -> None:
@@ -215,7 +226,7 @@ def stream(cmd:list[str], # the command line
         if out: out.close()
     if rc: raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" + (f"; its output is in {log}" if log else ''))
 
-# %% ../nbs/26_experiments.ipynb #4fd63166
+# %% ../nbs/26_experiments.ipynb #ca87c6b4
 def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
     "The run's dataset root, generating the built-in synthetic set there when it is missing and `spec.synth`."
     root = Path(spec.root)
@@ -296,7 +307,7 @@ def run_stage(spec:RunSpec, stage:str,
         print(f"== {spec.name}: {stage} done in {done['seconds']:.0f} s", flush=True)
         return done
 
-# %% ../nbs/26_experiments.ipynb #c310c341
+# %% ../nbs/26_experiments.ipynb #3bfbb305
 def score_table(columns:dict[str, dict[str, float]]) -> str:
     "Scores as a table: metrics as rows, runs as columns."
     names = list(columns); keys = list(next(iter(columns.values())))

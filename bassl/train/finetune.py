@@ -100,6 +100,7 @@ class FinetuneTask(L.LightningModule):
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
         self.model = SceneBoundaryModel(input_dim, crn=asdict(self.cfg.finetune.crn))
+        self.model.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
         self._test, self.results = [], None
 
     def _loader(self, anno:str, train:bool):

@@ -167,7 +167,8 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
     ckpt = run_dir/'checkpoints'
     callbacks = [LastCheckpoint(dirpath=ckpt, save_last=True, save_top_k=0, every_n_train_steps=getattr(s, 'checkpoint_every', None))]
     if stage == 'pretrain':
-        callbacks.append(ModelCheckpoint(dirpath=ckpt, filename='best-{epoch}-{step}', monitor='knn/P@1', mode='max', save_top_k=1))
+        callbacks.append(ModelCheckpoint(dirpath=ckpt, filename='best-{epoch}-{step}', monitor='knn/P@1', mode='max', save_top_k=1,
+                                         save_on_train_epoch_end=False))  # after validation, where kNN P@1 is
     if progress == 'lines': callbacks.append(LineProgress())
     callbacks += list(kw.pop('callbacks', []))
     return L.Trainer(accelerator='cpu' if cpu else cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
@@ -179,9 +180,10 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
 
 @contextmanager
 def quiet_worker_advice():
-    "Silence Lightning's advice to add DataLoader workers (the CPU preset loads in the main process on purpose)."
+    "Silence Lightning's advice to add DataLoader workers (the CPU preset loads in the main process on purpose) and to sync metrics we gather ourselves."
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*does not have many workers.*')
+        warnings.filterwarnings('ignore', message='.*when logging on epoch level in distributed setting.*')  # kNN and test scores: gathered already
         yield
 
 def pretrain(cfg:Experiment, # the experiment

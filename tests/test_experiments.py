@@ -1,0 +1,147 @@
+"The papermill experiment notebooks end to end: tiny runs, run folders, reuse, failures, 2 CPU processes, the paper's parameter files."
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill as pm
+import pytest
+import yaml
+
+from bassl.data.synthetic import SynthConfig, synthesize
+from bassl.experiments import STAGES, RunSpec, read_done
+
+ROOT = Path(__file__).parent.parent
+NBS = ROOT/'nbs'/'experiments'
+CONFIGS = sorted((ROOT/'configs').glob('*.yaml'))
+SMALL_CRN = {'hidden': 32, 'layers': 1, 'heads': 2, 'ffn': 64}
+SCORES = {'AP', 'mAP', 'AUC', 'F1', 'acc_boundary', 'acc_no_boundary', 'Recall', 'Recall@3s', 'mIoU'}
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp('exp')/'movienet'
+    synthesize(d, SynthConfig(movies=5, shots=30, seed=4, width=64, height=48), workers=1, progress=False)
+    return d
+
+
+def tiny(data, runs, **kw):
+    "Parameters of a run that takes seconds: tiny images, CRN and batches, 3 pre-training steps, 1 fine-tuning epoch."
+    config = {'pretrain': {'image_size': 32, 'global_batch': 8, 'num_workers': 0, 'checkpoint_every': 2, 'crn': SMALL_CRN},
+              'finetune': {'global_batch': 16, 'crn': SMALL_CRN}}
+    return {'name': 'tiny', 'runs': str(runs), 'root': str(data), 'synth': False, 'max_steps': 3, 'finetune_epochs': 1,
+            'config': config, **kw}
+
+
+def execute(nb, out, params):
+    Path(out).parent.mkdir(parents=True, exist_ok=True)  # papermill writes into an existing folder
+    return pm.execute_notebook(str(NBS/f'{nb}.ipynb'), str(out), parameters=params, progress_bar=False, cwd=str(ROOT))
+
+
+def printed(nb_path) -> str:
+    nb = json.loads(Path(nb_path).read_text())
+    return ''.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+
+
+def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
+    runs = tmp_path/'runs'; run = runs/'tiny'
+    for stage in STAGES: execute(stage, run/f'{stage}.ipynb', tiny(data, runs))
+    for stage, folder in (('pretrain', 'pretrain'), ('extract', 'features'), ('finetune', 'finetune')):
+        d = run/folder
+        assert {'config.json', 'started.json', 'done.json', 'stage.log'} <= {p.name for p in d.iterdir()}, stage
+        assert read_done(d)['record']['stage'] == stage
+    assert (run/'pretrain'/'checkpoints'/'last.ckpt').exists() and list((run/'pretrain'/'logs').glob('version_*/metrics.csv'))
+    assert 'train epoch 1/' in printed(run/'pretrain.ipynb') and 'step 3/3' in printed(run/'pretrain.ipynb')
+    index = json.loads((run/'features'/'index.json').read_text())
+    assert len(index) == 4 and all(shape[1] == 512 for shape in index.values())  # the labelled movies, resnet18 features
+    scores = json.loads((run/'finetune'/'scores.json').read_text())
+    assert set(scores) == SCORES and all(0 <= v <= 100 for v in scores.values())
+    rows = list(csv.DictReader(open(run/'finetune'/'predictions.csv')))
+    assert rows and set(rows[0]) == {'movie', 'shot', 'probability', 'label'}
+    assert all(0 <= float(r['probability']) <= 1 and r['label'] in ('0', '1') for r in rows)
+    assert 'AP' in printed(run/'finetune.ipynb') and 'predictions.csv' in printed(run/'finetune.ipynb')
+    # the same parameters again: every stage is reused, nothing re-trained
+    before = (run/'finetune'/'done.json').read_text()
+    execute('finetune', tmp_path/'again.ipynb', tiny(data, runs))
+    assert 'reusing' in printed(tmp_path/'again.ipynb') and (run/'finetune'/'done.json').read_text() == before
+    # a changed parameter is refused, naming the field; overwrite redoes the stage
+    with pytest.raises(pm.PapermillExecutionError, match='max_steps: 3 there, 4 now'):
+        execute('pretrain', tmp_path/'changed.ipynb', tiny(data, runs, max_steps=4))
+    execute('pretrain', tmp_path/'over.ipynb', tiny(data, runs, max_steps=4, overwrite=True))
+    assert read_done(run/'pretrain')['record']['max_steps'] == 4
+
+
+def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
+    runs = tmp_path/'runs'
+    execute('pipeline', tmp_path/'pipeline.ipynb', tiny(data, runs, name='pipe', baseline=True))
+    run = runs/'pipe'
+    for stage in STAGES: assert (run/f'{stage}.ipynb').exists(), stage
+    for stage in ('extract', 'finetune'): assert (run/'random'/f'{stage}.ipynb').exists(), stage
+    assert read_done(run/'random'/'features')['record']['encoder'] == 'random'
+    assert read_done(run/'features')['record']['input'] == read_done(run/'pretrain')['id']
+    out = printed(tmp_path/'pipeline.ipynb')
+    assert 'random init' in out and f'run folder: {run}' in out
+    table = out[out.index('random init'):].splitlines()
+    ap = [l for l in table if l.startswith('AP ')][0].split()
+    assert len(ap) == 3 and all(0 <= float(v) <= 100 for v in ap[1:])
+
+
+def test_a_failing_stage_fails_papermill(data, tmp_path):
+    params = tiny(data, tmp_path/'runs', encoder='random')
+    params['config']['finetune']['crn'] = {**SMALL_CRN, 'heads': 3}  # 32 features do not split over 3 heads
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'finetune.ipynb'), str(tmp_path/'out.ipynb'), '--cwd', str(ROOT),
+                        '-y', json.dumps(params)], capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0
+    assert 'failed with exit status 1' in r.stdout + r.stderr
+    assert 'divisible' in (tmp_path/'runs'/'tiny'/'finetune'/'stage.log').read_text()
+    assert not (tmp_path/'runs'/'tiny'/'finetune'/'done.json').exists()
+
+
+def test_two_cpu_processes_from_the_notebook(data, tmp_path):
+    runs = tmp_path/'runs'; run = runs/'tiny'
+    for stage in STAGES: execute(stage, run/f'{stage}.ipynb', tiny(data, runs, devices=2))
+    log = (run/'pretrain'/'stage.log').read_text()
+    assert 'torch.distributed.run' in printed(run/'pretrain.ipynb')
+    assert 'MEMBER: 2/2' in log  # Lightning's DDP saw both processes
+    assert torch_step(run/'pretrain'/'checkpoints'/'last.ckpt') == 3
+    assert len(json.loads((run/'features'/'index.json').read_text())) == 4  # both extraction shards in the index
+    assert set(json.loads((run/'finetune'/'scores.json').read_text())) == SCORES
+
+
+def torch_step(path):
+    import torch
+    return torch.load(path, map_location='cpu', weights_only=False)['global_step']
+
+
+@pytest.mark.parametrize('config', CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_paper_parameter_files(config, tmp_path):
+    params = yaml.safe_load(config.read_text())
+    spec = RunSpec(**params)
+    e = spec.experiment()
+    assert (e.name, e.root, spec.max_steps, spec.synth) == (config.stem, 'data/movienet', -1, False)
+    assert e.pretrain.encoder == 'resnet50' and e.finetune.epochs == 20 and e.finetune.global_batch == 1024
+    shot_level = e.pretrain.method in ('instance', 'temporal', 'shotcol')
+    assert e.finetune.base_lr == (2.5e-5 if shot_level else 2.5e-6)  # SPEC section 7
+    if spec.encoder == 'pretrain':
+        assert (e.devices, e.per_device_batch('pretrain'), e.lr('pretrain'), e.pretrain.precision) == (8, 32, 0.3, '16-mixed')
+        assert e.pretrain.epochs == (40 if '40ep' in config.stem else 10)
+    if config.stem.startswith('bassl-no-'):
+        off = config.stem.removeprefix('bassl-no-')
+        assert [t for t in ('ssm', 'cgm', 'pp', 'msm') if not getattr(e.pretrain, t)] == [off]
+    for nb in ('pretrain', 'extract', 'finetune', 'pipeline'):  # papermill injects the file into every notebook
+        out = tmp_path/f'{nb}.ipynb'
+        pm.execute_notebook(str(NBS/f'{nb}.ipynb'), str(out), parameters=params, prepare_only=True)
+        cells = json.loads(out.read_text())['cells']
+        injected = [c for c in cells if 'injected-parameters' in c['metadata'].get('tags', [])]
+        assert len(injected) == 1 and f"name = \"{config.stem}\"" in ''.join(injected[0]['source'])
+
+
+def test_dry_run_of_a_paper_pipeline(tmp_path):
+    params = {**yaml.safe_load((ROOT/'configs'/'bassl.yaml').read_text()), 'dry_run': True, 'runs': str(tmp_path/'runs')}
+    out = tmp_path/'pipeline.ipynb'
+    pm.execute_notebook(str(NBS/'pipeline.ipynb'), str(out), parameters=params, progress_bar=False, cwd=str(ROOT))
+    text = ''.join(printed(tmp_path/'runs'/'bassl'/f'{s}.ipynb') for s in STAGES)
+    assert '--standalone --nproc_per_node=8 -m bassl.cli pretrain' in text
+    assert 'bassl.cli extract' in text and 'bassl.cli finetune' in text
+    assert not (tmp_path/'runs'/'bassl'/'pretrain').exists()  # nothing launched, nothing written but the notebooks
