@@ -4,7 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env demo test test-slow bench bench-objective bench-features readme clean-data
+.PHONY: env browser demo test test-slow bench bench-objective bench-features readme clean-data
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(STAMP)
 
@@ -14,12 +15,16 @@ $(STAMP): settings.ini setup.py constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-# the main job on built-in data: generate the synthetic dataset, check it, print its summary
+# Debian's Chromium for the browser tests (widgets in JupyterLab, the docs site): never a browser downloaded by a test tool
+browser:
+	test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+# the main job on built-in data: synthetic dataset, BaSSL pre-training -> features -> fine-tuning, against a random encoder
 demo: env
 	$(BIN)/bassl demo data/synthetic
 
 # every notebook as tests, then the pytest suite (console command, multi-process and end-to-end checks)
-test: env
+test: env browser
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/pytest -q tests
 

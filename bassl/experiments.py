@@ -166,7 +166,7 @@ def stage_lock(path:str|os.PathLike):
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/26_experiments.ipynb #c2c45309
-def resolve_launcher(spec:RunSpec, env:dict|None=None) -> str:
+def resolve_launcher(spec:RunSpec, stage:str='pretrain', env:dict|None=None) -> str:
     "The launcher `auto` stands for: python for one process, torchrun on one node, srun inside a SLURM allocation."
     env = os.environ if env is None else env
     if spec.launcher != 'auto': return spec.launcher
@@ -175,7 +175,7 @@ def resolve_launcher(spec:RunSpec, env:dict|None=None) -> str:
     if 'SLURM_JOB_ID' in env: return 'srun'
     raise RuntimeError(f"{spec.num_nodes} nodes: run the notebook inside a SLURM allocation (sbatch --nodes {spec.num_nodes} "
                        f"--ntasks-per-node {spec.devices} ...), or start the stage on every node yourself:\n"
-                       + node_commands(spec, 'pretrain'))
+                       + node_commands(spec, stage))
 
 def _cli(spec:RunSpec, stage:str) -> list[str]:
     "The `bassl` arguments of a stage, with the config the run folder holds."
@@ -189,7 +189,7 @@ def _cli(spec:RunSpec, stage:str) -> list[str]:
 
 def stage_command(spec:RunSpec, stage:str, launcher:str|None=None) -> list[str]:
     "The command line that runs `stage` of `spec` as a subprocess."
-    launcher = launcher or resolve_launcher(spec)
+    launcher = launcher or resolve_launcher(spec, stage)
     py = [sys.executable, '-m', 'bassl.cli', *_cli(spec, stage)]
     if launcher == 'python': return py
     if launcher == 'torchrun':
@@ -275,7 +275,10 @@ def run_stage(spec:RunSpec, stage:str,
     d = spec.stage_dir(stage)
     if dry_run:
         rec = stage_record(spec, stage, cfg)
-        launcher = resolve_launcher(spec)
+        try: launcher = resolve_launcher(spec, stage)
+        except RuntimeError as err:  # several nodes outside SLURM: say what to run on each
+            print(f"== {spec.name}: {stage} (dry run): {err}")
+            return {'record': rec, 'command': None}
         cmd = ['(in this kernel)'] if launcher == 'kernel' else stage_command(spec, stage, launcher)
         print(f"== {spec.name}: {stage} (dry run): {shlex.join(cmd)}")
         return {'record': rec, 'command': cmd}
@@ -293,7 +296,7 @@ def run_stage(spec:RunSpec, stage:str,
         d.mkdir(parents=True, exist_ok=True)
         save_config(cfg, d/'config.json')
         write_json(d/'started.json', {'record': rec, 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}, indent=1)
-        launcher = resolve_launcher(spec)
+        launcher = resolve_launcher(spec, stage)
         print(f"== {spec.name}: {stage}{' (resuming)' if state == 'partial' and not spec.overwrite else ''} in {d}", flush=True)
         t0 = time.time()
         if launcher == 'kernel': _in_kernel(spec, stage, cfg)
