@@ -137,11 +137,13 @@ def test_paper_parameter_files(config, tmp_path):
         assert len(injected) == 1 and f"name = \"{config.stem}\"" in ''.join(injected[0]['source'])
 
 
-def test_dry_run_of_a_paper_pipeline(tmp_path):
-    params = {**yaml.safe_load((ROOT/'configs'/'bassl.yaml').read_text()), 'dry_run': True, 'runs': str(tmp_path/'runs')}
-    out = tmp_path/'pipeline.ipynb'
-    pm.execute_notebook(str(NBS/'pipeline.ipynb'), str(out), parameters=params, progress_bar=False, cwd=str(ROOT))
-    text = ''.join(printed(tmp_path/'runs'/'bassl'/f'{s}.ipynb') for s in STAGES)
-    assert '--standalone --nproc_per_node=8 -m bassl.cli pretrain' in text
-    assert 'bassl.cli extract' in text and 'bassl.cli finetune' in text
-    assert not (tmp_path/'runs'/'bassl'/'pretrain').exists()  # nothing launched, nothing written but the notebooks
+def test_dry_run_of_a_paper_run_on_two_nodes(tmp_path):
+    params = {**yaml.safe_load((ROOT/'configs'/'bassl.yaml').read_text()), 'dry_run': True, 'runs': str(tmp_path/'runs'), 'num_nodes': 2}
+    out = tmp_path/'pretrain.ipynb'
+    pm.execute_notebook(str(NBS/'pretrain.ipynb'), str(out), parameters=params, progress_bar=False, cwd=str(ROOT))
+    text = printed(out)
+    assert 'global batch 256 (16 per device)' in text  # 2 nodes x 8 GPUs
+    for rank in (0, 1):  # outside SLURM: what to start on each node
+        assert f'node {rank}: torchrun --nnodes 2 --node_rank {rank} --nproc_per_node 8' in text
+    assert '-m bassl.cli pretrain --config' in text
+    assert not (tmp_path/'runs').exists()  # nothing launched, nothing written
