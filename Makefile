@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env browser demo test test-slow bench bench-objective bench-features readme clean-data
+.PHONY: env browser screenshots docs docs-serve demo test test-slow bench bench-objective bench-features readme clean-data
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(STAMP)
@@ -43,6 +43,21 @@ bench-objective: env
 # 17-shot feature windows per second: the feature store against one .npy file per shot
 bench-features: env
 	$(BIN)/python bench/features.py
+
+# the docs site: nbdev's processing of nbs/ (examples run), rendered by Sphinx + myst-nb into _docs/, fully offline
+docs: env
+	$(BIN)/python docs/build.py
+
+# preview the docs site on http://127.0.0.1:8000 (builds it first when _docs/ is missing)
+docs-serve: env
+	$(BIN)/python docs/build.py --serve
+
+# README's widget screenshots, taken in JupyterLab from the demo's runs (run make demo first)
+screenshots: env browser
+	BASSL_WIDGET_RUNS=runs/demo $(BIN)/pytest -q tests/test_widgets_browser.py
+	mkdir -p nbs/images
+	cp tests/artifacts/explorer_after.png nbs/images/explorer.png
+	cp tests/artifacts/viewer_clicked_shot.png nbs/images/viewer.png
 
 readme: env
 	$(BIN)/python .ci/readme.py

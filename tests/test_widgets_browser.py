@@ -25,6 +25,7 @@ ARTIFACTS = Path(__file__).parent/'artifacts'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync']
 TOKEN = 'bassl-widget-test'
+REAL = os.environ.get('BASSL_WIDGET_RUNS')  # a run folder with random/ beside it (runs/demo): screenshot real runs instead of fake ones
 # JupyterLab user settings: no news or update checks (offline), no windowing (every output stays in the DOM)
 LAB_SETTINGS = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
                 '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none'}}
@@ -65,10 +66,14 @@ def lab(tmp_path_factory):
     from bassl.data.movienet import MovieNetRoot
     from bassl.data.synthetic import SynthConfig, synthesize
     d = tmp_path_factory.mktemp('lab')
-    root = d/'root'
-    synthesize(root, SynthConfig(movies=3, shots=40, width=96, height=54), workers=1, progress=False)
-    vids = MovieNetRoot(root).movies()
-    good, bad = fake_run(d/'bassl', root, vids[:2], 0.1, 0), fake_run(d/'random', root, vids[:2], 0.35, 1)
+    if REAL:  # README's screenshots: the demo's runs on the built-in data
+        root, good, bad = Path('data/synthetic').resolve(), Path(REAL).resolve(), Path(REAL).resolve()/'random'
+        vids = MovieNetRoot(root).movies()
+    else:
+        root = d/'root'
+        synthesize(root, SynthConfig(movies=3, shots=40, width=96, height=54), workers=1, progress=False)
+        vids = MovieNetRoot(root).movies()
+        good, bad = fake_run(d/'bassl', root, vids[:2], 0.1, 0), fake_run(d/'random', root, vids[:2], 0.35, 1)
     (d/'widgets.ipynb').write_text(json.dumps(notebook([
         f"from bassl.widgets import PseudoBoundaryExplorer, SceneViewer\n"
         f"xp = PseudoBoundaryExplorer({str(root)!r}, vid={vids[0]!r}, center=12)\nxp",
