@@ -14,7 +14,7 @@ def render(nb_path: Path) -> str:
     for cell in nb['cells']:
         src = ''.join(cell['source'])
         if cell['cell_type'] == 'markdown':
-            out.append(src.strip())
+            out.append(re.sub(r'\]\(images/', '](nbs/images/', src.strip()))  # pictures live in nbs/images/
             continue
         lines = src.splitlines()
         flags = {m.group(1) for m in map(DIRECTIVE.match, lines) if m}

@@ -92,6 +92,7 @@ def build(n_workers:int|None=None, execute:str='examples', only:str|None=None) -
     if only: nbs = [p for p in nbs if re.search(only, p.name) or p.name == 'index.ipynb']
     jobs = [(str(p), str(PROC/p.relative_to(NBS)), execute) for p in nbs]
     for _, d, _ in jobs: Path(d).parent.mkdir(parents=True, exist_ok=True)
+    if (NBS/'images').is_dir(): shutil.copytree(NBS/'images', PROC/'images')  # pictures the notebooks show
     n_workers = n_workers or os.cpu_count() or 1
     documented, failed = set(), []
     import _procs

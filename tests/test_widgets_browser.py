@@ -74,9 +74,10 @@ def lab(tmp_path_factory):
         synthesize(root, SynthConfig(movies=3, shots=40, width=96, height=54), workers=1, progress=False)
         vids = MovieNetRoot(root).movies()
         good, bad = fake_run(d/'bassl', root, vids[:2], 0.1, 0), fake_run(d/'random', root, vids[:2], 0.35, 1)
+    encoders = f", encoders={{'BaSSL ({REAL})': {str(good)!r}, 'random init': None}}" if REAL else ''
     (d/'widgets.ipynb').write_text(json.dumps(notebook([
         f"from bassl.widgets import PseudoBoundaryExplorer, SceneViewer\n"
-        f"xp = PseudoBoundaryExplorer({str(root)!r}, vid={vids[0]!r}, center=12)\nxp",
+        f"xp = PseudoBoundaryExplorer({str(root)!r}, vid={vids[0]!r}, center=12{encoders})\nxp",
         f"sv = SceneViewer({{'BaSSL': {str(good)!r}, 'random init': {str(bad)!r}}}, root={str(root)!r})\nsv"])))
     settings = d/'.lab-settings'
     for name, value in LAB_SETTINGS.items():
