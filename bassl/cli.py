@@ -100,9 +100,9 @@ def cmd_demo(a) -> int:
     spec = RunSpec(name=a.runs.name, runs=str(a.runs.parent), root=str(a.dir), synth=False, epochs=a.epochs, launcher='kernel')
     cfg = spec.experiment()
     print(f"\n== BaSSL pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {a.epochs} epoch(s)), then fine-tuning")
-    bassl = run_stage(spec, 'finetune')['outputs']['scores']
+    bassl = run_stage(spec, 'finetune', progress=not a.quiet)['outputs']['scores']
     print("\n== the same fine-tuning on a randomly initialised encoder")
-    random = run_stage(dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), 'finetune')['outputs']['scores']
+    random = run_stage(dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), 'finetune', progress=not a.quiet)['outputs']['scores']
     print("\n" + score_table({'BaSSL': bassl, 'random init': random}))
     print(f"\nrun folder: {a.runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; random/ for the baseline)")
     return 0

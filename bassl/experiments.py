@@ -250,20 +250,21 @@ def _outputs(spec:RunSpec, stage:str) -> dict:
     if stage == 'extract': return {'features': str(d), 'movies': len(json.loads((d/'index.json').read_text()))}
     return {'scores': json.loads((d/'scores.json').read_text()), 'predictions': str(d/'predictions.csv')}
 
-def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment):
+def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment, progress:bool|str=True):
     "Run a stage in this process (Lightning's `ddp_notebook` for several devices)."
     from bassl.train.finetune import extract, finetune
     from bassl.train.pretrain import pretrain
     d, kw = spec.stage_dir(stage), {'strategy': 'ddp_notebook'} if cfg.world_size > 1 else {}
-    if stage == 'pretrain': pretrain(cfg, d, max_steps=spec.max_steps, **kw)
+    if stage == 'pretrain': pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **kw)
     elif stage == 'extract':
         src = {'pretrain': spec.stage_dir('pretrain')/'checkpoints'/'last.ckpt', 'random': None}.get(spec.encoder, spec.encoder)
-        extract(cfg, src, d)
-    else: finetune(cfg, spec.stage_dir('extract'), d, **kw)
+        extract(cfg, src, d, progress=progress)
+    else: finetune(cfg, spec.stage_dir('extract'), d, progress=progress, **kw)
 
 def run_stage(spec:RunSpec, stage:str,
               upstream:str='run', # a missing earlier stage: 'run' it first, or 'fail'
               dry_run:bool=False, # print what would run, run nothing
+              progress:bool|str=True, # with `launcher='kernel'`: a bar, 'lines' or nothing (subprocesses print lines)
              ) -> dict:
     "Run (or reuse, or resume) one stage of a run; returns its `done.json` (in a dry run, the record and the command)."
     cfg = spec.experiment()
@@ -271,7 +272,7 @@ def run_stage(spec:RunSpec, stage:str,
     if up and not (stage == 'extract' and spec.encoder != 'pretrain') and not read_done(spec.stage_dir(up)) and not dry_run:
         if upstream != 'run': raise DataError(spec.stage_dir(up), f"no finished {up} stage: run it first (or pass upstream='run')")
         print(f"== {spec.name}: {stage} needs {up}, which has not finished: running it first", flush=True)
-        run_stage(spec, up, upstream)
+        run_stage(spec, up, upstream, progress=progress)
     d = spec.stage_dir(stage)
     if dry_run:
         rec = stage_record(spec, stage, cfg)
@@ -299,7 +300,7 @@ def run_stage(spec:RunSpec, stage:str,
         launcher = resolve_launcher(spec, stage)
         print(f"== {spec.name}: {stage}{' (resuming)' if state == 'partial' and not spec.overwrite else ''} in {d}", flush=True)
         t0 = time.time()
-        if launcher == 'kernel': _in_kernel(spec, stage, cfg)
+        if launcher == 'kernel': _in_kernel(spec, stage, cfg, progress)
         else:
             cmd = stage_command(spec, stage, launcher)
             print('$ ' + shlex.join(cmd), flush=True)

@@ -79,11 +79,17 @@ def test_demo_runs_main_job(tmp_path):
     assert 'is a valid MovieNet-SSeg root' in r.stdout
     header = next(l for l in r.stdout.splitlines() if 'random init' in l)
     assert header.split() == ['BaSSL', 'random', 'init']
-    for run in ('bassl', 'random'):
-        scores = json.loads((tmp_path/'runs'/run/'finetune'/'scores.json').read_text())
+    runs = tmp_path/'runs'
+    for run in (runs, runs/'random'):
+        scores = json.loads((run/'finetune'/'scores.json').read_text())
         assert all(0 <= v <= 100 for v in scores.values())
-    assert (tmp_path/'runs'/'bassl'/'pretrain'/'checkpoints'/'last.ckpt').exists()
-    assert f"runs in {tmp_path/'runs'}" in r.stdout
+        assert json.loads((run/'finetune'/'done.json').read_text())['outputs']['scores'] == scores
+    assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and not (runs/'random'/'pretrain').exists()
+    assert f"run folder: {runs}" in r.stdout
+    assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
+    again = bassl('demo', tmp_path/'synthetic', '--movies', 4, '--shots', 24, '--size', '64x48', '--quiet', '--runs', runs)
+    assert again.stdout.count('reusing') == 2  # both fine-tuning stages finished before (and so did what they read)
+    assert again.stdout.splitlines()[-10:] == r.stdout.splitlines()[-10:]  # the same table
 
 
 def test_training_commands(root, tmp_path):
