@@ -385,8 +385,8 @@ def _is_experiment(rel:Path, nb) -> bool:
 _EXPERIMENT_NOTE = """```{note}
 An experiment notebook, run with [papermill](https://papermill.readthedocs.io): it is shown here as stored, not executed
 (a run launches training). Its `parameters` cell holds the defaults (a quick run on the built-in synthetic data);
-override them with `-p name value` or a YAML file with `-f`, for example
-`papermill nbs/experiments/%s runs/%s/%s -p devices 8`.
+override them with `-p name value` or a YAML file from `configs/` with `-f`, for example
+`mkdir -p runs/bassl && papermill nbs/experiments/%s runs/bassl/%s -f configs/bassl.yaml -p devices 8`.
 ```"""
 
 _CELL_KEYS = {'markdown': ('cell_type', 'id', 'metadata', 'source', 'attachments'),
@@ -447,7 +447,7 @@ def process(src:Path, dst:Path, rel:Path, execute:str='examples') -> list[str]:
         nb.cells.insert(0, mk_cell(f'# {src.stem}', 'markdown'))
     if exp:
         i = next(i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and re.search(r'^#\s+\S', c.source, flags=re.M))
-        nb.cells.insert(i + 1, mk_cell(_EXPERIMENT_NOTE % (rel.name, 'bassl', rel.name), 'markdown'))
+        nb.cells.insert(i + 1, mk_cell(_EXPERIMENT_NOTE % (rel.name, rel.name), 'markdown'))
         for j, c in enumerate(nb.cells):
             if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', []):
                 nb.cells.insert(j, mk_cell('**Parameters** (papermill\'s `parameters` cell):', 'markdown')); break
