@@ -230,12 +230,14 @@ def stream(cmd:list[str], # the command line
 def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
     "The run's dataset root, generating the built-in synthetic set there when it is missing and `spec.synth`."
     root = Path(spec.root)
-    with stage_lock(root.parent/f'.{root.name}.lock'):
+    if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()): return MovieNetRoot(root)  # a real dataset, maybe read-only
+    if not spec.synth and not root.exists(): raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
+    with stage_lock(root.parent/f'.{root.name}.lock'):  # two notebooks generating the same synthetic set: one waits
         marker = root/MARKER
         complete = marker.exists() and MovieNetRoot(root).vid2idx_file.exists() and \
                    MovieNetRoot(root).vid2idx_file.stat().st_mtime_ns >= marker.stat().st_mtime_ns
-        if complete or (root.exists() and any(root.iterdir()) and not marker.exists()): return MovieNetRoot(root)
-        if not spec.synth: raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
+        if complete: return MovieNetRoot(root)
+        if not spec.synth: raise DataError(root, "synthetic dataset incomplete (set synth=True to generate it again)")
         print(f"generating the built-in synthetic dataset in {root}", flush=True)
         synthesize(root, SynthConfig(seed=spec.seed), progress=progress)
         return MovieNetRoot(root)
