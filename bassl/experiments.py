@@ -66,6 +66,13 @@ class RunSpec:
     overwrite:bool=False # redo finished stages instead of reusing them
     launcher:str='auto' # auto | python | torchrun | srun | kernel (in this process; `ddp_notebook` for several devices)
 
+    def __post_init__(self):
+        for f in dataclasses.fields(self):  # papermill passes whatever it was given: say which parameter is wrong
+            v, want = getattr(self, f.name), {'str': str, 'bool': bool, 'int': int, 'float': (int, float), 'dict': dict}[f.type]
+            if not isinstance(v, want) or (f.type in ('int', 'float') and isinstance(v, bool)):
+                raise ValueError(f"parameter {f.name!r} must be {f.type}, got {v!r}")
+        if isinstance(self.finetune_lr, int): self.finetune_lr = float(self.finetune_lr)
+
     @classmethod
     def from_params(cls, params:dict) -> RunSpec:
         "A spec from a notebook's globals: the fields it defines, the rest ignored."

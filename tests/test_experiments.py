@@ -109,6 +109,15 @@ def test_two_cpu_processes_from_the_notebook(data, tmp_path):
     assert set(json.loads((run/'finetune'/'scores.json').read_text())) == SCORES
 
 
+def test_two_processes_inside_the_kernel(data, tmp_path):
+    "launcher='kernel' for a quick interactive run: Lightning's fork-based ddp_notebook in the notebook's own kernel."
+    run = tmp_path/'runs'/'tiny'
+    execute('pretrain', run/'pretrain.ipynb', tiny(data, tmp_path/'runs', devices=2, launcher='kernel'))
+    out = printed(run/'pretrain.ipynb')
+    assert 'MEMBER: 1/2' in out and 'MEMBER: 2/2' in out and 'bassl.cli' not in out  # two processes, no subprocess launched
+    assert torch_step(run/'pretrain'/'checkpoints'/'last.ckpt') == 3 and read_done(run/'pretrain')
+
+
 def torch_step(path):
     import torch
     return torch.load(path, map_location='cpu', weights_only=False)['global_step']
