@@ -184,6 +184,8 @@ def quiet_worker_advice():
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*does not have many workers.*')
         warnings.filterwarnings('ignore', message='.*when logging on epoch level in distributed setting.*')  # kNN and test scores: gathered already
+        warnings.filterwarnings('ignore', message=".*'set_vital' is deprecated.*")  # torchdata's and Lightning's own internals
+        warnings.filterwarnings('ignore', message='.*isinstance\\(treespec, LeafSpec\\)` is deprecated.*')
         yield
 
 def pretrain(cfg:Experiment, # the experiment
