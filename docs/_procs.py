@@ -316,6 +316,8 @@ class exec_nb(Processor):
         dt = time.time() - t0
         self.log.append((cell.idx_, round(dt, 2)))
         if dt > 3: print(f'  docs: {dt:5.1f}s in {self.path.name} cell {cell.idx_}: {cell.source.strip().splitlines()[-1][:70]}', file=sys.stderr, flush=True)
+        # a page shows what a cell prints and returns, not the warnings and logs its libraries write to stderr
+        cell.outputs = [o for o in cell.get('outputs', []) if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
         if not self.k.exc: return
         msg = f'{self.path.name}: error in cell {cell.idx_}:\n{cell.source}\n\n{self.k.prettytb(fname=self.path)}'
         if _defines(cell): raise Exception(msg)      # a definition the page documents: the build fails
