@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
@@ -85,7 +84,8 @@ def cmd_finetune(a) -> int:
 
 def _rank0() -> bool:
     "Whether this is the first process of a torchrun or SLURM job (or the only one): the one that prints results."
-    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
+    from lightning.pytorch.utilities import rank_zero_only  # Lightning's reading of the launcher's environment
+    return rank_zero_only.rank == 0
 
 def _progress(a) -> bool|str:
     "`--progress`: a bar in a terminal, plain lines in a notebook, a log or a batch job."

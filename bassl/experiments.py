@@ -29,8 +29,8 @@ from .data.synthetic import MARKER, SynthConfig, synthesize
 
 # %% auto #0
 __all__ = ['TASKS', 'STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'work_dir', 'stage_record',
-           'read_done', 'stage_status', 'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream',
-           'prepare_data', 'run_stage', 'score_table']
+           'read_done', 'stage_status', 'stage_lock', 'resolve_launcher', 'encoder_checkpoint', 'stage_command',
+           'node_commands', 'stream', 'prepare_data', 'run_stage', 'score_table']
 
 # %% ../nbs/26_experiments.ipynb #5c177106
 TASKS = ('ssm', 'cgm', 'pp', 'msm')
@@ -184,14 +184,18 @@ def resolve_launcher(spec:RunSpec, stage:str='pretrain', env:dict|None=None) -> 
                        f"--ntasks-per-node {spec.devices} ...), or start the stage on every node yourself:\n"
                        + node_commands(spec, stage))
 
+def encoder_checkpoint(spec:RunSpec) -> str|None:
+    "The checkpoint extraction reads: this run's `last.ckpt`, None for a random encoder, or the path given."
+    return {'pretrain': str(spec.stage_dir('pretrain')/'checkpoints'/'last.ckpt'), 'random': None}.get(spec.encoder, spec.encoder)
+
 def _cli(spec:RunSpec, stage:str) -> list[str]:
     "The `bassl` arguments of a stage, with the config the run folder holds."
     d = spec.stage_dir(stage)
     args = [stage, '--config', str(d/'config.json'), '--progress', 'lines']
     if stage == 'pretrain': return args + [str(d)] + (['--max-steps', str(spec.max_steps)] if spec.max_steps > 0 else [])
     if stage == 'extract':
-        src = 'random' if spec.encoder == 'random' else (str(spec.stage_dir('pretrain')/'checkpoints'/'last.ckpt') if spec.encoder == 'pretrain' else spec.encoder)
-        return args + [str(d)] + ([] if src == 'random' else ['--checkpoint', src])
+        src = encoder_checkpoint(spec)
+        return args + [str(d)] + ([] if src is None else ['--checkpoint', src])
     return args + [str(spec.stage_dir('extract')), str(d)]
 
 def stage_command(spec:RunSpec, stage:str, launcher:str|None=None) -> list[str]:
@@ -266,8 +270,7 @@ def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment, progress:bool|str=True):
     d, kw = spec.stage_dir(stage), {'strategy': 'ddp_notebook'} if cfg.world_size > 1 else {}
     if stage == 'pretrain': pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **kw)
     elif stage == 'extract':
-        src = {'pretrain': spec.stage_dir('pretrain')/'checkpoints'/'last.ckpt', 'random': None}.get(spec.encoder, spec.encoder)
-        extract(cfg, src, d, progress=progress)
+        extract(cfg, encoder_checkpoint(spec), d, progress=progress)
     else: finetune(cfg, spec.stage_dir('extract'), d, progress=progress, **kw)
 
 def run_stage(spec:RunSpec, stage:str,

@@ -41,11 +41,14 @@ class Predictions:
         _, first = np.unique(key, return_index=True)
         return Predictions(self.vid[first], self.shot[first], self.prob[first], self.label[first])
 
+    def movie(self, vid:str) -> np.ndarray:
+        "Row indices of one movie, sorted by shot (empty when it has none)."
+        rows = np.flatnonzero(self.vid == vid)
+        return rows[np.argsort(self.shot[rows])]
+
     def movies(self):
         "`(vid, rows)` per movie, rows sorted by shot."
-        for v in sorted(set(self.vid)):
-            rows = np.flatnonzero(self.vid == v)
-            yield v, rows[np.argsort(self.shot[rows])]
+        for v in sorted(set(self.vid)): yield v, self.movie(v)
 
 # %% ../nbs/21_metrics.ipynb #17a5c83c
 def gather_predictions(p:Predictions) -> Predictions:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .config import config_from_dict, load_config
+from .config import load_config
 from .core import DataError
 from .data.datasets import PretrainDataset
 from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_labels, read_shot_table
@@ -38,8 +38,8 @@ from .pretext.objectives import cgm_pairs, msm_mask, nearest_neighbour, sample_w
 __all__ = ['BUILTIN_ROOT', 'GROUP_COLORS', 'SCENE_COLORS', 'png_uri', 'to_rgb', 'strip', 'Embedder', 'find_pretrain_checkpoint',
            'load_embedder', 'encoder_options', 'Exploration', 'window_dataset', 'window_truth', 'explore',
            'window_figure', 'dtw_figure', 'update_figure', 'builtin_root', 'PseudoBoundaryExplorer', 'read_predictions',
-           'checkpoint_predictions', 'load_predictions', 'movie_rows', 'predicted_scenes', 'movie_scores',
-           'timeline_figure', 'keyframes_figure', 'SceneViewer']
+           'checkpoint_predictions', 'load_predictions', 'predicted_scenes', 'movie_scores', 'timeline_figure',
+           'keyframes_figure', 'SceneViewer']
 
 # %% ../nbs/30_widgets.ipynb #cd94f89b
 BUILTIN_ROOT = 'data/synthetic'  # the built-in synthetic dataset (`bassl synth` / `make demo`)
@@ -116,14 +116,13 @@ def load_embedder(source:str|os.PathLike|None=None, # None: random init; a pre-t
         from bassl.models.checkpoint import load_release
         m = load_release(path).model
         return Embedder(m.shot_encoder.eval(), m.loss.head_nce.eval(), 224, f'release {path.name}')
+    from bassl.train.finetune import pretrain_weights
     ckpt = find_pretrain_checkpoint(path)
-    ck = torch.load(ckpt, map_location='cpu', weights_only=True)
-    if 'config' not in ck.get('hyper_parameters', {}): raise DataError(ckpt, "not a bassl pre-training checkpoint (no config in its hyper-parameters)")
-    cfg = config_from_dict(ck['hyper_parameters']['config'], str(ckpt))
+    cfg, sd = pretrain_weights(ckpt)
     enc = ShotEncoder(cfg.pretrain.encoder)
-    enc.load_state_dict(_sub(ck['state_dict'], 'model.shot_encoder.'))
+    enc.load_state_dict(_sub(sd, 'shot_encoder.'))
     head = NCEHead(enc.dim)
-    head.load_state_dict(_sub(ck['state_dict'], 'model.loss.head_nce.'))
+    head.load_state_dict(_sub(sd, 'loss.head_nce.'))
     return Embedder(enc.eval(), head.eval(), cfg.pretrain.image_size, f'{cfg.name} ({ckpt})')
 
 # %% ../nbs/30_widgets.ipynb #199e3353
@@ -411,10 +410,6 @@ def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     return checkpoint_predictions(source) if str(source).endswith('.ckpt') else read_predictions(source)
 
 # %% ../nbs/30_widgets.ipynb #3c8f2843
-def movie_rows(p:Predictions, vid:str) -> np.ndarray:
-    "Row indices of `vid` in `p`, sorted by shot."
-    return dict(p.movies())[vid] if vid in set(p.vid) else np.zeros(0, np.int64)
-
 def predicted_scenes(prob:np.ndarray, # [n-1] P(boundary after shot i), shots 0..n-2
                      threshold:float=0.5,
                     ) -> list[tuple[int, int]]:
@@ -428,7 +423,7 @@ def movie_scores(p:Predictions, vid:str,
                  threshold:float=0.5,
                 ) -> dict[str, float]:
     "SPEC metrics (x100) of one movie at `threshold`: AP, F1, Recall, accuracies, and Recall@3s and mIoU with a shot table."
-    rows = movie_rows(p, vid)
+    rows = p.movie(vid)
     sub = Predictions(p.vid[rows], p.shot[rows], p.prob[rows], p.label[rows])
     import warnings
     with warnings.catch_warnings():
@@ -451,11 +446,12 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
     shapes = []
     for r, k in enumerate(names, 1):
         p = runs[k]
-        rows = movie_rows(p, vid)
+        rows = p.movie(vid)
         shot, prob, label = p.shot[rows], p.prob[rows], p.label[rows]
         ax = '' if r == 1 else str(r)
-        for i, (s, e) in enumerate(predicted_scenes(prob, threshold)):  # bands: predicted scenes; grey: after the last boundary
-            last = i == len(predicted_scenes(prob, threshold)) - 1
+        scenes = predicted_scenes(prob, threshold)
+        for i, (s, e) in enumerate(scenes):                             # bands: predicted scenes; grey: after the last boundary
+            last = i == len(scenes) - 1
             shapes.append(dict(type='rect', x0=s - 0.5, x1=e + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', layer='below',
                                fillcolor='#bbbbbb' if last else SCENE_COLORS[i % len(SCENE_COLORS)], opacity=0.25, line_width=0))
         shapes += [dict(type='line', x0=i + 0.5, x1=i + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
@@ -533,7 +529,7 @@ class SceneViewer(W.VBox):
         "The keyframes of `shot` of the current movie, captioned with each run's P(boundary)."
         probs = []
         for k, p in self.runs.items():
-            rows = movie_rows(p, self.movie.value)
+            rows = p.movie(self.movie.value)
             hit = rows[p.shot[rows] == shot]
             if len(hit): probs.append(f'{k} {p.prob[hit[0]]:.2f}')
         return keyframes_figure(self.root, self.movie.value, shot, '· P(boundary): ' + ', '.join(probs) if probs else '')

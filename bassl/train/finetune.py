@@ -20,7 +20,7 @@ from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ..config import Experiment, config_from_dict, load_config, save_config
-from ..core import write_json, write_text
+from ..core import DataError, write_json, write_text
 from ..data.datasets import FinetuneDataset, ShotTable
 from ..data.movienet import MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
@@ -32,17 +32,24 @@ from .optim import cosine_schedule
 from .pretrain import make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['load_encoder', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'finetune']
+__all__ = ['pretrain_weights', 'load_encoder', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'finetune']
 
 # %% ../../nbs/25_train.finetune.ipynb #1e5e618f
+def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
+                     prefix:str='model.', # keep the weights under this prefix, without it
+                    ) -> tuple[Experiment, dict[str, torch.Tensor]]:
+    "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `loss.*`)."
+    ck = torch.load(path, map_location='cpu', weights_only=True)
+    if 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
+    return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
+
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
     "The shot encoder stored in a bassl pre-training checkpoint or a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
     path = Path(path)
     if path.suffix == '.ckpt' and path.name != 'model-v1.ckpt':
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-        cfg = config_from_dict(ck['hyper_parameters']['config'], str(path))
+        cfg, sd = pretrain_weights(path, 'model.shot_encoder.')
         enc = ShotEncoder(cfg.pretrain.encoder)
-        enc.load_state_dict({k[len('model.shot_encoder.'):]: v for k, v in ck['state_dict'].items() if k.startswith('model.shot_encoder.')})
+        enc.load_state_dict(sd)
         return enc
     return load_release(path).model.shot_encoder
 
