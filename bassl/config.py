@@ -16,10 +16,12 @@ from .core import DataError, write_json
 from .data.datasets import METHODS
 
 # %% auto #0
-__all__ = ['CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'preset', 'config_from_dict', 'save_config',
-           'load_config']
+__all__ = ['CRN_INITS', 'TASKS', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'preset',
+           'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
+CRN_INITS = ('auto', 'pretrain', 'scratch') # where fine-tuning's CRN starts
+
 @dataclass
 class CRNConfig:
     "Sizes of the contextual relation network."
@@ -32,7 +34,7 @@ class CRNConfig:
 
 @dataclass
 class PretrainConfig:
-    "Pre-training stage (SPEC section 7, left column)."
+    "Pre-training stage (the paper's implementation details, Sec. 4.1 and its appendix: LARS, batch 256, 10 epochs, fp16)."
     method:str='bassl' # one of METHODS
     encoder:str='resnet50'
     crn:CRNConfig=field(default_factory=CRNConfig)
@@ -51,13 +53,19 @@ class PretrainConfig:
     num_workers:int=8 # loading processes per device
     checkpoint_every:int=500 # steps between `last.ckpt` saves (and at every epoch end)
 
+    @property
+    def trains_crn(self) -> bool:
+        "Whether this pre-training trains a CRN (BaSSL with CGM, PP or MSM on); the shot-level methods train none."
+        return self.method in ('bassl', 'bassl+shotcol') and (self.cgm or self.pp or self.msm)
+
 @dataclass
 class FinetuneConfig:
-    "Fine-tuning stage on extracted features (SPEC section 7, right column)."
+    "Fine-tuning stage on extracted features: CRN + SBD head trained with Adam on the frozen encoder's features."
     crn:CRNConfig=field(default_factory=CRNConfig)
+    crn_init:str='auto' # 'pretrain': start from the pre-trained CRN; 'scratch': a fresh one; 'auto': 'pretrain' when pre-training trains a CRN
     epochs:int=20
     global_batch:int=1024
-    base_lr:float=2.5e-6 # 2.5e-5 for the shot-level baselines
+    base_lr:float=2.5e-6 # at batch 256; 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one (`finetune_lr`)
     weight_decay:float=0.
     warmup:float=0.
     precision:str='32-true'
@@ -78,10 +86,16 @@ class Experiment:
 
     def __post_init__(self):
         if self.pretrain.method not in METHODS: raise ValueError(f"pretrain.method must be one of {METHODS}, got {self.pretrain.method!r}")
+        if self.finetune.crn_init not in CRN_INITS: raise ValueError(f"finetune.crn_init must be one of {CRN_INITS}, got {self.finetune.crn_init!r}")
         for stage in ('pretrain', 'finetune'): self.per_device_batch(stage)
 
     @property
     def world_size(self) -> int: return self.devices * self.num_nodes
+    @property
+    def transfers_crn(self) -> bool:
+        "Whether fine-tuning starts from the pre-trained CRN ('auto': when pre-training trains one)."
+        i = self.finetune.crn_init
+        return i == 'pretrain' or (i == 'auto' and self.pretrain.trains_crn)
     def stage(self, stage:str) -> PretrainConfig|FinetuneConfig:
         if stage not in ('pretrain', 'finetune'): raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         return getattr(self, stage)
@@ -101,22 +115,31 @@ class Experiment:
     def warmup_steps(self, stage:str, samples:int) -> int: return int(self.stage(stage).warmup * self.total_steps(stage, samples))
 
 # %% ../nbs/20_config.ipynb #7dbfd82f
+TASKS = ('ssm', 'cgm', 'pp', 'msm') # BaSSL's pretext tasks: shot-scene matching, contextual group matching, pseudo-boundary prediction, masked shot modelling
+FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
+               'cpu': {'pretrain': 4e-4, 'scratch': 4e-3}}
+
 def preset(method:str='bassl', # one of METHODS
            size:str='paper', # 'paper' or 'cpu'
+           tasks:tuple|list|set=TASKS, # BaSSL's pretext tasks switched on (bassl, bassl+shotcol)
+           crn:str='auto', # where fine-tuning's CRN starts: one of CRN_INITS
            **kw) -> Experiment:
     "An `Experiment` for `method` at the paper's size or sized for a CPU; `kw` overrides top-level fields."
     if method not in METHODS: raise ValueError(f"unknown pre-training method {method!r}, expected one of {METHODS}")
-    shot_level = method in ('instance', 'temporal', 'shotcol')
+    if size not in FINETUNE_LR: raise ValueError(f"unknown preset size {size!r}, expected 'paper' or 'cpu'")
+    if bad := sorted(set(tasks) - set(TASKS)): raise ValueError(f"unknown pretext task(s) {bad}, expected some of {TASKS}")
+    on = {t: t in tasks for t in TASKS}
     if size == 'paper':
-        e = Experiment(name=method, pretrain=PretrainConfig(method=method), finetune=FinetuneConfig(base_lr=2.5e-5 if shot_level else 2.5e-6))
-    elif size == 'cpu':
-        crn = CRNConfig(hidden=128, layers=1, heads=4, ffn=256)
+        e = Experiment(name=method, pretrain=PretrainConfig(method=method, **on))
+    else:
+        small = lambda: CRNConfig(hidden=128, layers=1, heads=4, ffn=256)
         e = Experiment(name=method, accelerator='cpu',
-                       pretrain=PretrainConfig(method=method, encoder='resnet18', crn=crn, image_size=64, epochs=2, global_batch=16,
-                                               precision='32-true', sync_bn=False, num_workers=2),
-                       finetune=FinetuneConfig(crn=CRNConfig(hidden=128, layers=1, heads=4, ffn=256), epochs=15, global_batch=64,
-                                               base_lr=4e-3, num_workers=0))  # lr 1e-3 at batch 64
-    else: raise ValueError(f"unknown preset size {size!r}, expected 'paper' or 'cpu'")
+                       pretrain=PretrainConfig(method=method, encoder='resnet18', crn=small(), image_size=64, epochs=2, global_batch=16,
+                                               precision='32-true', sync_bn=False, num_workers=2, **on),
+                       finetune=FinetuneConfig(crn=small(), epochs=15, global_batch=64, num_workers=0))
+    e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
+    init = 'pretrain' if e.transfers_crn else 'scratch'            # recorded resolved, so a run's config says which CRN it used
+    e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init])
     return dataclasses.replace(e, **kw)
 
 # %% ../nbs/20_config.ipynb #73a7fa3b

@@ -56,6 +56,19 @@ class FeatureStore(Mapping):
             with open(tmp, 'wb') as f: np.save(f, features)
         self._open.pop(vid, None)
 
+    @property
+    def encoder(self) -> str|None:
+        "The checkpoint these features were extracted with (absolute path; None for a random encoder), from `encoder.json`."
+        p = self.folder/'encoder.json'
+        if not p.exists(): raise DataError(self.folder, "feature store has no encoder.json: which encoder made these features is unknown (extract them again)")
+        try: return json.loads(p.read_text())['checkpoint']
+        except (json.JSONDecodeError, KeyError, TypeError): raise DataError(p, "expected {\"checkpoint\": path or null}") from None
+
+    def record_encoder(self, checkpoint:str|os.PathLike|None):
+        "Write `encoder.json`: the checkpoint the features come from, so fine-tuning can find the CRN pre-trained with it."
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(self.folder/'encoder.json', {'checkpoint': None if checkpoint is None else str(Path(checkpoint).resolve())}, indent=1)
+
     def write_index(self):
         "Write `index.json`: `{vid: [num_shot, D]}` of every stored movie."
         write_json(self.folder/'index.json', {v: list(self[v].shape) for v in self}, indent=1)

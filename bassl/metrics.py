@@ -94,7 +94,7 @@ def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will
                      shot_tables:dict[str, np.ndarray]|None=None, # `{vid: [num_shot, 5] frames}` for Recall@3s and mIoU
                      threshold:float=0.5,
                     ) -> dict[str, float]:
-    "SPEC section 8 metrics x100."
+    "Pooled AP, AUC, F1 and per-class accuracy, per-movie mAP and Recall (with `shot_tables`, Recall@3s and mIoU), x100."
     p = p.dedup()
     prob, label = torch.as_tensor(p.prob), torch.as_tensor(p.label)
     pred = (prob > threshold).long()
@@ -139,6 +139,6 @@ def knn_precision(features:torch.Tensor, # [N, D] shot features
         same = sc[order] == sc[:, None]                                         # [n, n] by rank
         for k in ks:
             if k >= len(idx): continue
-            ok = size > k
+            ok = size >= k                                                      # the query counts in its scene
             hits[k].append(same[ok, :k].float().mean(1))
     return {f'P@{k}': 100 * float(torch.cat(v).mean()) if v and len(torch.cat(v)) else float('nan') for k, v in hits.items()}

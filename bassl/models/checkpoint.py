@@ -21,7 +21,8 @@ from .sbd import SceneBoundaryModel
 from ..pretext.objectives import PretrainModel
 
 # %% auto #0
-__all__ = ['IGNORED', 'extract_release', 'read_state_dict', 'map_release_keys', 'LoadReport', 'model_for', 'load_release']
+__all__ = ['IGNORED', 'extract_release', 'read_state_dict', 'map_release_keys', 'to_release_keys', 'LoadReport', 'model_for',
+           'load_release']
 
 # %% ../../nbs/16_models.checkpoint.ipynb #2d5948a3
 def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
@@ -83,6 +84,25 @@ def map_release_keys(sd:dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor
         else:  # incomplete: keep the original names so that they are reported
             out.update({f"{base.replace('layers.', 'layer.')}attention.self.{p}.{kind}": t for p, t in parts.items()})
     return out, ignored
+
+# %% ../../nbs/16_models.checkpoint.ipynb #e78fad5d
+_TORCH_LAYER = re.compile(r'(.*crn\.encoder\.)layers\.(\d+)\.(.+)')
+
+def to_release_keys(sd:dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    "This package's state dict under the public release's key names (the inverse of `map_release_keys`)."
+    out = {}
+    for k, v in sd.items():
+        m = _TORCH_LAYER.fullmatch(k)
+        if m is None: out[k] = v; continue
+        prefix, layer, rest = m.groups()
+        base = f"{prefix}layer.{layer}."
+        if rest.startswith('self_attn.in_proj_'):
+            for part, t in zip(('query', 'key', 'value'), v.chunk(3)): out[f"{base}attention.self.{part}.{rest.rsplit('_', 1)[1]}"] = t
+            continue
+        old = next((b + rest[len(t):] for b, t in _BERT_TO_TORCH.items() if rest.startswith(t)), None)
+        if old is None: raise KeyError(f"{k}: no release name for this CRN parameter")
+        out[base + old] = v
+    return out
 
 # %% ../../nbs/16_models.checkpoint.ipynb #302b8994
 @dataclass

@@ -18,8 +18,8 @@ from .dtw import pseudo_boundary
 
 # %% auto #0
 __all__ = ['gather_with_grad', 'info_nce', 'sample_where', 'msm_mask', 'scene_embeddings', 'nearest_neighbour', 'cgm_pairs',
-           'shotcol_nce', 'BaSSLObjective', 'ShotLevelObjective', 'SimCLRObjective', 'ShotColObjective',
-           'make_objective', 'PretrainModel']
+           'shotcol_neighbour', 'shotcol_nce', 'BaSSLObjective', 'ShotLevelObjective', 'SimCLRObjective',
+           'ShotColObjective', 'make_objective', 'PretrainModel']
 
 # %% ../../nbs/14_pretext.objectives.ipynb #76638fd0
 def gather_with_grad(x:torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ def msm_mask(B:int, n:int, p:float=0.15, device=None) -> torch.Tensor:
     one = F.one_hot(torch.randint(n, (B,), device=device), n).bool()
     return mask | (one & ~mask.any(1, keepdim=True))
 
-# %% ../../nbs/14_pretext.objectives.ipynb #a6621702
+# %% ../../nbs/14_pretext.objectives.ipynb #092d8568
 def scene_embeddings(dense_z:torch.Tensor, # [B, n, d] dense NCE embeddings
                      boundary:torch.Tensor, # [B] pseudo-boundary
                     ) -> torch.Tensor: # [B, 2, d]
@@ -63,6 +63,7 @@ def scene_embeddings(dense_z:torch.Tensor, # [B, n, d] dense NCE embeddings
     groups = torch.stack([g0, 1 - g0], 1)                                           # [B, 2, n]
     return F.normalize(groups @ dense_z, dim=-1)
 
+# %% ../../nbs/14_pretext.objectives.ipynb #3843494a
 def nearest_neighbour(query:torch.Tensor, # [B, d] unit-norm
                       keys:torch.Tensor, # [B, n, d] unit-norm
                       exclude:int, # key position that is the query's own shot
@@ -72,6 +73,7 @@ def nearest_neighbour(query:torch.Tensor, # [B, d] unit-norm
         sim = (keys @ query[:, :, None])[..., 0]
         return sim.index_fill(1, torch.tensor([exclude], device=sim.device), float('-inf')).argmax(-1)
 
+# %% ../../nbs/14_pretext.objectives.ipynb #b238a993
 def cgm_pairs(boundary:torch.Tensor, # [B] pseudo-boundary
               n:int, # window length
              ) -> tuple[torch.Tensor, torch.Tensor]: # ([B] positive, [B] negative) shot indices
@@ -81,25 +83,32 @@ def cgm_pairs(boundary:torch.Tensor, # [B] pseudo-boundary
     same = torch.where((c <= boundary)[:, None], g0, ~g0)                   # the centre's group
     return sample_where(same & (j[None] != c)), sample_where(~same)
 
-def shotcol_nce(centre:torch.Tensor, # [B, d] centre anchor embeddings
+# %% ../../nbs/14_pretext.objectives.ipynb #ca3133b5
+def shotcol_neighbour(dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
+                     ) -> torch.Tensor:
+    "Index `[B]` of the dense shot most similar to the dense centre shot `n // 2` (the centre excluded). No gradient."
+    c = dense.shape[1] // 2
+    return nearest_neighbour(dense[:, c], dense, c)
+
+def shotcol_nce(centre:torch.Tensor, # [B, d] sparse centre anchor embeddings
                 dense:torch.Tensor, # [B, n, d] dense window embeddings
                 temperature:float=0.1) -> torch.Tensor:
-    "ShotCoL's term: InfoNCE between the centre anchor and its nearest dense shot (the centre's own dense copy excluded)."
-    pos = dense[torch.arange(len(dense), device=dense.device), nearest_neighbour(centre, dense, dense.shape[1] // 2)]
-    return info_nce(centre, pos, temperature)
+    "ShotCoL's term: InfoNCE between the sparse centre anchor and the dense centre shot's nearest dense neighbour."
+    return info_nce(centre, dense[torch.arange(len(dense), device=dense.device), shotcol_neighbour(dense)], temperature)
 
+# %% ../../nbs/14_pretext.objectives.ipynb #a6621702
 class BaSSLObjective(nn.Module):
     "BaSSL's pretext tasks on sparse anchor and dense window features; each task switchable."
     def __init__(self,
                  input_dim:int=2048, # encoder feature size
                  hidden:int=768, # CRN width (for the CGM/PP/MSM heads)
                  ssm:bool=True, cgm:bool=True, pp:bool=True, msm:bool=True, # which pretext tasks
-                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL
+                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL (switched with `ssm`)
                  temperature:float=0.1, # InfoNCE temperature
                  mask_prob:float=0.15, # MSM masking probability
                 ):
         super().__init__()
-        if not (ssm or cgm or pp or msm or shotcol): raise ValueError("at least one pretext task must be enabled")
+        if not (ssm or cgm or pp or msm): raise ValueError("at least one pretext task must be enabled (ShotCoL is switched with SSM)")
         self.ssm, self.cgm, self.pp, self.msm, self.shotcol = ssm, cgm, pp, msm, shotcol
         self.temperature, self.mask_prob = temperature, mask_prob
         self.head_nce = NCEHead(input_dim)
@@ -123,7 +132,7 @@ class BaSSLObjective(nn.Module):
         if self.ssm:
             scene = scene_embeddings(zd, b)
             out['ssm'] = (info_nce(zs[:, 0], scene[:, 0], self.temperature) + info_nce(zs[:, 1], scene[:, 1], self.temperature)) / 2
-        if self.shotcol:
+        if self.ssm and self.shotcol:                                           # one contrastive switch, as in the public code
             out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)
         if self.cgm or self.pp:
             if crn is None: raise ValueError("CGM and PP need the CRN")
@@ -163,7 +172,7 @@ class SimCLRObjective(ShotLevelObjective):
         return {'nce': info_nce(z[:, 0], z[:, 1], self.temperature)}
 
 class ShotColObjective(ShotLevelObjective):
-    "ShotCoL (SimCLR NN): InfoNCE between the centre anchor and its nearest dense neighbour."
+    "ShotCoL (SimCLR NN): InfoNCE between the sparse centre anchor and the dense centre shot's nearest dense neighbour."
     def forward(self, sparse:torch.Tensor, # [B, 3, D]: first, last, centre
                 dense:torch.Tensor, # [B, n, D]
                 crn=None) -> dict[str, torch.Tensor]:

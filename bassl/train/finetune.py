@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -26,32 +27,52 @@ from ..data.movienet import MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
 from ..models.checkpoint import load_release
+from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
 from .optim import cosine_schedule
 from .pretrain import make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['pretrain_weights', 'load_encoder', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'finetune']
+__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate',
+           'crn_source', 'finetune']
 
 # %% ../../nbs/25_train.finetune.ipynb #1e5e618f
 def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
                      prefix:str='model.', # keep the weights under this prefix, without it
                     ) -> tuple[Experiment, dict[str, torch.Tensor]]:
-    "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `loss.*`)."
+    "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `crn.*`, `loss.*`)."
     ck = torch.load(path, map_location='cpu', weights_only=True)
     if 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
     return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
 
+def _is_release(path:Path) -> bool:
+    "A public release (`.tar.gz`, its folder or `model-v1.ckpt`) rather than a bassl pre-training checkpoint."
+    return not (path.suffix == '.ckpt' and path.name != 'model-v1.ckpt')
+
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
     "The shot encoder stored in a bassl pre-training checkpoint or a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
     path = Path(path)
-    if path.suffix == '.ckpt' and path.name != 'model-v1.ckpt':
-        cfg, sd = pretrain_weights(path, 'model.shot_encoder.')
-        enc = ShotEncoder(cfg.pretrain.encoder)
-        enc.load_state_dict(sd)
-        return enc
-    return load_release(path).model.shot_encoder
+    if _is_release(path): return load_release(path).model.shot_encoder
+    cfg, sd = pretrain_weights(path, 'model.shot_encoder.')
+    enc = ShotEncoder(cfg.pretrain.encoder)
+    enc.load_state_dict(sd)
+    return enc
+
+def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
+    "The CRN pre-trained with BaSSL's pretext tasks (and the SBD head, for a fine-tuned release) stored in a checkpoint or release."
+    path = Path(path)
+    if _is_release(path):
+        model = load_release(path).model
+        if getattr(model, 'crn', None) is None:
+            raise DataError(path, "holds no CRN (a shot-level baseline's release): fine-tune with crn_init='scratch'")
+        return model.crn, getattr(model, 'head_sbd', None)
+    cfg, sd = pretrain_weights(path, 'model.crn.')
+    if not sd: raise DataError(path, f"pre-training {cfg.pretrain.method!r} trained no CRN (it needs BaSSL with CGM, PP or MSM): "
+                                     "fine-tune with crn_init='scratch'")
+    crn = CRN(**{**asdict(cfg.pretrain.crn), 'input_dim': sd['shot_embedding.shot_embedding.weight'].shape[1]})
+    crn.load_state_dict(sd)
+    return crn, None
 
 def _cluster():
     "The launcher's environment as Lightning reads it (torchrun, then SLURM), or None for a single process."
@@ -63,14 +84,13 @@ def _cluster():
     return None
 
 def extract(cfg:Experiment, # experiment (data root, image size)
-            encoder:ShotEncoder|str|os.PathLike|None, # an encoder, a checkpoint to load one from, or None for random init
+            encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from, or None for random init
             store_dir:str|os.PathLike, # the feature store folder
             progress:bool|str=True, # a bar, 'lines' or nothing
             device:str|None=None) -> FeatureStore:
     "Extract every labelled shot's feature into `store_dir` (resumable); under torchrun or SLURM each process takes every n-th movie."
-    if encoder is None or isinstance(encoder, (str, os.PathLike)):
-        if encoder is None: torch.manual_seed(cfg.seed)
-        encoder = ShotEncoder(cfg.pretrain.encoder) if encoder is None else load_encoder(encoder)
+    if encoder is None: torch.manual_seed(cfg.seed)
+    net = ShotEncoder(cfg.pretrain.encoder) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
     store.folder.mkdir(parents=True, exist_ok=True)
     gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
@@ -79,9 +99,11 @@ def extract(cfg:Experiment, # experiment (data root, image size)
         dist.init_process_group('nccl' if gpu else 'gloo', init_method=f"tcp://{env.main_address}:{env.main_port}",
                                 rank=env.global_rank(), world_size=env.world_size())
         own_group = True
-    if env is None or env.global_rank() == 0: save_config(cfg, store.folder/'config.json')
+    if env is None or env.global_rank() == 0:
+        save_config(cfg, store.folder/'config.json')
+        store.record_encoder(encoder)
     device = device or (f'cuda:{env.local_rank() if env else 0}' if gpu else 'cpu')
-    try: extract_features(encoder, cfg.root, store, image_size=cfg.pretrain.image_size, device=device, progress=progress,
+    try: extract_features(net, cfg.root, store, image_size=cfg.pretrain.image_size, device=device, progress=progress,
                           num_workers=cfg.finetune.num_workers)
     finally:
         if own_group: dist.destroy_process_group()
@@ -102,7 +124,8 @@ class FinetuneTask(L.LightningModule):
     "Scene-boundary detection on stored shot features."
     def __init__(self, config:dict, # `asdict(Experiment)`
                  features:str, # feature store folder
-                 input_dim:int): # feature size
+                 input_dim:int, # feature size
+                 crn_from:str|None=None): # the checkpoint the CRN was transferred from (None: a fresh CRN); a record only
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
@@ -115,7 +138,8 @@ class FinetuneTask(L.LightningModule):
         ds = FinetuneDataset(FeatureStore(self.hparams.features), MovieNetRoot(self.cfg.root).anno_file(anno), f.neighbor_size)
         sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=train,
                                      seed=self.cfg.seed, drop_last=False)
-        return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler, num_workers=f.num_workers)
+        return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler, num_workers=f.num_workers,
+                                  drop_last=train)  # training drops the last partial batch; evaluation sees every shot
 
     def train_dataloader(self): return self._loader('train', True)
     def test_dataloader(self): return self._loader('test', False)
@@ -147,6 +171,18 @@ class FinetuneTask(L.LightningModule):
         return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/25_train.finetune.ipynb #d5aae768
+def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict[str, float]:
+    "Score `task` on the test movies; rank 0 writes `scores.json`, `predictions.csv` and `config.json` into `run_dir`."
+    with quiet_worker_advice():
+        make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
+    scores, p = task.results
+    if task.global_rank == 0:
+        write_json(run_dir/'scores.json', scores, indent=1)
+        rows = ['movie,shot,probability,label\n'] + [f"{v},{s},{pr:.6f},{l}\n" for v, s, pr, l in zip(p.vid, p.shot, p.prob, p.label)]
+        write_text(run_dir/'predictions.csv', ''.join(rows))
+        save_config(task.cfg, run_dir/'config.json')
+    return scores
+
 def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
              run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run)
              progress:bool|str=True,
@@ -158,28 +194,53 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
     if devices or num_nodes:
         task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices, num_nodes=num_nodes or task.cfg.num_nodes)
-    with quiet_worker_advice():
-        make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
-    scores, p = task.results
-    if task.global_rank == 0:
-        write_json(run_dir/'scores.json', scores, indent=1)
-        rows = ['movie,shot,probability,label\n'] + [f"{v},{s},{pr:.6f},{l}\n" for v, s, pr, l in zip(p.vid, p.shot, p.prob, p.label)]
-        write_text(run_dir/'predictions.csv', ''.join(rows))
-        save_config(task.cfg, run_dir/'config.json')
-    return scores
+    return _test(task, run_dir, progress, **kw)
+
+# %% ../../nbs/25_train.finetune.ipynb #925432d0
+def crn_source(cfg:Experiment, # the experiment (its `finetune.crn_init`)
+               store:FeatureStore, # the features fine-tuning reads
+               crn:str|os.PathLike|None=None, # a checkpoint or release to take the CRN from instead of the features' own
+              ) -> str|None:
+    "The checkpoint whose pre-trained CRN fine-tuning starts from, or None for a fresh CRN."
+    if not cfg.transfers_crn:
+        if crn is not None: raise DataError(crn, f"a CRN checkpoint was given, but finetune.crn_init is {cfg.finetune.crn_init!r}: set it to 'pretrain'")
+        return None
+    src = crn if crn is not None else store.encoder
+    if src is None: raise DataError(store.folder, "finetune.crn_init asks for the pre-trained CRN, but these features come from a random "
+                                                  "encoder: set crn_init='scratch', or give the checkpoint to take the CRN from")
+    return str(Path(src).resolve())
+
+def _check_crn(cfg:Experiment, crn:CRN, dim:int, src:str):
+    "Refuse a pre-trained CRN whose sizes differ from `finetune.crn`'s or whose input differs from the features'."
+    l0 = crn.encoder.layers[0]
+    have = dict(hidden=crn.hidden, layers=len(crn.encoder.layers), heads=l0.self_attn.num_heads, ffn=l0.linear1.out_features)
+    diff = [f"finetune.crn.{k} is {getattr(cfg.finetune.crn, k)}, the pre-trained CRN's is {v}" for k, v in have.items() if getattr(cfg.finetune.crn, k) != v]
+    if (d := crn.shot_embedding.shot_embedding.in_features) != dim: diff.append(f"the features are {dim}-d, the pre-trained CRN reads {d}-d")
+    if diff: raise DataError(src, '; '.join(diff) + " (fine-tune with the pre-training's CRN sizes, or crn_init='scratch')")
 
 def finetune(cfg:Experiment, # the experiment
              features:str|os.PathLike, # feature store folder
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/, logs/, scores.json, predictions.csv
-             max_steps:int=-1, progress:bool|str=True, **kw) -> dict[str, float]:
-    "Fine-tune on the stored features (resuming if possible), then evaluate the last checkpoint."
+             max_steps:int=-1, progress:bool|str=True,
+             crn:str|os.PathLike|None=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
+             **kw) -> dict[str, float]:
+    "Fine-tune on the stored features (resuming if possible), then evaluate; a fine-tuned release is evaluated as it is."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir/'config.json')
     store = FeatureStore(features)
+    if not len(store): raise DataError(store.folder, "no features here (run extraction first)")
     dim = store[next(iter(store))].shape[1]
+    src = crn_source(cfg, store, crn)
     torch.manual_seed(cfg.seed)
-    task = FinetuneTask(asdict(cfg), str(Path(features).resolve()), dim)  # absolute: evaluation may run from elsewhere
+    task = FinetuneTask(asdict(cfg), str(store.folder.resolve()), dim, src)  # absolute: evaluation may run from elsewhere
     last = run_dir/'checkpoints'/'last.ckpt'
+    if src is not None and not last.exists():  # (a resumed run restores every weight from last.ckpt)
+        pre, head = pretrained_crn(src)
+        _check_crn(cfg, pre, dim, src)
+        task.model.crn.load_state_dict(pre.state_dict())
+        if head is not None:                     # a fine-tuned release: nothing left to train
+            task.model.head_sbd.load_state_dict(head.state_dict())
+            return _test(task, run_dir, progress, **kw)
     with quiet_worker_advice():
         make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
     return evaluate(last, run_dir, progress, **kw)

@@ -13,13 +13,27 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 # %% auto #0
-__all__ = ['LARS', 'lars_param_groups', 'cosine_with_warmup', 'cosine_schedule']
+__all__ = ['lars_direction', 'LARS', 'lars_excluded', 'lars_param_groups', 'cosine_with_warmup', 'cosine_schedule']
+
+# %% ../../nbs/22_train.optim.ipynb #73ba680d
+def lars_direction(p:torch.Tensor, # the parameter
+                   grad:torch.Tensor, # its gradient
+                   weight_decay:float=1e-6,
+                   trust_coefficient:float=0.001, # eta
+                   eps:float=1e-8, # added to the trust ratio's denominator
+                  ) -> torch.Tensor:
+    "LARS step direction `eta ||p|| / (||g|| + wd ||p|| + eps) * (g + wd p)`; the plain gradient where `||p||` or `||g||` is 0."
+    p_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
+    adapt = (p_norm > 0) & (g_norm > 0)
+    scale = torch.where(adapt, trust_coefficient * p_norm / (g_norm + weight_decay * p_norm + eps), 1.)
+    return (grad + torch.where(adapt, weight_decay, 0.) * p) * scale
 
 # %% ../../nbs/22_train.optim.ipynb #f8c21b39
 class LARS(Optimizer):
-    "SGD with momentum and layer-wise trust ratios; groups with `lars=False` are plain SGD with momentum."
-    def __init__(self, params, lr:float, momentum:float=0.9, weight_decay:float=1e-6, trust_coefficient:float=0.001):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient, lars=True))
+    "SGD with momentum and layer-wise trust ratios (`lars_direction`); groups with `lars=False` are plain SGD with momentum."
+    def __init__(self, params, lr:float, momentum:float=0.9, weight_decay:float=1e-6, trust_coefficient:float=0.001, eps:float=1e-8):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient,
+                                      eps=eps, lars=True))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -29,28 +43,29 @@ class LARS(Optimizer):
         for g in self.param_groups:
             for p in g['params']:
                 if p.grad is None: continue
-                d = p.grad
-                if g['lars']:
-                    d = d.add(p, alpha=g['weight_decay'])
-                    w_norm, d_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(d)
-                    trust = torch.where((w_norm > 0) & (d_norm > 0), g['trust_coefficient'] * w_norm / d_norm, torch.ones_like(w_norm))
-                    d = d.mul(trust)
+                d = lars_direction(p, p.grad, g['weight_decay'], g['trust_coefficient'], g['eps']) if g['lars'] else p.grad
                 buf = self.state[p].get('momentum_buffer')
                 if buf is None: buf = self.state[p]['momentum_buffer'] = d.clone()
                 else: buf.mul_(g['momentum']).add_(d)
                 p.add_(buf, alpha=-g['lr'])
         return loss
 
+# %% ../../nbs/22_train.optim.ipynb #02ca42c6
+def lars_excluded(name:str) -> bool:
+    "True for a parameter LARS leaves alone (no weight decay, no trust ratio): its name contains `bn` or `bias`."
+    return 'bn' in name or 'bias' in name
+
+# %% ../../nbs/22_train.optim.ipynb #c9d9ea7d
 def lars_param_groups(model:nn.Module, weight_decay:float=1e-6) -> list[dict]:
-    "Two groups: weights (LARS, weight decay) and biases/normalisation parameters (neither)."
-    plain = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    lars = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    return [dict(params=lars, weight_decay=weight_decay, lars=True), dict(params=plain, weight_decay=0., lars=False)]
+    "Two groups of `model`'s trainable parameters: adapted with weight decay, and the `lars_excluded` ones (neither)."
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [dict(params=[p for n, p in named if not lars_excluded(n)], weight_decay=weight_decay, lars=True),
+            dict(params=[p for n, p in named if lars_excluded(n)], weight_decay=0., lars=False)]
 
 # %% ../../nbs/22_train.optim.ipynb #1ad0c3f0
 def cosine_with_warmup(step:int, total:int, warmup:int=0) -> float:
-    "Multiplier of the base learning rate at `step` (0-based) of `total`."
-    if step < warmup: return (step + 1) / warmup
+    "Multiplier of the base learning rate at optimiser `step` (0-based) of `total`: `step / warmup`, then a cosine to 0."
+    if step < warmup: return step / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1., progress)))
 
