@@ -75,10 +75,10 @@ def cmd_extract(a) -> int:
     return 0
 
 def cmd_finetune(a) -> int:
-    "Fine-tune on stored features and evaluate; prints the scores (x100)."
+    "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
     from bassl.experiments import score_table
     from bassl.train.finetune import finetune
-    scores = finetune(_config(a), a.features, a.run_dir, progress=_progress(a))
+    scores = finetune(_config(a), a.features, a.run_dir, progress=_progress(a), crn=a.crn)
     if _rank0(): print(score_table({'score': scores}))
     return 0
 
@@ -93,18 +93,30 @@ def _progress(a) -> bool|str:
     return {'bar': True, 'lines': 'lines', 'none': False}[p]
 
 def cmd_demo(a) -> int:
-    "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against a random encoder."
+    "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
+    from bassl.data.datasets import ShotTable
     from bassl.experiments import RunSpec, run_stage, score_table
     a.force, a.deep = False, False
     if cmd_synth(a) or cmd_check(a): return 1
     spec = RunSpec(name=a.runs.name, runs=str(a.runs.parent), root=str(a.dir), synth=False, epochs=a.epochs, launcher='kernel')
     cfg = spec.experiment()
-    print(f"\n== BaSSL pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {a.epochs} epoch(s)), then fine-tuning")
-    bassl = run_stage(spec, 'finetune', progress=not a.quiet)['outputs']['scores']
-    print("\n== the same fine-tuning on a randomly initialised encoder")
-    random = run_stage(dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), 'finetune', progress=not a.quiet)['outputs']['scores']
-    print("\n" + score_table({'BaSSL': bassl, 'random init': random}))
-    print(f"\nrun folder: {a.runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; random/ for the baseline)")
+    runs = {  # label: (run, what it is)
+        'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {a.epochs} epoch(s)), then fine-tuning "
+                        "from the pre-trained CRN"),
+        'BaSSL, fresh CRN': (dataclasses.replace(spec, name=f'{spec.name}/fresh-crn', features=spec.name, crn='scratch'),
+                             "the same features, fine-tuned with a fresh CRN (what BaSSL's encoder alone gives)"),
+        'SimCLR instance': (dataclasses.replace(spec, name=f'{spec.name}/instance', method='instance'),
+                            "SimCLR on two views of one shot, the paper's strongest baseline, for as many epochs"),
+        'random init': (dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), "a randomly initialised encoder")}
+    scores = {}
+    for label, (s, what) in runs.items():
+        print(f"\n== {label}: {what}")
+        scores[label] = run_stage(s, 'finetune', progress=not a.quiet)['outputs']['scores']
+    test = ShotTable.read(MovieNetRoot(a.dir).anno_file('test'))
+    print("\n" + score_table(scores))
+    print(f"\nboundaries are {100 * (test.label != 0).mean():.1f} % of the test shots: the AP of a model that knows nothing")
+    print(f"run folder: {a.runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
+          f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(runs.values())[1:])})")
     return 0
 
 # %% ../nbs/08_cli.ipynb #c88d1830
@@ -150,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
         if name == 'finetune':
             s.add_argument('features', type=Path, help='feature store folder')
             s.add_argument('run_dir', type=Path, help='run folder')
+            s.add_argument('--crn', help="take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)")
         s.add_argument('--progress', choices=('bar', 'lines', 'none'), default=None,
                        help='a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)')
         s.set_defaults(func=fn)

@@ -21,19 +21,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import Experiment, config_from_dict, preset, save_config
+from .config import CRN_INITS, TASKS, Experiment, config_from_dict, preset, save_config
 from .core import DataError, write_json
 from .data.datasets import METHODS
 from .data.movienet import MovieNetRoot
 from .data.synthetic import MARKER, SynthConfig, synthesize
 
 # %% auto #0
-__all__ = ['TASKS', 'STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'work_dir', 'stage_record',
-           'read_done', 'stage_status', 'stage_lock', 'resolve_launcher', 'encoder_checkpoint', 'stage_command',
-           'node_commands', 'stream', 'prepare_data', 'run_stage', 'score_table']
+__all__ = ['STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'work_dir', 'stage_record', 'read_done',
+           'stage_status', 'stage_lock', 'resolve_launcher', 'encoder_checkpoint', 'stage_command', 'node_commands',
+           'stream', 'prepare_data', 'run_stage', 'score_table']
 
 # %% ../nbs/26_experiments.ipynb #5c177106
-TASKS = ('ssm', 'cgm', 'pp', 'msm')
 STAGES = ('pretrain', 'extract', 'finetune')
 STAGE_DIRS = {'pretrain': 'pretrain', 'extract': 'features', 'finetune': 'finetune'} # each stage's folder in a run
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -52,12 +51,14 @@ class RunSpec:
     root:str='data/synthetic' # MovieNet-SSeg root
     synth:bool=True # generate the built-in synthetic dataset at `root` when it is missing
     method:str='bassl' # instance | temporal | shotcol | bassl | bassl+shotcol
-    size:str='cpu' # preset: 'cpu' (a laptop) or 'paper' (SPEC section 7)
+    size:str='cpu' # preset: 'cpu' (a laptop) or 'paper' (the paper's 8-GPU setting)
     epochs:int=0 # pre-training epochs (0: the preset's: paper 10, cpu 2)
     max_steps:int=-1 # stop pre-training after this many steps (-1: run every epoch)
     tasks:str='ssm,cgm,pp,msm' # BaSSL pretext tasks switched on, comma-separated
     encoder:str='pretrain' # features from: 'pretrain' (this run's), 'random', or a checkpoint / public release path
-    finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's: 2.5e-6 BaSSL, 2.5e-5 shot-level)
+    features:str='' # fine-tune on another run's finished features: its name under `runs`, or a feature-store folder ('': this run's)
+    crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto' (transferred when pre-training trains one), or a checkpoint path
+    finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's: 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one)
     finetune_epochs:int=0 # fine-tuning epochs (0: the preset's: paper 20, cpu 15)
     devices:int=1 # devices per node
     num_nodes:int=1
@@ -82,7 +83,18 @@ class RunSpec:
     def folder(self) -> Path: return Path(self.runs)/self.name
     def stage_dir(self, stage:str) -> Path:
         if stage not in STAGES: raise ValueError(f"unknown stage {stage!r}, expected one of {STAGES}")
+        if stage == 'extract' and self.features: return self.features_dir
         return self.folder/STAGE_DIRS[stage]
+    @property
+    def features_dir(self) -> Path:
+        "The feature store fine-tuning reads: this run's, or the one `features` names."
+        if not self.features: return self.folder/STAGE_DIRS['extract']
+        p = Path(self.features)
+        return p if p.is_dir() and (p/'index.json').exists() else Path(self.runs)/self.features/STAGE_DIRS['extract']
+    @property
+    def crn_checkpoint(self) -> str|None:
+        "A checkpoint the `crn` parameter names, or None."
+        return None if self.crn in CRN_INITS else self.crn
 
     def experiment(self) -> Experiment:
         "The typed configuration these parameters describe."
@@ -91,9 +103,9 @@ class RunSpec:
         tasks = [t.strip() for t in self.tasks.split(',') if t.strip()]
         if bad := [t for t in tasks if t not in TASKS]: raise ValueError(f"unknown pretext task(s) {bad} in tasks={self.tasks!r}, expected some of {TASKS}")
         if self.method in ('bassl', 'bassl+shotcol') and not tasks: raise ValueError("tasks is empty: BaSSL needs at least one pretext task")
-        e = preset(self.method, self.size, name=self.name, root=self.root, devices=self.devices, num_nodes=self.num_nodes, seed=self.seed)
+        crn = 'pretrain' if self.crn_checkpoint else 'scratch' if self.crn == 'auto' and self.encoder == 'random' else self.crn
+        e = preset(self.method, self.size, tasks, crn, name=self.name, root=self.root, devices=self.devices, num_nodes=self.num_nodes, seed=self.seed)
         d = asdict(e)
-        d['pretrain'].update({t: t in tasks for t in TASKS})
         if self.epochs: d['pretrain']['epochs'] = self.epochs
         if self.finetune_lr: d['finetune']['base_lr'] = self.finetune_lr
         if self.finetune_epochs: d['finetune']['epochs'] = self.finetune_epochs
@@ -133,6 +145,11 @@ def stage_record(spec:RunSpec, stage:str, cfg:Experiment|None=None) -> dict:
     elif stage == 'finetune':
         rec.update(finetune=asdict(cfg.finetune), input=read_done(spec.stage_dir('extract')).get('id'))
         rec['finetune'].pop('num_workers')
+        if ck := spec.crn_checkpoint:
+            p = Path(ck)
+            if not p.exists(): raise DataError(p, "CRN checkpoint not found (crn: 'auto', 'pretrain', 'scratch' or the path of a checkpoint or release)")
+            st = p.stat(); rec['crn'] = {'checkpoint': str(p.resolve()), 'input': f"{st.st_size}:{st.st_mtime_ns}"}
+        else: rec['crn'] = "pre-trained with the features' encoder" if cfg.transfers_crn else 'scratch'
     else: raise ValueError(f"unknown stage {stage!r}, expected one of {STAGES}")
     return rec
 
@@ -196,7 +213,7 @@ def _cli(spec:RunSpec, stage:str) -> list[str]:
     if stage == 'extract':
         src = encoder_checkpoint(spec)
         return args + [str(d)] + ([] if src is None else ['--checkpoint', src])
-    return args + [str(spec.stage_dir('extract')), str(d)]
+    return args + [str(spec.features_dir), str(d)] + (['--crn', spec.crn_checkpoint] if spec.crn_checkpoint else [])
 
 def stage_command(spec:RunSpec, stage:str, launcher:str|None=None) -> list[str]:
     "The command line that runs `stage` of `spec` as a subprocess."
@@ -271,7 +288,7 @@ def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment, progress:bool|str=True):
     if stage == 'pretrain': pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **kw)
     elif stage == 'extract':
         extract(cfg, encoder_checkpoint(spec), d, progress=progress)
-    else: finetune(cfg, spec.stage_dir('extract'), d, progress=progress, **kw)
+    else: finetune(cfg, spec.features_dir, d, progress=progress, crn=spec.crn_checkpoint, **kw)
 
 def run_stage(spec:RunSpec, stage:str,
               upstream:str='run', # a missing earlier stage: 'run' it first, or 'fail'
@@ -281,7 +298,11 @@ def run_stage(spec:RunSpec, stage:str,
     "Run (or reuse, or resume) one stage of a run; returns its `done.json` (in a dry run, the record and the command)."
     cfg = spec.experiment()
     up = UPSTREAM.get(stage)
-    if up and not (stage == 'extract' and spec.encoder != 'pretrain') and not read_done(spec.stage_dir(up)) and not dry_run:
+    if spec.features and stage != 'pretrain':  # another run's features: that run extracts them
+        if stage == 'extract': raise DataError(spec.features_dir, f"run {spec.name!r} reads these features (features={spec.features!r}): extract them in their own run")
+        if not (read_done(spec.features_dir) or (spec.features_dir/'index.json').exists()) and not dry_run:
+            raise DataError(spec.features_dir, f"no finished feature store here (features={spec.features!r}): finish that run's extraction first")
+    elif up and not (stage == 'extract' and spec.encoder != 'pretrain') and not read_done(spec.stage_dir(up)) and not dry_run:
         if upstream != 'run': raise DataError(spec.stage_dir(up), f"no finished {up} stage: run it first (or pass upstream='run')")
         print(f"== {spec.name}: {stage} needs {up}, which has not finished: running it first", flush=True)
         run_stage(spec, up, upstream, progress=progress)
@@ -328,6 +349,7 @@ def score_table(columns:dict[str, dict[str, float]]) -> str:
     "Scores as a table: metrics as rows, runs as columns."
     names = list(columns); keys = list(next(iter(columns.values())))
     w = max(len(k) for k in keys)
-    rows = [f"{'':<{w}}  " + '  '.join(f"{n:>11}" for n in names)]
-    rows += [f"{k:<{w}}  " + '  '.join(f"{columns[n][k]:11.2f}" for n in names) for k in keys]
+    cw = {n: max(11, len(n)) for n in names}
+    rows = [f"{'':<{w}}  " + '  '.join(f"{n:>{cw[n]}}" for n in names)]
+    rows += [f"{k:<{w}}  " + '  '.join(f"{columns[n][k]:{cw[n]}.2f}" for n in names) for k in keys]
     return '\n'.join(rows)

@@ -32,7 +32,7 @@ from .metrics import Predictions, boundary_metrics, scenes_from_boundaries
 from .models.encoder import ShotEncoder
 from .models.heads import NCEHead
 from .pretext.dtw import align
-from .pretext.objectives import cgm_pairs, msm_mask, nearest_neighbour, sample_where
+from .pretext.objectives import cgm_pairs, msm_mask, sample_where, shotcol_neighbour
 
 # %% auto #0
 __all__ = ['BUILTIN_ROOT', 'GROUP_COLORS', 'SCENE_COLORS', 'png_uri', 'to_rgb', 'strip', 'Embedder', 'find_pretrain_checkpoint',
@@ -157,7 +157,7 @@ class Exploration:
     cgm:tuple[int, int] # CGM positive and negative dense positions (the centre is position 8)
     pp:tuple[int, int] # PP boundary (class 1) and non-boundary (class 0) dense positions
     msm:np.ndarray # [17] bool, MSM masked positions
-    nn:int|None # ShotCoL: the centre anchor's nearest dense shot (None without a centre anchor)
+    nn:int|None # ShotCoL: the dense shot nearest to the dense centre, paired with the centre anchor (None without one)
     embedder:str # encoder name
 
     @property
@@ -209,7 +209,7 @@ def explore(root:str|os.PathLike, # dataset root
         pos, neg = cgm_pairs(b, n)
         other = sample_where(torch.arange(n)[None] != b[:, None])
         mask = msm_mask(1, n)
-        nn = int(nearest_neighbour(zs[None, 2], zd[None], n // 2)) if zs.shape[0] > 2 else None
+        nn = int(shotcol_neighbour(zd[None])) if zs.shape[0] > 2 else None  # ShotCoL: searched from the dense centre
     dense_idx = s['dense_idx'].numpy()
     return Exploration(vid, center, method, int(ds.table.num_shot[ds.index[vid, center]]), dense_idx, s['sparse_idx'].numpy(),
                        to_rgb(s['dense']), to_rgb(s['sparse']), a.cost[0].numpy(), a.accumulated[0].numpy(), a.path[0].numpy(),
@@ -422,7 +422,7 @@ def movie_scores(p:Predictions, vid:str,
                  shot_table:np.ndarray|None=None, # `[num_shot, 5]` frames of `vid`, for Recall@3s and mIoU
                  threshold:float=0.5,
                 ) -> dict[str, float]:
-    "SPEC metrics (x100) of one movie at `threshold`: AP, F1, Recall, accuracies, and Recall@3s and mIoU with a shot table."
+    "The paper's metrics (x100) of one movie at `threshold`: AP, F1, Recall, accuracies, and Recall@3s and mIoU with a shot table."
     rows = p.movie(vid)
     sub = Predictions(p.vid[rows], p.shot[rows], p.prob[rows], p.label[rows])
     import warnings
@@ -512,7 +512,7 @@ class SceneViewer(W.VBox):
         return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table())
 
     def score_table(self) -> dict[str, dict[str, float]]:
-        "`{run: SPEC metrics of the current movie at the current threshold}`."
+        "`{run: the paper's metrics of the current movie at the current threshold}`."
         return {k: movie_scores(p, self.movie.value, self.shot_table(), self.threshold.value) for k, p in self.runs.items()}
 
     def refresh(self):

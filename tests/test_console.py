@@ -75,21 +75,28 @@ def test_synth_refuses_foreign_folder(tmp_path):
 
 
 def test_demo_runs_main_job(tmp_path):
-    r = bassl('demo', tmp_path/'synthetic', '--movies', 4, '--shots', 24, '--size', '64x48', '--quiet', '--runs', tmp_path/'runs')
+    r = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', tmp_path/'runs')
     assert 'is a valid MovieNet-SSeg root' in r.stdout
     header = next(l for l in r.stdout.splitlines() if 'random init' in l)
-    assert header.split() == ['BaSSL', 'random', 'init']
+    assert header.split() == ['BaSSL', 'BaSSL,', 'fresh', 'CRN', 'SimCLR', 'instance', 'random', 'init']
     runs = tmp_path/'runs'
-    for run in (runs, runs/'random'):
+    for run in (runs, runs/'fresh-crn', runs/'instance', runs/'random'):
         scores = json.loads((run/'finetune'/'scores.json').read_text())
         assert all(0 <= v <= 100 for v in scores.values())
         assert json.loads((run/'finetune'/'done.json').read_text())['outputs']['scores'] == scores
-    assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and not (runs/'random'/'pretrain').exists()
+    record = lambda run: json.loads((run/'finetune'/'done.json').read_text())['record']
+    assert record(runs)['crn'] == "pre-trained with the features' encoder" and record(runs)['finetune']['crn_init'] == 'pretrain'
+    for run in (runs/'fresh-crn', runs/'instance', runs/'random'): assert record(run)['crn'] == 'scratch', run
+    assert record(runs/'fresh-crn')['input'] == record(runs)['input']  # the encoder-only ablation reads BaSSL's own features
+    assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and (runs/'instance'/'pretrain'/'checkpoints'/'last.ckpt').exists()
+    assert not (runs/'random'/'pretrain').exists() and not (runs/'fresh-crn'/'pretrain').exists() and not (runs/'fresh-crn'/'features').exists()
+    assert re.search(r'boundaries are \d+\.\d % of the test shots', r.stdout), r.stdout
     assert f"run folder: {runs}" in r.stdout
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
-    again = bassl('demo', tmp_path/'synthetic', '--movies', 4, '--shots', 24, '--size', '64x48', '--quiet', '--runs', runs)
-    assert again.stdout.count('reusing') == 2  # both fine-tuning stages finished before (and so did what they read)
-    assert again.stdout.splitlines()[-10:] == r.stdout.splitlines()[-10:]  # the same table
+    again = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', runs)
+    assert again.stdout.count('reusing') == 4  # every fine-tuning stage finished before (and so did what they read)
+    table = lambda out: out[out.index(header):]
+    assert table(again.stdout) == table(r.stdout)  # the same table
 
 
 def test_training_commands(root, tmp_path):

@@ -131,7 +131,8 @@ def test_paper_parameter_files(config, tmp_path):
     assert (e.name, e.root, spec.max_steps, spec.synth) == (config.stem, 'data/movienet', -1, False)
     assert e.pretrain.encoder == 'resnet50' and e.finetune.epochs == 20 and e.finetune.global_batch == 1024
     shot_level = e.pretrain.method in ('instance', 'temporal', 'shotcol')
-    assert e.finetune.base_lr == (2.5e-5 if shot_level else 2.5e-6)  # SPEC section 7
+    assert e.transfers_crn == (not shot_level)  # the paper's transfer: BaSSL fine-tunes its pre-trained CRN
+    assert e.finetune.base_lr == (2.5e-6 if e.transfers_crn else 2.5e-5)  # 10x lower for a transferred CRN
     if spec.encoder == 'pretrain':
         assert (e.devices, e.per_device_batch('pretrain'), e.lr('pretrain'), e.pretrain.precision) == (8, 32, 0.3, '16-mixed')
         assert e.pretrain.epochs == (40 if '40ep' in config.stem else 10)

@@ -241,6 +241,9 @@ def finetune(cfg:Experiment, # the experiment
         if head is not None:                     # a fine-tuned release: nothing left to train
             task.model.head_sbd.load_state_dict(head.state_dict())
             return _test(task, run_dir, progress, **kw)
+    train = MovieNetRoot(cfg.root).anno_file('train')
+    if (n := len(ShotTable.read(train))) < cfg.finetune.global_batch:  # the last partial batch is dropped: nothing would train
+        raise DataError(train, f"{n} labelled training shots, fewer than one fine-tuning batch of {cfg.finetune.global_batch}: lower finetune.global_batch")
     with quiet_worker_advice():
         make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
     return evaluate(last, run_dir, progress, **kw)

@@ -55,7 +55,7 @@ class SeededSamples(Dataset):
 
 # %% ../../nbs/24_train.pretrain.ipynb #4717fbcb
 class PretrainTask(L.LightningModule):
-    "Self-supervised pre-training of one method of SPEC section 6 on a MovieNet-SSeg root."
+    "Self-supervised pre-training of one of the five methods (BaSSL and its shot-level baselines) on a MovieNet-SSeg root."
     def __init__(self, config:dict): # `asdict(Experiment)`
         super().__init__()
         self.save_hyperparameters({'config': config})
