@@ -117,7 +117,7 @@ class Experiment:
 # %% ../nbs/20_config.ipynb #7dbfd82f
 TASKS = ('ssm', 'cgm', 'pp', 'msm') # BaSSL's pretext tasks: shot-scene matching, contextual group matching, pseudo-boundary prediction, masked shot modelling
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
-               'cpu': {'pretrain': 4e-4, 'scratch': 4e-3}}
+               'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}  # ~300 steps: at a 10x lower rate a transferred CRN barely trains
 
 def preset(method:str='bassl', # one of METHODS
            size:str='paper', # 'paper' or 'cpu'
@@ -135,6 +135,7 @@ def preset(method:str='bassl', # one of METHODS
         small = lambda: CRNConfig(hidden=128, layers=1, heads=4, ffn=256)
         e = Experiment(name=method, accelerator='cpu',
                        pretrain=PretrainConfig(method=method, encoder='resnet18', crn=small(), image_size=64, epochs=2, global_batch=16,
+                                               base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
                                                precision='32-true', sync_bn=False, num_workers=2, **on),
                        finetune=FinetuneConfig(crn=small(), epochs=15, global_batch=64, num_workers=0))
     e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
