@@ -41,7 +41,7 @@ def finetuned(root, tmp_path_factory):
     from bassl.train.finetune import extract, finetune
     d = tmp_path_factory.mktemp('ft')
     small = CRNConfig(hidden=32, layers=1, heads=2, ffn=64)
-    cfg = preset('bassl', 'cpu', root=str(root))
+    cfg = preset('bassl', 'cpu', crn='scratch', root=str(root))  # a random encoder: no pre-trained CRN to transfer
     cfg = replace(cfg, pretrain=replace(cfg.pretrain, image_size=32), finetune=replace(cfg.finetune, crn=small, epochs=2, global_batch=16))
     store = extract(cfg, None, d/'features', progress=False)
     finetune(cfg, store.folder, d/'run', progress=False)
