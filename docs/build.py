@@ -30,6 +30,7 @@ GROUPS = [
     ('Models & pretext tasks', lambda r: _num(r) is not None and 10 <= _num(r) < 20),
     ('Training', lambda r: _num(r) is not None and 20 <= _num(r) < 30),
     ('Exploration & tutorial', lambda r: _num(r) is not None and 30 <= _num(r) < 40),
+    ('Command line', lambda r: _num(r) is not None and 40 <= _num(r) < 50),
     ('Experiments', lambda r: r.parts[0] == 'experiments'),
     ('More', lambda r: True),
 ]
