@@ -22,8 +22,9 @@ from .anno import anno_sets
 from .movienet import ANNO_SETS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, shot_id, write_labels, write_shot_table
 
 # %% auto #0
-__all__ = ['MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place', 'Character',
-           'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_movie', 'split_movies', 'synthesize']
+__all__ = ['DEFAULT_ROOT', 'MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place',
+           'Character', 'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_movie', 'split_movies',
+           'synthesize']
 
 # %% ../../nbs/04_data.synthetic.ipynb #8d7fd0aa
 @dataclass
@@ -250,6 +251,7 @@ def render_movie(cfg:SynthConfig, plan:MoviePlan, movie_dir:str|os.PathLike):
             im.save(movie_dir/f'shot_{shot_id(s)}_img_{k}.jpg', quality=cfg.quality)
 
 # %% ../../nbs/04_data.synthetic.ipynb #47a22e4d
+DEFAULT_ROOT = 'data/synthetic' # where the built-in dataset lives, relative to the project folder (`bassl synth`, `make demo`, the presets)
 MARKER = '.bassl-synthetic.json'
 
 def split_movies(cfg:SynthConfig) -> dict[str, list[str]]:
