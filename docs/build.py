@@ -12,7 +12,7 @@ outputs; papermill experiment notebooks are rendered as stored, never executed. 
 """
 from __future__ import annotations
 
-import argparse, ast, concurrent.futures as cf, json, multiprocessing as mp, os, re, shutil, subprocess, sys, time
+import argparse, concurrent.futures as cf, json, multiprocessing as mp, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,15 +46,6 @@ def notebooks(nbs:Path=NBS) -> list[Path]:
         flow = EXPERIMENT_ORDER.index(rel.stem) if rel.parts[0] == 'experiments' and rel.stem in EXPERIMENT_ORDER else 99
         return len(rel.parts), flow, str(rel)
     return sorted(res, key=key)
-
-def is_experiment(rel:Path, nb:dict) -> bool:
-    "Papermill experiment notebook: under `experiments/` or with a cell tagged `parameters`."
-    return rel.parts[0] == 'experiments' or any('parameters' in c.get('metadata', {}).get('tags', []) for c in nb['cells'])
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Per-notebook processing (runs in a worker process, one notebook at a time, with cwd = the notebook's folder)
-
-# ---------------------------------------------------------------------------------------------------------------------
 
 def _title_desc(nb:dict) -> tuple[str|None, str|None]:
     for c in nb['cells']:
