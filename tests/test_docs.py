@@ -117,9 +117,9 @@ def test_every_public_symbol_has_an_entry(crawl):
     assert not missing, missing
 
 def test_plotly_figures_are_drawn(crawl):
-    nbs = {p.stem for p in (ROOT/'nbs').glob('3*.ipynb')}
-    for name in ('31_tutorial', '30_widgets'):
-        if name in nbs: assert f'{name}.html' in crawl['plotly'], f'{name}.html draws no plotly figure'
+    for name in ('31_widgets', '32_tutorial'):
+        assert (ROOT/'nbs'/f'{name}.ipynb').exists(), name
+        assert f'{name}.html' in crawl['plotly'], f'{name}.html draws no plotly figure'
     assert crawl['plotly'], 'no page has a plotly figure'
     for page, (divs, svgs, plots) in crawl['plotly'].items():
         assert plots == divs and svgs >= divs, (page, divs, plots, svgs)
