@@ -14,12 +14,13 @@ import torch
 from torch.utils.data import Dataset
 
 from ..core import DataError, check_id, iter_ndjson
+from ..methods import get_method
 from .movienet import NUM_KEYFRAMES, MovieNetRoot
-from .sampling import NEIGHBOR_SIZE, SPARSE_METHODS, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
+from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
 from .transforms import decode_clip, decode_frames, reuse_freed_memory, eval_transform, train_transform
 
 # %% auto #0
-__all__ = ['METHODS', 'ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
+__all__ = ['ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
            'FinetuneDataset']
 
 # %% ../../nbs/08_data.datasets.ipynb #5831fc44
@@ -61,24 +62,23 @@ class ShotTable:
         return self.vids[self.movie[i]], int(self.shot[i]), int(self.num_shot[i])
 
 # %% ../../nbs/08_data.datasets.ipynb #8fb9cc1d
-METHODS = ('instance', 'temporal', 'shotcol', 'bassl', 'bassl+shotcol')
-
 class PretrainDataset(Dataset):
-    "Pre-training samples of one of `METHODS` over an annotation set of a MovieNet-SSeg root."
+    "Pre-training samples of one of the five methods (`bassl.methods.METHODS`) over an annotation set of a MovieNet-SSeg root."
     def __init__(self,
                  root:str|os.PathLike|MovieNetRoot, # dataset root
-                 method:str='bassl', # one of METHODS
+                 method:str='bassl', # a key of `bassl.methods.METHODS`
                  anno:str='pretrain', # annotation set to draw centre shots from
                  transform:Callable|None=None, # clip augmentation (default: train_transform())
                  neighbor_size:int=NEIGHBOR_SIZE, # window half-width: 2k+1 dense shots
                  single_keyframe:bool=True, # one random keyframe per shot (else keyframe 1, the middle one)
                 ):
-        if method not in METHODS: raise ValueError(f"unknown pre-training method {method!r}, expected one of {METHODS}")
+        spec = get_method(method)                                           # an error naming the five for any other name
         self.root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
         self.method, self.neighbor_size, self.single_keyframe = method, neighbor_size, single_keyframe
         self.table = ShotTable.read(self.root.anno_file(anno))
         self.transform = transform or train_transform()
-        self.anchors = sparse_anchors(SPARSE_METHODS[method], neighbor_size) if method in SPARSE_METHODS else None
+        self.sample = spec.sample                                           # 'instance', 'temporal' or 'window'
+        self.anchors = sparse_anchors(spec.anchors, neighbor_size) if spec.anchors else None  # [A] positions in the window
 
     def __len__(self): return len(self.table)
 
@@ -92,8 +92,8 @@ class PretrainDataset(Dataset):
     def __getitem__(self, idx:int) -> dict:
         vid, c, n = self.table.record(idx)
         out = {'idx': idx, 'vid': vid, 'shot': c}
-        if self.anchors is None:  # shot-level methods: two views
-            pair = instance_pair(c, n) if self.method == 'instance' else temporal_pair(c, n, self.neighbor_size)
+        if self.sample != 'window':  # two views: one shot twice, or a shot and a neighbour
+            pair = instance_pair(c, n) if self.sample == 'instance' else temporal_pair(c, n, self.neighbor_size)
             frames = self.load(vid, pair)                                   # one decode when the pair is one shot
             out['video'] = torch.cat([self.transform(frames[:1]), self.transform(frames[1:])])  # [2,3,S,S]
             out['shots'] = torch.tensor(pair)

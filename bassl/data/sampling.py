@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['NEIGHBOR_SIZE', 'SPARSE_METHODS', 'instance_pair', 'temporal_pair', 'dense_window', 'sparse_anchors', 'sbd_window']
+__all__ = ['NEIGHBOR_SIZE', 'instance_pair', 'temporal_pair', 'dense_window', 'sparse_anchors', 'sbd_window']
 
 # %% ../../nbs/06_data.sampling.ipynb #fe145ccd
 NEIGHBOR_SIZE = 8  # shots on each side of the centre: windows of 2*8+1 = 17 shots
@@ -36,22 +36,28 @@ def temporal_pair(center:int, # centre shot
     return center, o + (o >= center)
 
 # %% ../../nbs/06_data.sampling.ipynb #27553eca
-def dense_window(center:int, num_shot:int, neighbor_size:int=NEIGHBOR_SIZE) -> np.ndarray:
-    "`[2k+1]` consecutive shot indices around `center`, shifted inwards at the movie's ends."
+def dense_window(center:int, # centre shot
+                 num_shot:int, # shots in the movie
+                 neighbor_size:int=NEIGHBOR_SIZE, # shots on each side of the centre
+                ) -> np.ndarray: # [2k+1] shot indices
+    "BaSSL's dense sequence: `2k+1` consecutive shots around `center`, shifted inwards at the movie's ends."
     _check(center, num_shot)
     start = min(max(center - neighbor_size, 0), max(num_shot - 2 * neighbor_size - 1, 0))
     return np.minimum(start + np.arange(2 * neighbor_size + 1), num_shot - 1)
 
-SPARSE_METHODS = {'bassl': 'edge', 'shotcol': 'edge+center', 'bassl+shotcol': 'edge+center'}
-
-def sparse_anchors(kind:str='edge', neighbor_size:int=NEIGHBOR_SIZE) -> np.ndarray:
-    "Positions of the sparse anchors in the dense window: `edge` -> [0, 2k], `edge+center` -> [0, 2k, k]."
+def sparse_anchors(kind:str='edge', # a method's `Method.anchors`: 'edge' or 'edge+center'
+                   neighbor_size:int=NEIGHBOR_SIZE, # half-width of the dense window
+                  ) -> np.ndarray: # [A] positions in the dense window
+    "BaSSL's sparse sequence as positions in the dense window: `edge` -> [0, 2k], `edge+center` -> [0, 2k, k]."
     if kind == 'edge': return np.array([0, 2 * neighbor_size])
     if kind == 'edge+center': return np.array([0, 2 * neighbor_size, neighbor_size])
     raise ValueError(f"unknown sparse sampling {kind!r}, expected 'edge' or 'edge+center'")
 
 # %% ../../nbs/06_data.sampling.ipynb #18fd2174
-def sbd_window(center:int, num_shot:int, neighbor_size:int=NEIGHBOR_SIZE) -> np.ndarray:
-    "`[2k+1]` shots `c-k..c+k`, clipped to `0..num_shot-1` (the edge shot repeats)."
+def sbd_window(center:int, # the shot to classify
+               num_shot:int, # shots in the movie
+               neighbor_size:int=NEIGHBOR_SIZE, # shots on each side of the centre
+              ) -> np.ndarray: # [2k+1] shot indices, the centre at position k
+    "The fine-tuning window: shots `c-k..c+k`, clipped to `0..num_shot-1` (the edge shot repeats)."
     _check(center, num_shot)
     return np.clip(center + np.arange(-neighbor_size, neighbor_size + 1), 0, num_shot - 1)
