@@ -5,6 +5,7 @@
 # %% ../../nbs/23_train.trainer.ipynb #861a3aca
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -15,13 +16,14 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import Dataset, DistributedSampler
 
 from ..config import Experiment
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'LastCheckpoint', 'LineProgress', 'make_trainer', 'quiet_worker_advice']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'LastCheckpoint', 'LineProgress', 'quiet_banners', 'make_trainer',
+           'quiet_worker_advice']
 
 # %% ../../nbs/23_train.trainer.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -82,11 +84,23 @@ class LineProgress(L.Callback):
         total = int(sum(trainer.num_test_batches))
         self._line(trainer, 'test', self._n, total, force=self._n in (1, total))
 
+class _Banners(logging.Filter):
+    "Drops Lightning's start-up banners and cloud-service tips; its warnings and errors pass."
+    NOISE = ('GPU available', 'TPU available', 'HPU available', '💡 Tip', 'LOCAL_RANK', '`Trainer.fit` stopped')
+    def filter(self, record): return not record.getMessage().startswith(self.NOISE)
+
+def quiet_banners():
+    "Install `_Banners` on Lightning's info loggers (once): a stage prints its own progress and nothing else per start."
+    for name in ('lightning.pytorch.utilities.rank_zero', 'lightning.pytorch.accelerators.cuda'):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _Banners) for f in log.filters): log.addFilter(_Banners())
+
 def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', max_steps:int=-1,
                  progress:bool|str=True, # True: a progress bar; 'lines': `LineProgress`; False: nothing
                  strategy:str|None=None, # default: 'ddp' with several devices (e.g. 'ddp_notebook' inside Jupyter)
                  **kw) -> L.Trainer:
     "A Lightning `Trainer` for one stage of `cfg`, writing checkpoints and logs under `run_dir`."
+    quiet_banners()
     s, run_dir = cfg.stage(stage), Path(run_dir)
     cpu = cfg.accelerator == 'cpu' or (cfg.accelerator == 'auto' and not torch.cuda.is_available())
     precision = '32-true' if cpu and '16' in s.precision else s.precision
@@ -100,7 +114,7 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
     return L.Trainer(accelerator='cpu' if cpu else cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
                      strategy=strategy or ('ddp' if cfg.world_size > 1 else 'auto'), precision=precision,
                      sync_batchnorm=getattr(s, 'sync_bn', False) and cfg.world_size > 1,
-                     max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=CSVLogger(run_dir, name='logs'),
+                     max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=[CSVLogger(run_dir, name='logs'), TensorBoardLogger(run_dir, name='tensorboard', default_hp_metric=False)],
                      use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress is True,
                      enable_model_summary=False, log_every_n_steps=1, **kw)
 
