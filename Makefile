@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env browser screenshots docs docs-serve demo test test-slow bench bench-objective bench-features readme clean-data
+.PHONY: env browser screenshots docs docs-serve demo lab tensorboard test test-slow bench bench-objective bench-features readme clean-data
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(STAMP)
@@ -22,6 +22,14 @@ browser:
 # the main job on built-in data: synthetic dataset, BaSSL pre-training -> features -> fine-tuning, against a random encoder
 demo: env
 	$(BIN)/bassl demo data/synthetic
+
+# JupyterLab from the project's environment, opened on the tutorial (a notebook's kernel starts in its own folder: README's lines work there)
+lab: env
+	$(BIN)/jupyter lab nbs/32_tutorial.ipynb
+
+# every run's curves (losses, kNN precision, fine-tuning loss) side by side, on http://localhost:6006
+tensorboard: env
+	$(BIN)/tensorboard --logdir runs
 
 # every notebook as tests, then the pytest suite (console command, multi-process and end-to-end checks)
 test: env browser
