@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['METHODS', 'TASKS', 'Method', 'get_method', 'check_tasks']
+__all__ = ['METHODS', 'TASKS', 'CRN_TASKS', 'Method', 'get_method', 'check_tasks']
 
 # %% ../nbs/01_methods.ipynb #829a0239
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def get_method(name:str) -> Method:
 # %% ../nbs/01_methods.ipynb #aaff1687
 TASKS = {'ssm': 'shot-scene matching', 'cgm': 'contextual group matching',
          'pp': 'pseudo-boundary prediction', 'msm': 'masked shot modelling'} # BaSSL's pretext tasks, in the paper's order
+CRN_TASKS = ('cgm', 'pp', 'msm') # the tasks that train the CRN (SSM trains the encoder's NCE embedding alone)
 
 def check_tasks(tasks, # an iterable of keys of `TASKS`
                 where:str='tasks') -> tuple[str, ...]:

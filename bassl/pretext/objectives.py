@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.datasets import METHODS
+from ..methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.heads import MSMHead, NCEHead, cgm_head, pp_head
@@ -18,8 +18,9 @@ from .dtw import pseudo_boundary
 
 # %% auto #0
 __all__ = ['gather_with_grad', 'info_nce', 'sample_where', 'msm_mask', 'scene_embeddings', 'nearest_neighbour', 'cgm_pairs',
-           'shotcol_neighbour', 'shotcol_nce', 'BaSSLObjective', 'ShotLevelObjective', 'SimCLRObjective',
-           'ShotColObjective', 'make_objective', 'PretrainModel']
+           'shotcol_neighbour', 'shotcol_nce', 'shot_scene_matching', 'contextual_group_matching',
+           'pseudo_boundary_prediction', 'masked_shot_modelling', 'BaSSLObjective', 'ShotLevelObjective',
+           'SimCLRObjective', 'ShotColObjective', 'make_objective', 'PretrainModel']
 
 # %% ../../nbs/15_pretext.objectives.ipynb #76638fd0
 def gather_with_grad(x:torch.Tensor) -> torch.Tensor:
@@ -96,64 +97,93 @@ def shotcol_nce(centre:torch.Tensor, # [B, d] sparse centre anchor embeddings
     "ShotCoL's term: InfoNCE between the sparse centre anchor and the dense centre shot's nearest dense neighbour."
     return info_nce(centre, dense[torch.arange(len(dense), device=dense.device), shotcol_neighbour(dense)], temperature)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #a3968d15
+def shot_scene_matching(anchors:torch.Tensor, # [B, 2, d] unit-norm embeddings of the first and last anchor
+                        dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
+                        boundary:torch.Tensor, # [B] pseudo-boundary
+                        temperature:float=0.1, # InfoNCE temperature
+                       ) -> torch.Tensor:
+    "SSM: InfoNCE between each edge anchor and the embedding of its pseudo-scene, averaged over the two anchors."
+    scene = scene_embeddings(dense, boundary)                                   # [B, 2, d]
+    return (info_nce(anchors[:, 0], scene[:, 0], temperature) + info_nce(anchors[:, 1], scene[:, 1], temperature)) / 2
+
+# %% ../../nbs/15_pretext.objectives.ipynb #5b433e97
+def contextual_group_matching(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
+                              boundary:torch.Tensor, # [B] pseudo-boundary
+                              head:nn.Module, # CGM head: [2B, 2H] pairs -> [2B, 2] logits
+                             ) -> torch.Tensor:
+    "CGM: cross-entropy of the head on (centre, same-group shot) as class 1 and (centre, other-group shot) as class 0."
+    B, n, _ = h.shape
+    c, ar = n // 2, torch.arange(B, device=h.device)
+    pos, neg = cgm_pairs(boundary, n)
+    hc, hp, hn = F.normalize(h[:, c], dim=-1), F.normalize(h[ar, pos], dim=-1), F.normalize(h[ar, neg], dim=-1)
+    logits = head(torch.cat([torch.cat([hc, hp], -1), torch.cat([hc, hn], -1)]))    # [2B, 2]
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=h.device), torch.zeros(B, dtype=torch.long, device=h.device)])
+    return F.cross_entropy(logits, target)
+
+# %% ../../nbs/15_pretext.objectives.ipynb #8bbb30fe
+def pseudo_boundary_prediction(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
+                               boundary:torch.Tensor, # [B] pseudo-boundary
+                               head:nn.Module, # PP head: [2B, H] tokens -> [2B, 2] logits
+                              ) -> torch.Tensor:
+    "PP: cross-entropy of the head on the boundary shot's token as class 1 and a random other shot's as class 0."
+    B, n, _ = h.shape
+    ar, j = torch.arange(B, device=h.device), torch.arange(n, device=h.device)
+    other = sample_where(j[None] != boundary[:, None])                           # [B] any shot but the boundary
+    logits = head(torch.cat([h[ar, boundary], h[ar, other]]))                   # [2B, 2]
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=h.device), torch.zeros(B, dtype=torch.long, device=h.device)])
+    return F.cross_entropy(logits, target)
+
+# %% ../../nbs/15_pretext.objectives.ipynb #12647a5f
+def masked_shot_modelling(pred:torch.Tensor, # [B, n, D] the MSM head on the CRN's tokens of the masked window
+                          target:torch.Tensor, # [B, n, D] the encoder features (no gradient flows into them)
+                          mask:torch.Tensor, # [B, n] bool, the masked shots
+                         ) -> torch.Tensor:
+    "MSM: squared error of the prediction, averaged over features and then over the masked shots only."
+    err = (pred - target.detach()).pow(2).mean(-1)                              # [B, n]
+    return (err * mask).sum() / mask.sum()
+
 # %% ../../nbs/15_pretext.objectives.ipynb #a6621702
 class BaSSLObjective(nn.Module):
-    "BaSSL's pretext tasks on sparse anchor and dense window features; each task switchable."
+    "BaSSL's pretext tasks on sparse anchor and dense window features: the named task losses of `tasks`, by name."
     def __init__(self,
                  input_dim:int=2048, # encoder feature size
                  hidden:int=768, # CRN width (for the CGM/PP/MSM heads)
-                 ssm:bool=True, cgm:bool=True, pp:bool=True, msm:bool=True, # which pretext tasks
-                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL (switched with `ssm`)
+                 tasks=TASKS, # the pretext tasks switched on: keys of `TASKS`, at least one
+                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL (switched with SSM)
                  temperature:float=0.1, # InfoNCE temperature
                  mask_prob:float=0.15, # MSM masking probability
                 ):
         super().__init__()
-        if not (ssm or cgm or pp or msm): raise ValueError("at least one pretext task must be enabled (ShotCoL is switched with SSM)")
-        self.ssm, self.cgm, self.pp, self.msm, self.shotcol = ssm, cgm, pp, msm, shotcol
+        self.tasks, self.shotcol = check_tasks(tasks, 'BaSSLObjective(tasks=...)'), shotcol   # in the paper's order
         self.temperature, self.mask_prob = temperature, mask_prob
         self.head_nce = NCEHead(input_dim)
-        if msm: self.head_msm = MSMHead(hidden, input_dim)
-        if pp: self.head_pp = pp_head(hidden)
-        if cgm: self.head_cgm = cgm_head(hidden)
+        if 'msm' in self.tasks: self.head_msm = MSMHead(hidden, input_dim)
+        if 'pp' in self.tasks: self.head_pp = pp_head(hidden)
+        if 'cgm' in self.tasks: self.head_cgm = cgm_head(hidden)
 
     @property
-    def needs_crn(self) -> bool: return self.cgm or self.pp or self.msm
+    def needs_crn(self) -> bool: return any(t in CRN_TASKS for t in self.tasks)
 
     def forward(self, sparse:torch.Tensor, # [B, A, D] anchor features: first, last (, centre) dense shot
                 dense:torch.Tensor, # [B, n, D] dense window features
                 crn:CRN|None=None, # the contextual relation network (needed for CGM, PP, MSM)
                ) -> dict[str, torch.Tensor]:
+        "Loss terms by task name (and 'shotcol'), in the paper's order; the training loss is their sum."
+        on = self.tasks
+        if self.needs_crn and crn is None: raise ValueError(f"pretext tasks {[t for t in on if t in CRN_TASKS]} need the CRN, got crn=None")
         B, n, _ = dense.shape
-        c = n // 2
         zs, zd = self.head_nce(sparse), self.head_nce(dense)                   # [B, A, d], [B, n, d]
         b = pseudo_boundary(zs[:, :2], zd)                                      # [B], no gradient
-        ar, j = torch.arange(B, device=dense.device), torch.arange(n, device=dense.device)
         out = {}
-        if self.ssm:
-            scene = scene_embeddings(zd, b)
-            out['ssm'] = (info_nce(zs[:, 0], scene[:, 0], self.temperature) + info_nce(zs[:, 1], scene[:, 1], self.temperature)) / 2
-        if self.ssm and self.shotcol:                                           # one contrastive switch, as in the public code
-            out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)
-        if self.cgm or self.pp:
-            if crn is None: raise ValueError("CGM and PP need the CRN")
-            h = crn(dense)[0][:, 1:]                                            # [B, n, H] shot tokens
-        if self.cgm:
-            pos, neg = cgm_pairs(b, n)
-            hc, hp, hn = F.normalize(h[:, c], dim=-1), F.normalize(h[ar, pos], dim=-1), F.normalize(h[ar, neg], dim=-1)
-            logits = self.head_cgm(torch.cat([torch.cat([hc, hp], -1), torch.cat([hc, hn], -1)]))   # [2B, 2]
-            target = torch.cat([torch.ones(B, dtype=torch.long, device=dense.device), torch.zeros(B, dtype=torch.long, device=dense.device)])
-            out['cgm'] = F.cross_entropy(logits, target)
-        if self.pp:
-            other = sample_where(j[None] != b[:, None])
-            logits = self.head_pp(torch.cat([h[ar, b], h[ar, other]]))                              # [2B, 2]
-            target = torch.cat([torch.ones(B, dtype=torch.long, device=dense.device), torch.zeros(B, dtype=torch.long, device=dense.device)])
-            out['pp'] = F.cross_entropy(logits, target)
-        if self.msm:
-            if crn is None: raise ValueError("MSM needs the CRN")
-            mask = msm_mask(B, n, self.mask_prob, dense.device)
-            pred = self.head_msm(crn(dense, mask)[0][:, 1:])                    # [B, n, D]
-            err = (pred - dense.detach()).pow(2).mean(-1)                       # [B, n]
-            out['msm'] = (err * mask).sum() / mask.sum()
+        if 'ssm' in on: out['ssm'] = shot_scene_matching(zs[:, :2], zd, b, self.temperature)
+        if 'ssm' in on and self.shotcol: out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)  # one switch, as in the public code
+        if 'cgm' in on or 'pp' in on: h = crn(dense)[0][:, 1:]                 # [B, n, H] shot tokens
+        if 'cgm' in on: out['cgm'] = contextual_group_matching(h, b, self.head_cgm)
+        if 'pp' in on: out['pp'] = pseudo_boundary_prediction(h, b, self.head_pp)
+        if 'msm' in on:
+            mask = msm_mask(B, n, self.mask_prob, dense.device)                # [B, n]
+            out['msm'] = masked_shot_modelling(self.head_msm(crn(dense, mask)[0][:, 1:]), dense, mask)
         return out
 
 # %% ../../nbs/15_pretext.objectives.ipynb #094cf075
@@ -179,34 +209,35 @@ class ShotColObjective(ShotLevelObjective):
         return {'shotcol': shotcol_nce(self.head_nce(sparse[:, 2]), self.head_nce(dense), self.temperature)}
 
 # %% ../../nbs/15_pretext.objectives.ipynb #2295514e
-def make_objective(method:str, # one of METHODS
-                   input_dim:int=2048, hidden:int=768, temperature:float=0.1,
-                   ssm:bool=True, cgm:bool=True, pp:bool=True, msm:bool=True, # BaSSL's tasks (bassl, bassl+shotcol)
+def make_objective(method:str, # a key of `METHODS`
+                   input_dim:int=2048, # encoder feature size
+                   hidden:int=768, # CRN width (for BaSSL's heads)
+                   temperature:float=0.1, # InfoNCE temperature
+                   tasks=TASKS, # BaSSL's pretext tasks (read where the method's objective is 'bassl')
                   ) -> nn.Module:
-    "The objective module of a pre-training method."
-    if method in ('instance', 'temporal'): return SimCLRObjective(input_dim, temperature)
-    if method == 'shotcol': return ShotColObjective(input_dim, temperature)
-    if method in ('bassl', 'bassl+shotcol'):
-        return BaSSLObjective(input_dim, hidden, ssm, cgm, pp, msm, shotcol=method == 'bassl+shotcol', temperature=temperature)
-    raise ValueError(f"unknown pre-training method {method!r}, expected one of {METHODS}")
+    "The objective module of a pre-training method, as its `Method.objective` and `Method.shotcol_term` say."
+    m = get_method(method)
+    if m.objective == 'bassl': return BaSSLObjective(input_dim, hidden, tasks, shotcol=m.shotcol_term, temperature=temperature)
+    return {'simclr': SimCLRObjective, 'shotcol': ShotColObjective}[m.objective](input_dim, temperature)
 
 class PretrainModel(nn.Module):
     "Shot encoder + CRN + objective of one pre-training method; `forward(batch)` returns the loss terms."
     def __init__(self,
-                 method:str='bassl', # one of METHODS
+                 method:str='bassl', # a key of `METHODS`
                  encoder:str='resnet50', # shot encoder architecture
                  crn:dict|None=None, # CRN sizes (CRN's arguments; input_dim follows the encoder)
-                 temperature:float=0.1,
-                 ssm:bool=True, cgm:bool=True, pp:bool=True, msm:bool=True,
+                 temperature:float=0.1, # InfoNCE temperature
+                 tasks=TASKS, # BaSSL's pretext tasks (read where the method's objective is 'bassl')
                 ):
         super().__init__()
         self.method = method
         self.shot_encoder = ShotEncoder(encoder)
         crn = {**(crn or {}), 'input_dim': self.shot_encoder.dim}
-        self.loss = make_objective(method, self.shot_encoder.dim, crn.get('hidden', 768), temperature, ssm, cgm, pp, msm)
+        self.loss = make_objective(method, self.shot_encoder.dim, crn.get('hidden', 768), temperature, tasks)
         self.crn = CRN(**crn) if self.loss.needs_crn else None
 
     def forward(self, batch:dict) -> dict[str, torch.Tensor]:
+        "Loss terms of one `PretrainDataset` batch."
         if 'video' in batch:                                                    # instance / temporal: [B, 2, 3, S, S]
             v = batch['video']
             return self.loss(self.shot_encoder(v.flatten(0, 1)).unflatten(0, v.shape[:2]))
