@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .core import DataError, write_json
-from .data.datasets import METHODS
+from .data.synthetic import DEFAULT_ROOT
+from .methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 
 # %% auto #0
-__all__ = ['CRN_INITS', 'TASKS', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'preset',
+__all__ = ['CRN_INITS', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'preset',
            'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
@@ -35,10 +36,10 @@ class CRNConfig:
 @dataclass
 class PretrainConfig:
     "Pre-training stage (the paper's implementation details, Sec. 4.1 and its appendix: LARS, batch 256, 10 epochs, fp16)."
-    method:str='bassl' # one of METHODS
+    method:str='bassl' # a key of `bassl.methods.METHODS`
     encoder:str='resnet50'
     crn:CRNConfig=field(default_factory=CRNConfig)
-    ssm:bool=True; cgm:bool=True; pp:bool=True; msm:bool=True # BaSSL's pretext tasks
+    tasks:list[str]=field(default_factory=lambda: list(TASKS)) # BaSSL's pretext tasks switched on (keys of `TASKS`, stored in that order)
     temperature:float=0.1
     image_size:int=224 # crop side of the augmentation
     epochs:int=10
@@ -53,10 +54,14 @@ class PretrainConfig:
     num_workers:int=8 # loading processes per device
     checkpoint_every:int=500 # steps between `last.ckpt` saves (and at every epoch end)
 
+    def __post_init__(self):
+        if self.method not in METHODS: raise ValueError(f"pretrain.method must be one of {tuple(METHODS)}, got {self.method!r}")
+        self.tasks = list(check_tasks(self.tasks, 'pretrain.tasks'))
+
     @property
     def trains_crn(self) -> bool:
-        "Whether this pre-training trains a CRN (BaSSL with CGM, PP or MSM on); the shot-level methods train none."
-        return self.method in ('bassl', 'bassl+shotcol') and (self.cgm or self.pp or self.msm)
+        "Whether this pre-training trains a CRN: a method that pre-trains one (BaSSL) with CGM, PP or MSM on."
+        return get_method(self.method).trains_crn and any(t in CRN_TASKS for t in self.tasks)
 
 @dataclass
 class FinetuneConfig:
@@ -76,7 +81,7 @@ class FinetuneConfig:
 class Experiment:
     "Everything about one run: data, hardware, and both stages."
     name:str='bassl'
-    root:str='data/synthetic' # MovieNet-SSeg root
+    root:str=DEFAULT_ROOT # MovieNet-SSeg root (default: the built-in synthetic dataset)
     devices:int=1 # devices per node
     num_nodes:int=1
     accelerator:str='auto'
@@ -85,7 +90,6 @@ class Experiment:
     finetune:FinetuneConfig=field(default_factory=FinetuneConfig)
 
     def __post_init__(self):
-        if self.pretrain.method not in METHODS: raise ValueError(f"pretrain.method must be one of {METHODS}, got {self.pretrain.method!r}")
         if self.finetune.crn_init not in CRN_INITS: raise ValueError(f"finetune.crn_init must be one of {CRN_INITS}, got {self.finetune.crn_init!r}")
         for stage in ('pretrain', 'finetune'): self.per_device_batch(stage)
 
@@ -115,20 +119,18 @@ class Experiment:
     def warmup_steps(self, stage:str, samples:int) -> int: return int(self.stage(stage).warmup * self.total_steps(stage, samples))
 
 # %% ../nbs/20_config.ipynb #7dbfd82f
-TASKS = ('ssm', 'cgm', 'pp', 'msm') # BaSSL's pretext tasks: shot-scene matching, contextual group matching, pseudo-boundary prediction, masked shot modelling
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
                'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}  # ~300 steps: at a 10x lower rate a transferred CRN barely trains
 
-def preset(method:str='bassl', # one of METHODS
+def preset(method:str='bassl', # a key of `METHODS`
            size:str='paper', # 'paper' or 'cpu'
-           tasks:tuple|list|set=TASKS, # BaSSL's pretext tasks switched on (bassl, bassl+shotcol)
+           tasks:tuple|list|set=tuple(TASKS), # BaSSL's pretext tasks switched on (read by bassl, bassl+shotcol)
            crn:str='auto', # where fine-tuning's CRN starts: one of CRN_INITS
            **kw) -> Experiment:
     "An `Experiment` for `method` at the paper's size or sized for a CPU; `kw` overrides top-level fields."
-    if method not in METHODS: raise ValueError(f"unknown pre-training method {method!r}, expected one of {METHODS}")
+    get_method(method)                                            # an error naming the five for any other name
     if size not in FINETUNE_LR: raise ValueError(f"unknown preset size {size!r}, expected 'paper' or 'cpu'")
-    if bad := sorted(set(tasks) - set(TASKS)): raise ValueError(f"unknown pretext task(s) {bad}, expected some of {TASKS}")
-    on = {t: t in tasks for t in TASKS}
+    on = {'tasks': list(check_tasks(tasks, 'pretrain.tasks'))}
     if size == 'paper':
         e = Experiment(name=method, pretrain=PretrainConfig(method=method, **on))
     else:
@@ -148,14 +150,17 @@ def _build(cls, data:dict, where:str, path):
     if not isinstance(data, dict): raise DataError(path, f"{where or 'config'}: expected an object, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
+    if cls is PretrainConfig and (old := sorted(unknown & set(TASKS))):   # before BaSSL's tasks were a set
+        raise DataError(path, f"field{'s' * (len(old) > 1)} {', '.join(repr(f'{where}{k}') for k in old)} no longer exist: "
+                              f"name the pretext tasks switched on in '{where}tasks', e.g. \"tasks\": {json.dumps(list(TASKS))}")
     if unknown: raise DataError(path, f"unknown field{'s' * (len(unknown) > 1)} {', '.join(repr(f'{where}{k}') for k in sorted(unknown))}")
     kw = {}
     for k, v in data.items():
         t = fields[k].type
         sub = {'CRNConfig': CRNConfig, 'PretrainConfig': PretrainConfig, 'FinetuneConfig': FinetuneConfig}.get(t)
         if sub: kw[k] = _build(sub, v, f"{where}{k}.", path); continue
-        want = {'int': int, 'float': (int, float), 'str': str, 'bool': bool}[t]
-        if not isinstance(v, want) or (t != 'bool' and isinstance(v, bool)):
+        want = {'int': int, 'float': (int, float), 'str': str, 'bool': bool, 'list[str]': list}[t]
+        if not isinstance(v, want) or (t != 'bool' and isinstance(v, bool)) or (t == 'list[str]' and not all(isinstance(s, str) for s in v)):
             raise DataError(path, f"field '{where}{k}' must be {t}, got {v!r}")
         kw[k] = float(v) if t == 'float' else v
     try: return cls(**kw)

@@ -55,6 +55,7 @@ CRN_TASKS = ('cgm', 'pp', 'msm') # the tasks that train the CRN (SSM trains the 
 def check_tasks(tasks, # an iterable of keys of `TASKS`
                 where:str='tasks') -> tuple[str, ...]:
     "`tasks` as a tuple in the paper's order; an error naming `where` for an unknown or empty choice."
+    if isinstance(tasks, str): raise ValueError(f"{where}: expected a collection of pretext tasks, got the string {tasks!r} (split it: {tasks.split(',')})")
     tasks = set(tasks)
     if bad := sorted(tasks - set(TASKS)): raise ValueError(f"{where}: unknown pretext task(s) {bad}, expected some of {tuple(TASKS)}")
     if not tasks: raise ValueError(f"{where}: no pretext task; BaSSL needs at least one of {tuple(TASKS)}")
