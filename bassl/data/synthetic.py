@@ -24,7 +24,7 @@ from .movienet import ANNO_SETS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, shot_id, w
 # %% auto #0
 __all__ = ['DEFAULT_ROOT', 'MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place',
            'Character', 'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_movie', 'split_movies',
-           'synthesize']
+           'synthesize', 'builtin_complete']
 
 # %% ../../nbs/04_data.synthetic.ipynb #8d7fd0aa
 @dataclass
@@ -319,3 +319,11 @@ def synthesize(root:str|os.PathLike, # folder to write the dataset root into
     for k, recs in sets.items(): write_ndjson(root.anno_file(k), recs)
     write_json(root.vid2idx_file, vid2idx)
     return sets
+
+# %% ../../nbs/04_data.synthetic.ipynb #01d0898b
+def builtin_complete(root:str|os.PathLike, # a dataset root
+                    ) -> bool:
+    "Whether `root` holds a finished synthetic dataset: its marker, and `vid2idx.json` (written last) no older than it."
+    root = MovieNetRoot(root)
+    marker, last = root.root/MARKER, root.vid2idx_file
+    return marker.is_file() and last.is_file() and last.stat().st_mtime_ns >= marker.stat().st_mtime_ns
