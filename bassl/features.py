@@ -5,7 +5,6 @@
 # %% ../nbs/25_features.ipynb #19df0af1
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from .core import DataError, atomic_path, check_id, write_json
 from .data.datasets import KeyframeDataset
 from .data.movienet import MovieNetRoot
 from .data.transforms import eval_transform
+from .runs import read_encoder, record_encoder
 
 # %% auto #0
 __all__ = ['FeatureStore', 'extract_features']
@@ -58,16 +58,12 @@ class FeatureStore(Mapping):
 
     @property
     def encoder(self) -> str|None:
-        "The checkpoint these features were extracted with (absolute path; None for a random encoder), from `encoder.json`."
-        p = self.folder/'encoder.json'
-        if not p.exists(): raise DataError(self.folder, "feature store has no encoder.json: which encoder made these features is unknown (extract them again)")
-        try: return json.loads(p.read_text())['checkpoint']
-        except (json.JSONDecodeError, KeyError, TypeError): raise DataError(p, "expected {\"checkpoint\": path or null}") from None
+        "The checkpoint these features were extracted with (absolute path; None for a random encoder): `bassl.runs.read_encoder`."
+        return read_encoder(self.folder)
 
     def record_encoder(self, checkpoint:str|os.PathLike|None):
-        "Write `encoder.json`: the checkpoint the features come from, so fine-tuning can find the CRN pre-trained with it."
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_json(self.folder/'encoder.json', {'checkpoint': None if checkpoint is None else str(Path(checkpoint).resolve())}, indent=1)
+        "Record the checkpoint the features come from, so fine-tuning can find the CRN pre-trained with it: `bassl.runs.record_encoder`."
+        record_encoder(self.folder, checkpoint)
 
     def write_index(self):
         "Write `index.json`: `{vid: [num_shot, D]}` of every stored movie."
