@@ -11,97 +11,141 @@ import sys
 import time
 from pathlib import Path
 
+from fastcore.meta import delegates
+from fastcore.script import Param, anno_parser
+
 from .core import DataError
 from .data.anno import build_anno
 from .data.check import check_root
 from .data.movienet import ANNO_SETS, MovieNetRoot
-from .data.synthetic import SynthConfig, synthesize
+from .data.synthetic import DEFAULT_ROOT, SynthConfig, synthesize
 
 # %% auto #0
-__all__ = ['cmd_synth', 'cmd_check', 'cmd_build_anno', 'cmd_pretrain', 'cmd_extract', 'cmd_finetune', 'cmd_demo', 'parser',
-           'main']
+__all__ = ['COMMANDS', 'frame_size', 'synth_cmd', 'check_cmd', 'build_anno_cmd', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd',
+           'demo_cmd', 'add_command', 'parser', 'main']
 
 # %% ../nbs/40_cli.ipynb #40274bcd
-def _size(s:str) -> tuple[int, int]:
+def frame_size(s:str, # `WIDTHxHEIGHT`, e.g. `256x144`
+              ) -> tuple[int, int]:
+    "`(width, height)` of a keyframe size written `WIDTHxHEIGHT`."
     try: w, h = (int(v) for v in s.lower().split('x'))
     except ValueError: raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 256x144, got {s!r}") from None
     return w, h
 
-def cmd_synth(a) -> int:
+# %% ../nbs/40_cli.ipynb #016b2989
+@delegates(SynthConfig, but=['width', 'height', 'return'])  # --size sets those two; 'return': keep our own annotation
+def synth_cmd(root:Path, # folder to write the dataset root into
+              size:frame_size=f'{SynthConfig.width}x{SynthConfig.height}', # keyframe size WIDTHxHEIGHT
+              workers:int|None=None, # rendering processes (default: all cores)
+              force:bool=False, # write into a non-empty folder that is not a synthetic root
+              quiet:bool=False, # no progress bars
+              **kwargs) -> int:
     "Write a synthetic MovieNet-SSeg root."
-    cfg = SynthConfig(movies=a.movies, shots=a.shots, seed=a.seed, width=a.size[0], height=a.size[1])
+    w, h = frame_size(size) if isinstance(size, str) else size
+    try: cfg = SynthConfig(width=w, height=h, **kwargs)
+    except ValueError as e: print(f"error: {e}", file=sys.stderr); return 2
     t0 = time.time()
-    sets = synthesize(a.dir, cfg, workers=a.workers, overwrite=a.force, progress=not a.quiet)
+    sets = synthesize(root, cfg, workers=workers, overwrite=force, progress=not quiet)
     n_lab = len({r['video_id'] for r in sets['trainvaltest']})
-    print(f"wrote {a.dir}: {cfg.movies} movies ({n_lab} labelled), {len(sets['pretrain']):,} shots, "
+    print(f"wrote {root}: {cfg.movies} movies ({n_lab} labelled), {len(sets['pretrain']):,} shots, "
           f"{3 * len(sets['pretrain']):,} keyframes in {time.time() - t0:.1f} s")
     return 0
+synth_cmd.__delwrap__ = SynthConfig  # docments reads the fields' comments from the class (its generated __init__ has no source)
 
-def cmd_check(a) -> int:
+# %% ../nbs/40_cli.ipynb #d975f39e
+@delegates(check_root, but=['progress', 'return'])
+def check_cmd(root:Path, # dataset root (the folder holding 240P_frames/, anno/, scene318/)
+              quiet:bool=False, # no progress bar
+              **kwargs) -> int:
     "Validate a dataset root; print every problem, or a summary when there is none."
-    rep = check_root(a.dir, deep=a.deep, workers=a.workers, progress=not a.quiet)
+    rep = check_root(root, progress=not quiet, **kwargs)
     for p in rep.problems: print(p)
     if rep.problems:
-        print(f"{len(rep.problems)} problem{'s' * (len(rep.problems) > 1)} found in {a.dir}")
+        print(f"{len(rep.problems)} problem{'s' * (len(rep.problems) > 1)} found in {root}")
         return 1
     print(rep.format_summary())
-    print(f"{a.dir} is a valid MovieNet-SSeg root" + (' (every keyframe decoded)' if a.deep else ''))
+    print(f"{root} is a valid MovieNet-SSeg root" + (' (every keyframe decoded)' if kwargs.get('deep') else ''))
     return 0
 
-def cmd_build_anno(a) -> int:
+# %% ../nbs/40_cli.ipynb #818e41a5
+def build_anno_cmd(root:Path, # dataset root
+                  ) -> int:
     "Rebuild anno/ and vid2idx.json from scene318/ and 240P_frames/."
-    sets = build_anno(a.dir)
-    root = MovieNetRoot(a.dir)
-    for k in ANNO_SETS: print(f"{root.anno_file(k)}: {len(sets[k]):,} records")
-    print(f"{root.vid2idx_file}: {len({r['video_id'] for r in sets['pretrain']}):,} movies")
+    sets = build_anno(root)
+    mr = MovieNetRoot(root)
+    for k in ANNO_SETS: print(f"{mr.anno_file(k)}: {len(sets[k]):,} records")
+    print(f"{mr.vid2idx_file}: {len({r['video_id'] for r in sets['pretrain']}):,} movies")
     return 0
 
-def _config(a):
-    from bassl.config import load_config
-    return load_config(a.config)
+# %% ../nbs/40_cli.ipynb #9304ae2e
+_config_opt = Param("experiment JSON (e.g. a run folder's config.json)", Path, required=True)
+_progress_opt = Param("a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)",
+                      str, choices=['bar', 'lines', 'none'])
 
-def cmd_pretrain(a) -> int:
-    "Pre-train as configured (resuming from the run folder's last.ckpt)."
-    from bassl.train.pretrain import pretrain
-    last = pretrain(_config(a), a.run_dir, max_steps=a.max_steps, progress=_progress(a))
-    if _rank0(): print(last)
-    return 0
-
-def cmd_extract(a) -> int:
-    "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store."
-    from bassl.train.finetune import extract
-    store = extract(_config(a), a.checkpoint, a.store, progress=_progress(a))
-    if _rank0(): print(f"{store.folder}: {len(store)} movies")
-    return 0
-
-def cmd_finetune(a) -> int:
-    "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
-    from bassl.experiments import score_table
-    from bassl.train.finetune import finetune
-    scores = finetune(_config(a), a.features, a.run_dir, progress=_progress(a), crn=a.crn)
-    if _rank0(): print(score_table({'score': scores}))
-    return 0
+def _progress(p:str|None) -> bool|str:
+    "`--progress`: a bar in a terminal, plain lines in a notebook, a log or a batch job."
+    p = p or ('bar' if sys.stdout.isatty() else 'lines')
+    return {'bar': True, 'lines': 'lines', 'none': False}[p]
 
 def _rank0() -> bool:
     "Whether this is the first process of a torchrun or SLURM job (or the only one): the one that prints results."
     from lightning.pytorch.utilities import rank_zero_only  # Lightning's reading of the launcher's environment
     return rank_zero_only.rank == 0
 
-def _progress(a) -> bool|str:
-    "`--progress`: a bar in a terminal, plain lines in a notebook, a log or a batch job."
-    p = a.progress or ('bar' if sys.stdout.isatty() else 'lines')
-    return {'bar': True, 'lines': 'lines', 'none': False}[p]
+# %% ../nbs/40_cli.ipynb #21c447be
+def pretrain_cmd(run_dir:Path, # run folder
+                 config:_config_opt=None,
+                 max_steps:int=-1, # stop after this many steps in all
+                 progress:_progress_opt=None) -> int:
+    "Pre-train as configured (resuming from the run folder's last.ckpt)."
+    from bassl.config import load_config
+    from bassl.train.pretrain import pretrain
+    last = pretrain(load_config(config), run_dir, max_steps=max_steps, progress=_progress(progress))
+    if _rank0(): print(last)
+    return 0
 
-def cmd_demo(a) -> int:
+# %% ../nbs/40_cli.ipynb #3ca32219
+def extract_cmd(store:Path, # feature store folder
+                config:_config_opt=None,
+                checkpoint:str=None, # pre-training checkpoint or public release (default: random encoder)
+                progress:_progress_opt=None) -> int:
+    "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store."
+    from bassl.config import load_config
+    from bassl.train.finetune import extract
+    st = extract(load_config(config), checkpoint, store, progress=_progress(progress))
+    if _rank0(): print(f"{st.folder}: {len(st)} movies")
+    return 0
+
+# %% ../nbs/40_cli.ipynb #f9663b96
+def finetune_cmd(features:Path, # feature store folder
+                 run_dir:Path, # run folder
+                 config:_config_opt=None,
+                 crn:str=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
+                 progress:_progress_opt=None) -> int:
+    "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
+    from bassl.config import load_config
+    from bassl.experiments import score_table
+    from bassl.train.finetune import finetune
+    scores = finetune(load_config(config), features, run_dir, progress=_progress(progress), crn=crn)
+    if _rank0(): print(score_table({'score': scores}))
+    return 0
+
+# %% ../nbs/40_cli.ipynb #32386879
+@delegates(synth_cmd, but=['force', 'return'])
+def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT,
+             runs:Path=Path('runs/demo'), # run folder
+             epochs:int=1, # pre-training epochs
+             **kwargs) -> int:
     "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
     from bassl.data.datasets import ShotTable
     from bassl.experiments import RunSpec, run_stage, score_table
-    a.force, a.deep = False, False
-    if cmd_synth(a) or cmd_check(a): return 1
-    spec = RunSpec(name=a.runs.name, runs=str(a.runs.parent), root=str(a.dir), synth=False, epochs=a.epochs, launcher='kernel')
+    root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
+    rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
+    if rc: return rc
+    spec = RunSpec(name=runs.name, runs=str(runs.parent), root=str(root), synth=False, epochs=epochs, launcher='kernel')
     cfg = spec.experiment()
-    runs = {  # label: (run, what it is)
-        'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {a.epochs} epoch(s)), then fine-tuning "
+    jobs = {  # label: (run, what it is)
+        'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {epochs} epoch(s)), then fine-tuning "
                         "from the pre-trained CRN"),
         'BaSSL, fresh CRN': (dataclasses.replace(spec, name=f'{spec.name}/fresh-crn', features=spec.name, crn='scratch'),
                              "the same features, fine-tuned with a fresh CRN (what BaSSL's encoder alone gives)"),
@@ -109,69 +153,48 @@ def cmd_demo(a) -> int:
                             "SimCLR on two views of one shot, the paper's strongest baseline, for as many epochs"),
         'random init': (dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), "a randomly initialised encoder")}
     scores = {}
-    for label, (s, what) in runs.items():
+    for label, (s, what) in jobs.items():
         print(f"\n== {label}: {what}")
-        scores[label] = run_stage(s, 'finetune', progress=not a.quiet)['outputs']['scores']
-    test = ShotTable.read(MovieNetRoot(a.dir).anno_file('test'))
+        scores[label] = run_stage(s, 'finetune', progress=not quiet)['outputs']['scores']
+    test = ShotTable.read(MovieNetRoot(root).anno_file('test'))
     print("\n" + score_table(scores))
     print(f"\nboundaries are {100 * (test.label != 0).mean():.1f} % of the test shots: the AP of a model that knows nothing")
-    print(f"run folder: {a.runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
-          f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(runs.values())[1:])})")
+    print(f"run folder: {runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
+          f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(jobs.values())[1:])})")
     return 0
 
+# %% ../nbs/40_cli.ipynb #2e9ab262
+def add_command(sub:argparse._SubParsersAction, # what `ArgumentParser.add_subparsers` returned
+                name:str, # the subcommand
+                f:callable, # the function it runs: its parameters are the subcommand's arguments
+               ) -> argparse.ArgumentParser:
+    "Add subcommand `name` to `sub`, with the arguments fastcore's `anno_parser` makes of `f`'s signature and docments."
+    s = sub.add_parser(name, help=f.__doc__.replace('%', '%%'), description=f.__doc__)
+    for a in anno_parser(f)._actions:  # copied as `parents=` would, less what the subparser has or must not have
+        if a.dest in ('help', 'pdb', 'xtra'): continue
+        a.option_strings = [o.replace('_', '-') for o in a.option_strings]
+        if a.nargs == 0: a.help = a.help.removesuffix(f' (default: {a.default})')  # a flag's default is its absence
+        a.help = a.help.replace('%', '%%')  # a docment, not a %-template
+        s._add_action(a)
+    s.set_defaults(func=f)
+    return s
+
 # %% ../nbs/40_cli.ipynb #c88d1830
+COMMANDS = {'synth': synth_cmd, 'check': check_cmd, 'build-anno': build_anno_cmd, 'pretrain': pretrain_cmd,
+            'extract': extract_cmd, 'finetune': finetune_cmd, 'demo': demo_cmd}
+
 def parser() -> argparse.ArgumentParser:
+    "The `bassl` command line: a subcommand for each of `COMMANDS`."
     p = argparse.ArgumentParser(prog='bassl', description='BaSSL video scene segmentation workbench.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def synth_args(s, default_dir=None):
-        if default_dir: s.add_argument('dir', type=Path, nargs='?', default=Path(default_dir), help=f'dataset root (default: {default_dir})')
-        else: s.add_argument('dir', type=Path, help='folder to write the dataset root into')
-        s.add_argument('--movies', type=int, default=20, help='number of movies (default: 20)')
-        s.add_argument('--shots', type=int, default=150, help='mean shots per movie (default: 150)')
-        s.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
-        s.add_argument('--size', type=_size, default=(256, 144), help='keyframe size WIDTHxHEIGHT (default: 256x144)')
-        s.add_argument('--workers', type=int, default=None, help='rendering processes (default: all cores)')
-        s.add_argument('--quiet', action='store_true', help='no progress bars')
-    s = sub.add_parser('synth', help='write a synthetic MovieNet-SSeg dataset', description=cmd_synth.__doc__)
-    synth_args(s)
-    s.add_argument('--force', action='store_true', help='write into a non-empty folder that is not a synthetic root')
-    s.set_defaults(func=cmd_synth)
-    s = sub.add_parser('check', help='validate a dataset root', description=cmd_check.__doc__)
-    s.add_argument('dir', type=Path, help='dataset root (the folder holding 240P_frames/, anno/, scene318/)')
-    s.add_argument('--deep', action='store_true', help='decode every keyframe (slow) instead of checking JPEG markers')
-    s.add_argument('--workers', type=int, default=8, help='reader threads (default: 8)')
-    s.add_argument('--quiet', action='store_true', help='no progress bar')
-    s.set_defaults(func=cmd_check)
-    s = sub.add_parser('build-anno', help='rebuild anno/ from scene318/ and the frame folders', description=cmd_build_anno.__doc__)
-    s.add_argument('dir', type=Path, help='dataset root')
-    s.set_defaults(func=cmd_build_anno)
-    s = sub.add_parser('demo', help='run the main job on the built-in synthetic data', description=cmd_demo.__doc__)
-    synth_args(s, 'data/synthetic')
-    s.add_argument('--runs', type=Path, default=Path('runs/demo'), help='run folder (default: runs/demo)')
-    s.add_argument('--epochs', type=int, default=1, help='pre-training epochs (default: 1)')
-    s.set_defaults(func=cmd_demo, workers=None)
-    for name, fn in (('pretrain', cmd_pretrain), ('extract', cmd_extract), ('finetune', cmd_finetune)):
-        s = sub.add_parser(name, help=fn.__doc__.split(' (')[0].split(';')[0].rstrip('.').lower(), description=fn.__doc__)
-        s.add_argument('--config', type=Path, required=True, help='experiment JSON (e.g. a run folder\'s config.json)')
-        if name == 'pretrain':
-            s.add_argument('run_dir', type=Path, help='run folder')
-            s.add_argument('--max-steps', type=int, default=-1, help='stop after this many steps in all')
-        if name == 'extract':
-            s.add_argument('store', type=Path, help='feature store folder')
-            s.add_argument('--checkpoint', help='pre-training checkpoint or public release (default: random encoder)')
-        if name == 'finetune':
-            s.add_argument('features', type=Path, help='feature store folder')
-            s.add_argument('run_dir', type=Path, help='run folder')
-            s.add_argument('--crn', help="take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)")
-        s.add_argument('--progress', choices=('bar', 'lines', 'none'), default=None,
-                       help='a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)')
-        s.set_defaults(func=fn)
+    for name, f in COMMANDS.items(): add_command(sub, name, f)
     return p
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `bassl` console command."
-    a = parser().parse_args(argv)
-    try: return a.func(a)
+    a = vars(parser().parse_args(argv))
+    f = a.pop('func'); del a['command']
+    try: return f(**a)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
