@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..core import DataError
+from ..methods import CRN_TASKS
 from .sbd import SceneBoundaryModel
 from ..pretext.objectives import PretrainModel
 
@@ -137,9 +138,9 @@ def model_for(sd:dict[str, torch.Tensor], config:dict|None=None) -> nn.Module:
                    heads=_find(config or {}, 'num_attention_heads') or 8)
     if 'head_sbd.weight' in sd:
         return SceneBoundaryModel(crn=crn, encoder=arch if any(k.startswith('shot_encoder.') for k in sd) else None)
-    if crn is None: return PretrainModel('instance', arch)
+    if crn is None: return PretrainModel('instance', arch)                 # a shot encoder alone: any shot-level method holds it
     has = lambda name: any(k.startswith(f'loss.head_{name}.') for k in sd)
-    return PretrainModel('bassl', arch, crn, cgm=has('cgm'), pp=has('pp'), msm=has('msm'))
+    return PretrainModel('bassl', arch, crn, tasks=('ssm', *(t for t in CRN_TASKS if has(t))))  # SSM has no head of its own
 
 def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, or a `model-v1.ckpt`
                  model:nn.Module|None=None, # model to load into (default: built from the checkpoint)

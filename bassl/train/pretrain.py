@@ -12,6 +12,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ..config import Experiment, config_from_dict, save_config
@@ -34,7 +35,7 @@ class PretrainTask(L.LightningModule):
         self.save_hyperparameters({'config': config})
         self.cfg = config_from_dict(config)
         p = self.cfg.pretrain
-        self.model = PretrainModel(p.method, p.encoder, asdict(p.crn), p.temperature, p.ssm, p.cgm, p.pp, p.msm)
+        self.model = PretrainModel(p.method, p.encoder, asdict(p.crn), p.temperature, p.tasks)
         self._val = []
 
     @property
