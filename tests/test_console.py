@@ -1,5 +1,8 @@
 "The installed `bassl` console command, end to end in subprocesses (what a notebook cannot show)."
+import dataclasses
+import inspect
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,8 +29,61 @@ def root(tmp_path_factory):
 
 
 def test_help_lists_commands():
+    from bassl.cli import COMMANDS
     out = bassl('--help').stdout
-    for cmd in ('synth', 'check', 'build-anno', 'demo'): assert cmd in out
+    listed = re.findall(r'^    (\S+)', out, re.M)
+    assert listed == ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo'] == list(COMMANDS), out
+
+
+def _help(cmd):
+    r = subprocess.run([str(BASSL), cmd, '--help'], capture_output=True, text=True, env={**os.environ, 'COLUMNS': '1000'})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize('cmd', ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo'])
+def test_command_help_is_the_functions(cmd):
+    "Each option's help is its function's docment and default, whichever module that function lives in."
+    from fastcore.docments import docments
+    from bassl.cli import COMMANDS
+    out = _help(cmd)
+    f = COMMANDS[cmd]
+    docs = docments(f, full=True, returns=False)
+    assert f.__doc__ in out
+    for k, d in docs.items():
+        opt = f"--{k.replace('_', '-')}"
+        if d.default is inspect.Parameter.empty: assert re.search(rf'^  {k}\s+{re.escape(d.docment)}$', out, re.M), (k, out)
+        elif d.default is False: assert re.search(rf'^  {opt}\s+{re.escape(d.docment)}$', out, re.M), (k, out)
+        elif d.docment and d.default is not None:
+            assert re.search(rf'^  {opt}( [A-Z_]+)?\s+{re.escape(d.docment)} \(default: {re.escape(str(d.default))}\)$', out, re.M) \
+                or (cmd, k) == ('demo', 'root'), (k, out)
+    options = set(re.findall(r'^  (--[a-z-]+)', out, re.M)) - {'--help'}
+    assert options == {f"--{k.replace('_', '-')}" for k, d in docs.items() if d.default is not inspect.Parameter.empty} - {'--root'}
+
+
+def test_options_follow_the_library():
+    "The defaults and help texts come from the functions that use them: SynthConfig, synthesize's caller, check_root."
+    from bassl.data.check import check_root
+    from bassl.data.synthetic import DEFAULT_ROOT, SynthConfig
+    synth = _help('synth')
+    for field in dataclasses.fields(SynthConfig):
+        if field.name in ('width', 'height'): continue
+        assert f"--{field.name.replace('_', '-')} " in synth and f"(default: {field.default})" in synth, field.name
+    assert f'keyframe size WIDTHxHEIGHT (default: {SynthConfig.width}x{SynthConfig.height})' in synth
+    assert '--force ' in synth and '--force' not in _help('demo')
+    assert f"threads reading keyframes (default: {inspect.signature(check_root).parameters['workers'].default})" in _help('check')
+    assert re.search(rf'^  root +dataset root \(default: {DEFAULT_ROOT}\)$', _help('demo'), re.M)
+    assert '--max-steps MAX_STEPS' in _help('pretrain') and '--config CONFIG' in _help('extract')
+    r = bassl('finetune', 'features', 'run', check=False)
+    assert r.returncode == 2 and 'the following arguments are required: --config' in r.stderr
+
+
+def test_rejected_config_is_one_line(tmp_path):
+    r = bassl('synth', tmp_path/'d', '--size', '16x16', '--quiet', check=False)
+    assert (r.returncode, r.stderr, r.stdout) == (2, 'error: frames must be at least 32x32, got 16x16\n', '')
+    r = bassl('synth', tmp_path/'d', '--size', 'big', check=False)
+    assert r.returncode == 2 and "argument --size: expected WIDTHxHEIGHT, e.g. 256x144, got 'big'" in r.stderr
+    assert 'Traceback' not in r.stderr and not (tmp_path/'d').exists()
 
 
 def test_synth_check_round_trip(root):
