@@ -51,7 +51,8 @@ class Predictions:
         for v in sorted(set(self.vid)): yield v, self.movie(v)
 
 # %% ../nbs/21_metrics.ipynb #17a5c83c
-def gather_predictions(p:Predictions) -> Predictions:
+def gather_predictions(p:Predictions, # this process's rows
+                      ) -> Predictions:
     "The rows of every process, deduplicated; `p` itself (deduplicated) when not distributed."
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         parts = [None] * dist.get_world_size()
@@ -71,7 +72,10 @@ def _iou(a, b):
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
     return inter / (max(a[1], b[1]) - min(a[0], b[0])) if inter > 0 else 0.
 
-def movie_miou(label:np.ndarray, pred:np.ndarray, shot_table:np.ndarray) -> float:
+def movie_miou(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled shot
+               pred:np.ndarray, # [n-1] predicted boundaries, 0/1
+               shot_table:np.ndarray, # [n, 5] frames of each shot; columns 0 and 1 are its first and last frame
+              ) -> float:
     "mIoU of one movie: true and predicted scenes as frame intervals, best IoU each way, averaged; 0 with no predicted boundary."
     true = [(shot_table[s, 0], shot_table[e, 1]) for s, e in scenes_from_boundaries(label)]
     found = [(shot_table[s, 0], shot_table[e, 1]) for s, e in scenes_from_boundaries(pred)]
@@ -80,8 +84,13 @@ def movie_miou(label:np.ndarray, pred:np.ndarray, shot_table:np.ndarray) -> floa
     p2t = np.mean([max(_iou(p, t) for t in true) for p in found])
     return float((t2p + p2t) / 2)
 
-def movie_recall_at(label:np.ndarray, pred:np.ndarray, shot_table:np.ndarray,
-                    seconds:float=3., fps:float=24., shots:int=5) -> float:
+def movie_recall_at(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled shot
+                    pred:np.ndarray, # [n-1] predicted boundaries, 0/1
+                    shot_table:np.ndarray, # [n, 5] frames of each shot; column 1 is its last frame
+                    seconds:float=3., # largest time between a true boundary and its match
+                    fps:float=24., # frames per second of the movie
+                    shots:int=5, # largest distance in shots between a true boundary and its match
+                   ) -> float:
     "Share of true boundaries with a predicted boundary within `shots` shots and under `seconds` of end frame."
     true, found = np.flatnonzero(label == 1), np.flatnonzero(pred == 1)
     if not len(found): return 0.
@@ -92,7 +101,7 @@ def movie_recall_at(label:np.ndarray, pred:np.ndarray, shot_table:np.ndarray,
 # %% ../nbs/21_metrics.ipynb #bc51dc4a
 def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will be)
                      shot_tables:dict[str, np.ndarray]|None=None, # `{vid: [num_shot, 5] frames}` for Recall@3s and mIoU
-                     threshold:float=0.5,
+                     threshold:float=0.5, # a shot is predicted a boundary where its probability is above this
                     ) -> dict[str, float]:
     "Pooled AP, AUC, F1 and per-class accuracy, per-movie mAP and Recall (with `shot_tables`, Recall@3s and mIoU), x100."
     p = p.dedup()
@@ -124,7 +133,7 @@ KNN_KS = (1, 5, 10, 15, 20)
 def knn_precision(features:torch.Tensor, # [N, D] shot features
                   movie:torch.Tensor, # [N] movie index (global_video_id)
                   scene:torch.Tensor, # [N] scene index within the movie (invideo_scene_id)
-                  ks:tuple=KNN_KS,
+                  ks:tuple=KNN_KS, # the k of each precision@k
                  ) -> dict[str, float]:
     "kNN precision@k x100 (`'P@k'`); `nan` where no shot qualifies."
     f = F.normalize(features.float(), dim=-1)

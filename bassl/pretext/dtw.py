@@ -65,21 +65,27 @@ class Alignment:
     path:torch.Tensor # [B, m, n] bool, cells on the optimal path
     boundary:torch.Tensor # [B] last dense index aligned to anchor 0
 
-def alignment_cost(sparse:torch.Tensor, dense:torch.Tensor) -> torch.Tensor:
-    "`1 - <s_i, d_j>` for unit-norm `sparse [B, m, d]` and `dense [B, n, d]`: `[B, m, n]`, clamped at 0 against rounding."
+def alignment_cost(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings
+                   dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
+                  ) -> torch.Tensor: # [B, m, n]
+    "DTW cost `1 - <s_i, d_j>` of matching anchor `i` to dense shot `j`, clamped at 0 against rounding."
     return (1 - sparse @ dense.transpose(1, 2)).clamp_min(0)
 
 @torch.no_grad()
-def align(sparse:torch.Tensor, dense:torch.Tensor) -> Alignment:
-    "Full DTW alignment of `sparse [B, m, d]` anchors to `dense [B, n, d]` shots (unit-norm embeddings)."
+def align(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings, in window order
+          dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
+         ) -> Alignment:
+    "Full DTW alignment of the anchors to the window's shots: cost, accumulated cost, optimal path and boundary. No gradient."
     cost = alignment_cost(sparse, dense)
     acc = dtw_accumulate(cost)
     path = dtw_path(acc)
     return Alignment(cost, acc, path, last_on_row0(path))
 
 @torch.no_grad()
-def pseudo_boundary(sparse:torch.Tensor, dense:torch.Tensor) -> torch.Tensor:
-    "Pseudo-boundary `[B]` of each window: closed form for 2 anchors, DTW otherwise. No gradient."
+def pseudo_boundary(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings: BaSSL's first and last shot (m = 2)
+                    dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
+                   ) -> torch.Tensor: # [B] last dense index aligned to the first anchor
+    "BaSSL's pseudo-boundary of each window: the closed form for 2 anchors, the DTW path otherwise. No gradient."
     cost = alignment_cost(sparse, dense)
     if cost.shape[1] == 2: return two_anchor_boundary(cost)
     return last_on_row0(dtw_path(dtw_accumulate(cost)))
