@@ -94,13 +94,16 @@ class Experiment:
         for stage in ('pretrain', 'finetune'): self.per_device_batch(stage)
 
     @property
-    def world_size(self) -> int: return self.devices * self.num_nodes
+    def world_size(self) -> int:
+        "Processes in all: devices per node x nodes."
+        return self.devices * self.num_nodes
     @property
     def transfers_crn(self) -> bool:
         "Whether fine-tuning starts from the pre-trained CRN ('auto': when pre-training trains one)."
         i = self.finetune.crn_init
         return i == 'pretrain' or (i == 'auto' and self.pretrain.trains_crn)
     def stage(self, stage:str) -> PretrainConfig|FinetuneConfig:
+        "The settings of `stage`: 'pretrain' or 'finetune'."
         if stage not in ('pretrain', 'finetune'): raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         return getattr(self, stage)
     def per_device_batch(self, stage:str) -> int:
@@ -115,8 +118,12 @@ class Experiment:
     def steps_per_epoch(self, stage:str, samples:int) -> int:
         "Optimiser steps per epoch: samples // global batch (at least 1)."
         return max(1, samples // self.stage(stage).global_batch)
-    def total_steps(self, stage:str, samples:int) -> int: return self.steps_per_epoch(stage, samples) * self.stage(stage).epochs
-    def warmup_steps(self, stage:str, samples:int) -> int: return int(self.stage(stage).warmup * self.total_steps(stage, samples))
+    def total_steps(self, stage:str, samples:int) -> int:
+        "Optimiser steps of the whole stage."
+        return self.steps_per_epoch(stage, samples) * self.stage(stage).epochs
+    def warmup_steps(self, stage:str, samples:int) -> int:
+        "Steps of linear warm-up: the `warmup` share of all steps."
+        return int(self.stage(stage).warmup * self.total_steps(stage, samples))
 
 # %% ../nbs/20_config.ipynb #7dbfd82f
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
