@@ -5,7 +5,6 @@
 # %% ../../nbs/27_train.finetune.ipynb #7d5642f4
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ..config import Experiment, config_from_dict, load_config, save_config
-from ..core import DataError, write_json, write_text
+from ..core import DataError
 from ..data.datasets import FinetuneDataset, ShotTable
 from ..data.movienet import MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
@@ -30,6 +29,7 @@ from ..models.checkpoint import load_release
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
+from ..runs import Artefact, resolve, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import make_trainer, quiet_worker_advice
 
@@ -46,30 +46,32 @@ def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
     if 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
     return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
 
-def _is_release(path:Path) -> bool:
-    "A public release (`.tar.gz`, its folder or `model-v1.ckpt`) rather than a bassl pre-training checkpoint."
-    return not (path.suffix == '.ckpt' and path.name != 'model-v1.ckpt')
+def _pretrained(path:str|os.PathLike, what:str) -> Artefact:
+    "`resolve(path)`, which must hold pre-trained weights: a public release, a pre-training checkpoint, or a run with one."
+    a = resolve(path)
+    if a.kind in ('release', 'pretrain-checkpoint') or (a.kind == 'run' and a.checkpoint is not None): return a
+    raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): no pre-trained {what} here")
 
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
-    "The shot encoder stored in a bassl pre-training checkpoint or a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
-    path = Path(path)
-    if _is_release(path): return load_release(path).model.shot_encoder
-    cfg, sd = pretrain_weights(path, 'model.shot_encoder.')
+    "The shot encoder of a bassl pre-training (its checkpoint or run folder) or of a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
+    a = _pretrained(path, 'encoder')
+    if a.kind == 'release': return load_release(a.checkpoint).model.shot_encoder
+    cfg, sd = pretrain_weights(a.checkpoint, 'model.shot_encoder.')
     enc = ShotEncoder(cfg.pretrain.encoder)
     enc.load_state_dict(sd)
     return enc
 
 def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
     "The CRN pre-trained with BaSSL's pretext tasks (and the SBD head, for a fine-tuned release) stored in a checkpoint or release."
-    path = Path(path)
-    if _is_release(path):
-        model = load_release(path).model
+    a = _pretrained(path, 'CRN')
+    if a.kind == 'release':
+        model = load_release(a.checkpoint).model
         if getattr(model, 'crn', None) is None:
             raise DataError(path, "holds no CRN (a shot-level baseline's release): fine-tune with crn_init='scratch'")
         return model.crn, getattr(model, 'head_sbd', None)
-    cfg, sd = pretrain_weights(path, 'model.crn.')
-    if not sd: raise DataError(path, f"pre-training {cfg.pretrain.method!r} trained no CRN (it needs BaSSL with CGM, PP or MSM): "
-                                     "fine-tune with crn_init='scratch'")
+    cfg, sd = pretrain_weights(a.checkpoint, 'model.crn.')
+    if not sd: raise DataError(a.checkpoint, f"pre-training {cfg.pretrain.method!r} trained no CRN (it needs BaSSL with CGM, PP or MSM): "
+                                             "fine-tune with crn_init='scratch'")
     crn = CRN(**{**asdict(cfg.pretrain.crn), 'input_dim': sd['shot_embedding.shot_embedding.weight'].shape[1]})
     crn.load_state_dict(sd)
     return crn, None
@@ -177,9 +179,8 @@ def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict
         make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
     scores, p = task.results
     if task.global_rank == 0:
-        write_json(run_dir/'scores.json', scores, indent=1)
-        rows = ['movie,shot,probability,label\n'] + [f"{v},{s},{pr:.6f},{l}\n" for v, s, pr, l in zip(p.vid, p.shot, p.prob, p.label)]
-        write_text(run_dir/'predictions.csv', ''.join(rows))
+        write_scores(run_dir, scores)
+        write_predictions(run_dir, p)
         save_config(task.cfg, run_dir/'config.json')
     return scores
 
