@@ -157,11 +157,10 @@ def test_demo_runs_main_job(tmp_path):
 
 def test_training_commands(root, tmp_path):
     from dataclasses import replace
-    from bassl.config import CRNConfig, preset, save_config
-    small = CRNConfig(hidden=32, layers=1, heads=2, ffn=64)
-    cfg = preset('bassl', 'cpu', root=str(root))
-    cfg = replace(cfg, pretrain=replace(cfg.pretrain, image_size=32, global_batch=8, epochs=1, num_workers=0, crn=small),
-                  finetune=replace(cfg.finetune, crn=small, epochs=2, global_batch=16))
+    from bassl.config import save_config
+    from bassl.test_utils import tiny_experiment
+    cfg = tiny_experiment('bassl', root)
+    cfg = replace(cfg, pretrain=replace(cfg.pretrain, epochs=1), finetune=replace(cfg.finetune, epochs=2, global_batch=16))
     save_config(cfg, tmp_path/'config.json')
     r = bassl('pretrain', '--config', tmp_path/'config.json', tmp_path/'pretrain')
     ckpt = tmp_path/'pretrain'/'checkpoints'/'last.ckpt'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bassl.data.synthetic import SynthConfig, synthesize
+from bassl.test_utils import tiny_experiment, tiny_root
 
 HERE = Path(__file__).parent
 
@@ -15,8 +15,7 @@ HERE = Path(__file__).parent
 def root(tmp_path_factory):
     d = tmp_path_factory.mktemp('ddp')/'movienet'
     # 7 test-split shots per process would leave padding: an odd shot count exercises the deduplication
-    synthesize(d, SynthConfig(movies=5, shots=23, seed=1, width=64, height=48), workers=1, progress=False)
-    return d
+    return tiny_root(d, movies=5, shots=23, seed=1)
 
 
 def run(script, *args, timeout=600):
@@ -37,12 +36,10 @@ def test_knn_precision_two_processes_equals_one(root, tmp_path):
 def finetuned(root, tmp_path_factory):
     "A fine-tuning checkpoint on random-encoder features of the test data (1 process)."
     from dataclasses import replace
-    from bassl.config import CRNConfig, preset
     from bassl.train.finetune import extract, finetune
     d = tmp_path_factory.mktemp('ft')
-    small = CRNConfig(hidden=32, layers=1, heads=2, ffn=64)
-    cfg = preset('bassl', 'cpu', crn='scratch', root=str(root))  # a random encoder: no pre-trained CRN to transfer
-    cfg = replace(cfg, pretrain=replace(cfg.pretrain, image_size=32), finetune=replace(cfg.finetune, crn=small, epochs=2, global_batch=16))
+    cfg = tiny_experiment('bassl', root, crn='scratch')  # a random encoder: no pre-trained CRN to transfer
+    cfg = replace(cfg, finetune=replace(cfg.finetune, epochs=2, global_batch=16))
     store = extract(cfg, None, d/'features', progress=False)
     finetune(cfg, store.folder, d/'run', progress=False)
     return d/'run'/'checkpoints'/'last.ckpt'
