@@ -9,32 +9,31 @@ import dataclasses
 import fcntl
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import CRN_INITS, TASKS, Experiment, config_from_dict, preset, save_config
-from .core import DataError, write_json
-from .data.datasets import METHODS
+from .config import CRN_INITS, Experiment, config_from_dict, preset, save_config
+from .core import DataError
 from .data.movienet import MovieNetRoot
-from .data.synthetic import MARKER, SynthConfig, synthesize
+from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
+from .methods import METHODS, TASKS
+from .runs import STAGE_FOLDERS, read_done, read_scores, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'work_dir', 'stage_record', 'read_done',
-           'stage_status', 'stage_lock', 'resolve_launcher', 'encoder_checkpoint', 'stage_command', 'node_commands',
-           'stream', 'prepare_data', 'run_stage', 'score_table']
+__all__ = ['STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'stage_record', 'stage_lock',
+           'resolve_launcher', 'encoder_checkpoint', 'stage_command', 'node_commands', 'stream', 'prepare_data',
+           'run_stage', 'score_table']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 STAGES = ('pretrain', 'extract', 'finetune')
-STAGE_DIRS = {'pretrain': 'pretrain', 'extract': 'features', 'finetune': 'finetune'} # each stage's folder in a run
+STAGE_DIRS = STAGE_FOLDERS # each stage's folder in a run (`bassl.runs` owns the layout)
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
 
 def _merge(base:dict, over:dict) -> dict:
@@ -48,18 +47,18 @@ class RunSpec:
     "The parameters of an experiment notebook: one run of one method on one dataset."
     name:str='quick' # run folder: {runs}/{name}/
     runs:str='runs' # folder of run folders
-    root:str='data/synthetic' # MovieNet-SSeg root
+    root:str=DEFAULT_ROOT # MovieNet-SSeg root
     synth:bool=True # generate the built-in synthetic dataset at `root` when it is missing
     method:str='bassl' # instance | temporal | shotcol | bassl | bassl+shotcol
     size:str='cpu' # preset: 'cpu' (a laptop) or 'paper' (the paper's 8-GPU setting)
     epochs:int=0 # pre-training epochs (0: the preset's: paper 10, cpu 2)
-    max_steps:int=-1 # stop pre-training after this many steps (-1: run every epoch)
+    max_steps:int=20 # stop pre-training after this many steps (-1: run every epoch)
     tasks:str='ssm,cgm,pp,msm' # BaSSL pretext tasks switched on, comma-separated
     encoder:str='pretrain' # features from: 'pretrain' (this run's), 'random', or a checkpoint / public release path
     features:str='' # fine-tune on another run's finished features: its name under `runs`, or a feature-store folder ('': this run's)
     crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto' (transferred when pre-training trains one), or a checkpoint path
     finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's: 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one)
-    finetune_epochs:int=0 # fine-tuning epochs (0: the preset's: paper 20, cpu 15)
+    finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20, cpu 15)
     devices:int=1 # devices per node
     num_nodes:int=1
     seed:int=0
@@ -98,10 +97,10 @@ class RunSpec:
 
     def experiment(self) -> Experiment:
         "The typed configuration these parameters describe."
-        if self.method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in METHODS: raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if self.launcher not in LAUNCHERS: raise ValueError(f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
         tasks = [t.strip() for t in self.tasks.split(',') if t.strip()]
-        if bad := [t for t in tasks if t not in TASKS]: raise ValueError(f"unknown pretext task(s) {bad} in tasks={self.tasks!r}, expected some of {TASKS}")
+        if bad := [t for t in tasks if t not in TASKS]: raise ValueError(f"unknown pretext task(s) {bad} in tasks={self.tasks!r}, expected some of {tuple(TASKS)}")
         if self.method in ('bassl', 'bassl+shotcol') and not tasks: raise ValueError("tasks is empty: BaSSL needs at least one pretext task")
         crn = 'pretrain' if self.crn_checkpoint else 'scratch' if self.crn == 'auto' and self.encoder == 'random' else self.crn
         e = preset(self.method, self.size, tasks, crn, name=self.name, root=self.root, devices=self.devices, num_nodes=self.num_nodes, seed=self.seed)
@@ -112,14 +111,6 @@ class RunSpec:
         return config_from_dict(_merge(d, self.config), f"the parameters of run {self.name!r}")
 
 # %% ../nbs/28_experiments.ipynb #51362d3a
-def work_dir(start:str|os.PathLike|None=None) -> Path:
-    "The bassl checkout holding `start` (default: the current folder), found by its settings.ini; else `start` itself."
-    start = Path(start or Path.cwd()).resolve()
-    for d in (start, *start.parents):
-        ini = d/'settings.ini'
-        if ini.is_file() and re.search(r'^lib_name\s*=\s*bassl\s*$', ini.read_text(), re.M): return d
-    return start
-
 PUBLISHED = {'instance': 51.51, 'temporal': 50.05, 'shotcol': 51.17, 'bassl': 56.26, 'bassl (40 epochs)': 57.40}
 
 # %% ../nbs/28_experiments.ipynb #0e20ab74
@@ -152,30 +143,6 @@ def stage_record(spec:RunSpec, stage:str, cfg:Experiment|None=None) -> dict:
         else: rec['crn'] = "pre-trained with the features' encoder" if cfg.transfers_crn else 'scratch'
     else: raise ValueError(f"unknown stage {stage!r}, expected one of {STAGES}")
     return rec
-
-def read_done(folder:str|os.PathLike) -> dict:
-    "The `done.json` of a finished stage folder, or {} when it has not finished."
-    p = Path(folder)/'done.json'
-    return json.loads(p.read_text()) if p.exists() else {}
-
-def _diff(a:dict, b:dict, prefix:str='') -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b)):
-        x, y = a.get(k), b.get(k)
-        if isinstance(x, dict) and isinstance(y, dict): out += _diff(x, y, f"{prefix}{k}.")
-        elif x != y: out.append(f"{prefix}{k}: {x!r} there, {y!r} now")
-    return out
-
-def stage_status(folder:str|os.PathLike, record:dict) -> tuple[str, list[str]]:
-    "'new', 'done', 'partial' or 'conflict' for a stage folder and the record of the run asked for, with the differences."
-    folder = Path(folder)
-    for name, state in (('done.json', 'done'), ('started.json', 'partial')):
-        p = folder/name
-        if p.exists():
-            there = json.loads(p.read_text())['record']
-            diff = _diff(there, record)
-            return ('conflict', diff) if diff else (state, [])
-    return 'new', []
 
 @contextmanager
 def stage_lock(path:str|os.PathLike):
@@ -261,10 +228,7 @@ def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
     if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()): return MovieNetRoot(root)  # a real dataset, maybe read-only
     if not spec.synth and not root.exists(): raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
     with stage_lock(root.parent/f'.{root.name}.lock'):  # two notebooks generating the same synthetic set: one waits
-        marker = root/MARKER
-        complete = marker.exists() and MovieNetRoot(root).vid2idx_file.exists() and \
-                   MovieNetRoot(root).vid2idx_file.stat().st_mtime_ns >= marker.stat().st_mtime_ns
-        if complete: return MovieNetRoot(root)
+        if builtin_complete(root): return MovieNetRoot(root)
         if not spec.synth: raise DataError(root, "synthetic dataset incomplete (set synth=True to generate it again)")
         print(f"generating the built-in synthetic dataset in {root}", flush=True)
         synthesize(root, SynthConfig(seed=spec.seed), progress=progress)
@@ -278,7 +242,7 @@ def _outputs(spec:RunSpec, stage:str) -> dict:
         best = sorted((d/'checkpoints').glob('best-*.ckpt'))
         return {'checkpoint': str(d/'checkpoints'/'last.ckpt'), 'best': str(best[-1]) if best else None}
     if stage == 'extract': return {'features': str(d), 'movies': len(json.loads((d/'index.json').read_text()))}
-    return {'scores': json.loads((d/'scores.json').read_text()), 'predictions': str(d/'predictions.csv')}
+    return {'scores': read_scores(d), 'predictions': str(d/'predictions.csv')}
 
 def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment, progress:bool|str=True):
     "Run a stage in this process (Lightning's `ddp_notebook` for several devices)."
@@ -329,7 +293,7 @@ def run_stage(spec:RunSpec, stage:str,
         if spec.overwrite and state != 'new': shutil.rmtree(d)
         d.mkdir(parents=True, exist_ok=True)
         save_config(cfg, d/'config.json')
-        write_json(d/'started.json', {'record': rec, 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}, indent=1)
+        write_started(d, rec)
         launcher = resolve_launcher(spec, stage)
         print(f"== {spec.name}: {stage}{' (resuming)' if state == 'partial' and not spec.overwrite else ''} in {d}", flush=True)
         t0 = time.time()
@@ -338,9 +302,7 @@ def run_stage(spec:RunSpec, stage:str,
             cmd = stage_command(spec, stage, launcher)
             print('$ ' + shlex.join(cmd), flush=True)
             stream(cmd, d/'stage.log')
-        done = {'record': rec, 'id': uuid.uuid4().hex, 'seconds': round(time.time() - t0, 1),
-                'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'outputs': _outputs(spec, stage)}
-        write_json(d/'done.json', done, indent=1)
+        done = write_done(d, rec, time.time() - t0, _outputs(spec, stage))
         print(f"== {spec.name}: {stage} done in {done['seconds']:.0f} s", flush=True)
         return done
 
