@@ -1,5 +1,8 @@
 "The papermill experiment notebooks end to end: tiny runs, run folders, reuse, failures, 2 CPU processes, the paper's parameter files."
+import ast
 import csv
+import dataclasses
+import inspect
 import json
 import subprocess
 import sys
@@ -10,7 +13,8 @@ import pytest
 import yaml
 
 from bassl.data.synthetic import SynthConfig, synthesize
-from bassl.experiments import STAGES, RunSpec, read_done
+from bassl.experiments import STAGES, RunSpec, read_done, run_stage
+from bassl.methods import TASKS
 
 ROOT = Path(__file__).parent.parent
 NBS = ROOT/'nbs'/'experiments'
@@ -42,6 +46,27 @@ def execute(nb, out, params):
 def printed(nb_path) -> str:
     nb = json.loads(Path(nb_path).read_text())
     return ''.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+
+
+def parameters_cell(nb) -> dict:
+    "The values of an experiment notebook's `parameters` cell, which must be plain literal assignments (papermill's)."
+    cells = [c for c in json.loads((NBS/f'{nb}.ipynb').read_text())['cells'] if 'parameters' in c['metadata'].get('tags', [])]
+    assert len(cells) == 1, nb
+    body = ast.parse(''.join(cells[0]['source'])).body
+    assert all(isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) for s in body), nb
+    return {s.targets[0].id: ast.literal_eval(s.value) for s in body}
+
+
+@pytest.mark.parametrize('nb', ['pretrain', 'extract', 'finetune', 'pipeline'])
+def test_notebook_defaults_are_runspec_defaults(nb):
+    "One source of defaults: each parameters cell spells RunSpec's defaults (and run_stage's), so both describe run 'quick' alike."
+    spec = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default for f in dataclasses.fields(RunSpec)}
+    stage = {k: p.default for k, p in inspect.signature(run_stage).parameters.items() if k in ('upstream', 'dry_run')}
+    extra = {'baseline': False, 'notebooks': ''} if nb == 'pipeline' else {}
+    params = parameters_cell(nb)
+    assert params == {**spec, **stage, **extra}
+    assert (params['max_steps'], params['finetune_epochs']) == (20, 5)  # the quick run the notebooks and README describe
+    assert RunSpec.from_params(params) == RunSpec()  # a notebook's run and run_stage(RunSpec(), ...) are the same run
 
 
 def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
@@ -138,7 +163,7 @@ def test_paper_parameter_files(config, tmp_path):
         assert e.pretrain.epochs == (40 if '40ep' in config.stem else 10)
     if config.stem.startswith('bassl-no-'):
         off = config.stem.removeprefix('bassl-no-')
-        assert [t for t in ('ssm', 'cgm', 'pp', 'msm') if not getattr(e.pretrain, t)] == [off]
+        assert [t for t in TASKS if t not in e.pretrain.tasks] == [off]
     for nb in ('pretrain', 'extract', 'finetune', 'pipeline'):  # papermill injects the file into every notebook
         out = tmp_path/f'{nb}.ipynb'
         pm.execute_notebook(str(NBS/f'{nb}.ipynb'), str(out), parameters=params, prepare_only=True)
