@@ -6,7 +6,7 @@ import pytest
 
 from bassl.config import CRNConfig, load_config, preset
 from bassl.core import read_ndjson
-from bassl.data.datasets import METHODS
+from bassl.methods import METHODS
 from bassl.data.movienet import MovieNetRoot
 from bassl.data.synthetic import SynthConfig, synthesize
 from bassl.train.finetune import extract, finetune
