@@ -16,7 +16,7 @@ import torch
 from .core import DataError
 from .data.datasets import PretrainDataset
 from .data.movienet import MovieNetRoot, read_labels
-from .data.synthetic import DEFAULT_ROOT
+from .data.synthetic import builtin_complete, DEFAULT_ROOT
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
 from .methods import METHODS
 from .metrics import Predictions, boundary_metrics, scenes_from_boundaries
@@ -24,7 +24,7 @@ from .models.encoder import ShotEncoder
 from .models.heads import NCEHead
 from .pretext.dtw import align
 from .pretext.objectives import cgm_pairs, msm_mask, sample_where, shotcol_neighbour
-from .runs import read_predictions, work_dir
+from .runs import pretrained, read_predictions, resolve, work_dir
 
 # %% auto #0
 __all__ = ['WINDOW_METHODS', 'builtin_root', 'to_rgb', 'Embedder', 'load_embedder', 'encoder_options', 'Exploration',
@@ -37,10 +37,9 @@ def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the pro
     "`root`, or the built-in synthetic dataset of the project folder (`work_dir()/data/synthetic`), which must exist."
     if root is not None: return Path(root)
     project = work_dir()
-    anno = MovieNetRoot(project/DEFAULT_ROOT).anno_file('pretrain')
-    if not anno.is_file():
-        raise DataError(anno, f"missing: the project folder {project} has no built-in synthetic dataset; make it (about 100 MB) "
-                              f"by running `bassl synth {DEFAULT_ROOT}` (or `make demo`) in that folder, or pass a dataset root")
+    if not builtin_complete(project/DEFAULT_ROOT):
+        raise DataError(project/DEFAULT_ROOT, f"missing or unfinished: the project folder {project} has no built-in synthetic dataset; make it "
+                                              f"(about 100 MB) by running `bassl synth {DEFAULT_ROOT}` (or `make demo`) in that folder, or pass a dataset root")
     return project/DEFAULT_ROOT
 
 # %% ../nbs/30_analysis.ipynb #1537e6c9
@@ -79,8 +78,8 @@ def load_embedder(source:str|os.PathLike|None=None, # None: random init; a pre-t
             enc = ShotEncoder(arch)
             head = NCEHead(enc.dim)
         return Embedder(enc.eval(), head.eval(), image_size, f'random init ({arch}, seed {seed})')
-    from bassl.train.finetune import _pretrained, pretrain_weights
-    a = _pretrained(source, 'encoder')                                     # `bassl.runs.resolve`: a release, or a pre-training's last.ckpt
+    from bassl.train.finetune import pretrain_weights
+    a = pretrained(source, 'encoder')                                     # `bassl.runs.resolve`: a release, or a pre-training's last.ckpt
     if a.kind == 'release':
         from bassl.models.checkpoint import load_release
         m = load_release(a.checkpoint).model
@@ -216,7 +215,9 @@ def checkpoint_predictions(checkpoint:str|os.PathLike, # a fine-tuning checkpoin
 def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     "Predictions given as a table, a run folder, a `predictions.csv`, or a fine-tuning checkpoint (evaluated now)."
     if isinstance(source, Predictions): return source.dedup()
-    return checkpoint_predictions(source) if str(source).endswith('.ckpt') else read_predictions(source)
+    if Path(source).suffix != '.ckpt': return read_predictions(source)   # a predictions.csv, or a folder holding one
+    if (kind := resolve(source).kind) != 'finetune-checkpoint': raise DataError(source, f"a {kind}, not a fine-tuning checkpoint: no predictions to make")
+    return checkpoint_predictions(source)
 
 # %% ../nbs/30_analysis.ipynb #3c8f2843
 def predicted_scenes(prob:np.ndarray, # [n-1] P(boundary after shot i), shots 0..n-2

@@ -142,7 +142,8 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
     if rc: return rc
-    spec = RunSpec(name=runs.name, runs=str(runs.parent), root=str(root), synth=False, epochs=epochs, launcher='kernel')
+    spec = RunSpec(name=runs.name, runs=str(runs.parent), root=str(root), synth=False, epochs=epochs,
+                   max_steps=-1, finetune_epochs=0, launcher='kernel')  # whole epochs, the preset's fine-tuning: not the notebooks' quick run
     cfg = spec.experiment()
     jobs = {  # label: (run, what it is)
         'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {epochs} epoch(s)), then fine-tuning "

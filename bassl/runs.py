@@ -20,19 +20,17 @@ import torch
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .metrics import Predictions
+from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 
 # %% auto #0
-__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'PREDICTIONS_HEADER', 'Artefact',
-           'checkpoint_kind', 'resolve', 'run_config', 'work_dir', 'write_started', 'write_done', 'read_done',
-           'stage_status', 'write_scores', 'read_scores', 'write_predictions', 'read_predictions', 'record_encoder',
-           'read_encoder']
+__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'resolve', 'run_config',
+           'pretrained', 'work_dir', 'write_started', 'write_done', 'read_done', 'stage_status', 'write_scores',
+           'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
 STAGE_FOLDERS = {'pretrain': 'pretrain', 'extract': 'features', 'finetune': 'finetune'}  # each stage's folder in a run
 LAST = Path('checkpoints')/'last.ckpt'  # a training stage's latest checkpoint, in its folder
-RELEASE_ARCHIVES = ('.tar.gz', '.tgz', '.tar')  # a public release archive, as `models.checkpoint.load_release` opens it
-RELEASE_CHECKPOINT = 'model-v1.ckpt'  # the checkpoint inside a public release
 
 @dataclass(frozen=True)
 class Artefact:
@@ -113,6 +111,14 @@ def run_config(path:str|os.PathLike) -> Experiment:
     a = resolve(path)
     if a.config is None: raise DataError(path, f"a {a.kind} without a config.json: no bassl experiment configuration here")
     return load_config(a.config)
+
+def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoint, or a run with one
+               what:str='weights', # what the caller wants from it, for the error ('encoder', 'CRN')
+              ) -> Artefact:
+    "`resolve(path)`, which must hold pre-trained weights; an error naming what it is otherwise."
+    a = resolve(path)
+    if a.kind in ('release', 'pretrain-checkpoint') or (a.kind == 'run' and a.checkpoint is not None): return a
+    raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): no pre-trained {what} here")
 
 # %% ../nbs/24_runs.ipynb #ce0bfc61
 def work_dir(start:str|os.PathLike|None=None) -> Path:

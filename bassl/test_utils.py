@@ -16,7 +16,7 @@ import torch
 from torchvision.models import resnet18, resnet50
 
 from .config import CRNConfig, Experiment, preset
-from .data.synthetic import SynthConfig, synthesize
+from .data.synthetic import DEFAULT_ROOT, SynthConfig, synthesize
 from .train.pretrain import pretrain
 
 # %% auto #0
@@ -33,7 +33,7 @@ def tiny_root(folder:str|os.PathLike, # where to write the dataset root
     return Path(folder)
 
 def tiny_experiment(method:str='bassl', # one of the five methods
-                    root:str|os.PathLike='data/synthetic', # the dataset root, e.g. a `tiny_root`
+                    root:str|os.PathLike=DEFAULT_ROOT, # the dataset root, e.g. a `tiny_root`
                     crn:str='auto', # fine-tuning's CRN: 'auto', 'pretrain' or 'scratch'
                     **kw) -> Experiment:
     "The CPU preset of `method` shrunk to run in seconds: 32 px crops, batches of 8, the small CRN, no loader workers; `kw` overrides top-level fields."

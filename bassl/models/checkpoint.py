@@ -22,10 +22,13 @@ from .sbd import SceneBoundaryModel
 from ..pretext.objectives import PretrainModel
 
 # %% auto #0
-__all__ = ['IGNORED', 'extract_release', 'read_state_dict', 'map_release_keys', 'to_release_keys', 'LoadReport', 'model_for',
-           'load_release']
+__all__ = ['RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'IGNORED', 'extract_release', 'read_state_dict', 'map_release_keys',
+           'to_release_keys', 'LoadReport', 'model_for', 'load_release']
 
 # %% ../../nbs/16_models.checkpoint.ipynb #2d5948a3
+RELEASE_ARCHIVES = ('.tar.gz', '.tgz', '.tar')  # what a public release archive may be called
+RELEASE_CHECKPOINT = 'model-v1.ckpt'  # the checkpoint inside a public release (`<name>/model-v1.ckpt`)
+
 def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
                     dest:str|os.PathLike|None=None, # folder to extract into (default: beside the archive)
                    ) -> Path:
@@ -43,7 +46,7 @@ def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
             if os.path.isabs(m.name) or os.path.commonpath([real, target]) != real:
                 raise DataError(archive, f"member {m.name!r} would extract outside {dest}; refusing to extract")
         tar.extractall(dest, members=members, filter='data')
-    found = sorted({(dest/m.name).parent for m in members if Path(m.name).name == 'model-v1.ckpt'})
+    found = sorted({(dest/m.name).parent for m in members if Path(m.name).name == RELEASE_CHECKPOINT})
     if len(found) != 1: raise DataError(archive, f"expected one <name>/model-v1.ckpt in the archive, found {len(found)}")
     return found[0]
 
@@ -148,8 +151,8 @@ def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, 
                 ) -> LoadReport:
     "Load a released BaSSL checkpoint into a model of this package, reporting missing and unexpected keys."
     path = Path(path)
-    if path.name.endswith(('.tar.gz', '.tgz', '.tar')): path = extract_release(path, dest)
-    ckpt = path/'model-v1.ckpt' if path.is_dir() else path
+    if path.name.endswith(RELEASE_ARCHIVES): path = extract_release(path, dest)
+    ckpt = path/RELEASE_CHECKPOINT if path.is_dir() else path
     if not ckpt.exists(): raise DataError(ckpt, "missing checkpoint file")
     cfg_file = ckpt.parent/'config.json'
     try: config = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}

@@ -29,7 +29,7 @@ from ..models.checkpoint import load_release
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
-from ..runs import Artefact, resolve, write_predictions, write_scores
+from ..runs import pretrained, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import make_trainer, quiet_worker_advice
 
@@ -46,15 +46,9 @@ def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
     if 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
     return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
 
-def _pretrained(path:str|os.PathLike, what:str) -> Artefact:
-    "`resolve(path)`, which must hold pre-trained weights: a public release, a pre-training checkpoint, or a run with one."
-    a = resolve(path)
-    if a.kind in ('release', 'pretrain-checkpoint') or (a.kind == 'run' and a.checkpoint is not None): return a
-    raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): no pre-trained {what} here")
-
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
     "The shot encoder of a bassl pre-training (its checkpoint or run folder) or of a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
-    a = _pretrained(path, 'encoder')
+    a = pretrained(path, 'encoder')
     if a.kind == 'release': return load_release(a.checkpoint).model.shot_encoder
     cfg, sd = pretrain_weights(a.checkpoint, 'model.shot_encoder.')
     enc = ShotEncoder(cfg.pretrain.encoder)
@@ -63,7 +57,7 @@ def load_encoder(path:str|os.PathLike) -> ShotEncoder:
 
 def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
     "The CRN pre-trained with BaSSL's pretext tasks (and the SBD head, for a fine-tuned release) stored in a checkpoint or release."
-    a = _pretrained(path, 'CRN')
+    a = pretrained(path, 'CRN')
     if a.kind == 'release':
         model = load_release(a.checkpoint).model
         if getattr(model, 'crn', None) is None:
