@@ -5,6 +5,7 @@
 # %% ../nbs/24_runs.ipynb #9dfcc2fd
 from __future__ import annotations
 
+import dataclasses
 import csv
 import json
 import os
@@ -23,8 +24,8 @@ from .metrics import Predictions
 from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 
 # %% auto #0
-__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'resolve', 'run_config',
-           'pretrained', 'work_dir', 'write_started', 'write_done', 'read_done', 'stage_status', 'write_scores',
+__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir', 'locate', 'resolve',
+           'run_config', 'pretrained', 'write_started', 'write_done', 'read_done', 'stage_status', 'write_scores',
            'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
@@ -62,6 +63,22 @@ def checkpoint_kind(path:str|os.PathLike, # a `.ckpt` file
     raise DataError(path, "expected the weights of a bassl pre-training (model.shot_encoder.*), a bassl fine-tuning "
                           "(model.head_sbd.*) or a public BaSSL release (shot_encoder.*, crn.*)")
 
+# %% ../nbs/24_runs.ipynb #ce0bfc61
+def work_dir(start:str|os.PathLike|None=None) -> Path:
+    "The bassl checkout holding `start` (default: the current folder), found by its settings.ini; else `start` itself."
+    start = Path(start or Path.cwd()).resolve()
+    for d in (start, *start.parents):
+        ini = d/'settings.ini'
+        if ini.is_file() and re.search(r'^lib_name\s*=\s*bassl\s*$', ini.read_text(), re.M): return d
+    return start
+
+def locate(path:str|os.PathLike, # a path as a user wrote it
+          ) -> Path:
+    "`path` as given when it exists (or is absolute); otherwise the project folder's `work_dir()/path`, when that exists."
+    p = Path(path)
+    if p.is_absolute() or p.exists(): return p
+    return q if (q := work_dir()/p).exists() else p
+
 # %% ../nbs/24_runs.ipynb #7f9a7053
 _EXPECTED = ("a run folder (runs/<name>), a stage folder (runs/<name>/pretrain, features or finetune), a bassl .ckpt, "
              f"a public release (<name>.tar.gz, its folder or {RELEASE_CHECKPOINT}) or a feature store (index.json)")
@@ -84,8 +101,8 @@ def _checkpoint(p:Path, given:Path) -> Artefact:
 
 def resolve(path:str|os.PathLike, # a run, stage folder, checkpoint, release or feature store
            ) -> Artefact:
-    "What `path` is, and where its configuration, weights, features and predictions are."
-    p = Path(path)
+    "What `path` is, and where its configuration, weights, features and predictions are; a relative `path` is `locate`d."
+    p = locate(path)
     if not p.exists(): raise DataError(p, f"not found (expected {_EXPECTED})")
     if p.is_file():
         if p.name.endswith(RELEASE_ARCHIVES) or p.name == RELEASE_CHECKPOINT: return Artefact('release', p, checkpoint=p)
@@ -107,10 +124,12 @@ def resolve(path:str|os.PathLike, # a run, stage folder, checkpoint, release or 
     raise DataError(p, f"none of bassl's artefacts (expected {_EXPECTED})")
 
 def run_config(path:str|os.PathLike) -> Experiment:
-    "The `Experiment` of a run, stage, checkpoint or feature store (`bassl.config.load_config` of what `resolve` finds)."
+    "The `Experiment` of a run, stage, checkpoint or feature store (`load_config` of what `resolve` finds), its relative root made the project's."
     a = resolve(path)
     if a.config is None: raise DataError(path, f"a {a.kind} without a config.json: no bassl experiment configuration here")
-    return load_config(a.config)
+    cfg = load_config(a.config)
+    root = work_dir(a.path)/cfg.root                                       # a relative root is the project's that holds the run
+    return dataclasses.replace(cfg, root=str(root)) if not Path(cfg.root).is_absolute() and root.exists() else cfg
 
 def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoint, or a run with one
                what:str='weights', # what the caller wants from it, for the error ('encoder', 'CRN')
@@ -119,15 +138,6 @@ def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoi
     a = resolve(path)
     if a.kind in ('release', 'pretrain-checkpoint') or (a.kind == 'run' and a.checkpoint is not None): return a
     raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): no pre-trained {what} here")
-
-# %% ../nbs/24_runs.ipynb #ce0bfc61
-def work_dir(start:str|os.PathLike|None=None) -> Path:
-    "The bassl checkout holding `start` (default: the current folder), found by its settings.ini; else `start` itself."
-    start = Path(start or Path.cwd()).resolve()
-    for d in (start, *start.parents):
-        ini = d/'settings.ini'
-        if ini.is_file() and re.search(r'^lib_name\s*=\s*bassl\s*$', ini.read_text(), re.M): return d
-    return start
 
 # %% ../nbs/24_runs.ipynb #1bf17145
 def _now() -> str: return time.strftime('%Y-%m-%dT%H:%M:%S%z')
