@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,16 +25,14 @@ from .core import DataError
 from .data.movienet import MovieNetRoot
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
 from .methods import METHODS, TASKS
-from .runs import STAGE_FOLDERS, read_done, read_scores, stage_status, work_dir, write_done, write_started
+from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_DIRS', 'LAUNCHERS', 'PUBLISHED', 'UPSTREAM', 'RunSpec', 'stage_record', 'stage_lock',
-           'resolve_launcher', 'encoder_checkpoint', 'stage_command', 'node_commands', 'stream', 'prepare_data',
-           'run_stage', 'score_table']
+__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'RunSpec', 'Stage', 'encoder_checkpoint', 'get_stage', 'stage_record',
+           'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'prepare_data', 'run_stage',
+           'score_table']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
-STAGES = ('pretrain', 'extract', 'finetune')
-STAGE_DIRS = STAGE_FOLDERS # each stage's folder in a run (`bassl.runs` owns the layout)
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
 
 def _merge(base:dict, over:dict) -> dict:
@@ -81,15 +80,15 @@ class RunSpec:
     @property
     def folder(self) -> Path: return Path(self.runs)/self.name
     def stage_dir(self, stage:str) -> Path:
-        if stage not in STAGES: raise ValueError(f"unknown stage {stage!r}, expected one of {STAGES}")
-        if stage == 'extract' and self.features: return self.features_dir
-        return self.folder/STAGE_DIRS[stage]
+        "The folder of `stage`: this run's, or the other run's (a run name under `runs`, or a finished stage folder) its `borrow` parameter names."
+        st = get_stage(stage)
+        if not (other := st.other_run(self)): return self.folder/st.folder
+        p = Path(other)
+        return p if st.found(p) else Path(self.runs)/other/st.folder
     @property
     def features_dir(self) -> Path:
         "The feature store fine-tuning reads: this run's, or the one `features` names."
-        if not self.features: return self.folder/STAGE_DIRS['extract']
-        p = Path(self.features)
-        return p if p.is_dir() and (p/'index.json').exists() else Path(self.runs)/self.features/STAGE_DIRS['extract']
+        return self.stage_dir('extract')
     @property
     def crn_checkpoint(self) -> str|None:
         "A checkpoint the `crn` parameter names, or None."
@@ -113,36 +112,133 @@ class RunSpec:
 # %% ../nbs/28_experiments.ipynb #51362d3a
 PUBLISHED = {'instance': 51.51, 'temporal': 50.05, 'shotcol': 51.17, 'bassl': 56.26, 'bassl (40 epochs)': 57.40}
 
-# %% ../nbs/28_experiments.ipynb #0e20ab74
+# %% ../nbs/28_experiments.ipynb #47441b7d
+def _always(spec:RunSpec) -> bool: return True
+def _never(folder:Path) -> bool: return False
+
+@dataclass(frozen=True)
+class Stage:
+    "One stage of a run: where it lives, what it reads, what its result depends on, how it runs and what it records."
+    name:str # its name in `run_stage` and in run records
+    title:str # in words: 'pre-training', 'extraction', 'fine-tuning'
+    makes:str # what its finished folder holds, in words
+    command:str # the `bassl` subcommand that runs it
+    record:Callable[[RunSpec, Experiment], dict] # record fields beyond data and seed: the same ones reuse a finished stage, a changed one is a conflict
+    args:Callable[[RunSpec, Path], list[str]] # the subcommand's arguments after `--config ... --progress lines`, given the stage folder
+    outputs:Callable[[Path], dict] # what `done.json` records of the finished stage in a folder
+    in_kernel:Callable[[RunSpec, Experiment, Path, bool|str], object] # runs it in this process into a folder, with a progress style
+    upstream:str|None=None # the stage whose finished result it reads (None: the first stage)
+    reads_upstream:Callable[[RunSpec], bool]=_always # whether a run with these parameters reads the upstream's result
+    borrow:str|None=None # the `RunSpec` parameter naming another run (or a finished stage folder) whose result it takes instead
+    found:Callable[[Path], bool]=_never # whether a folder holds a finished result without a `done.json` (written outside a run)
+
+    @property
+    def folder(self) -> str:
+        "Its folder in a run (`bassl.runs` owns the layout)."
+        return STAGE_FOLDERS[self.name]
+
+    def other_run(self, spec:RunSpec) -> str:
+        "The other run or stage folder `spec` takes this stage's result from ('': it makes its own)."
+        return getattr(spec, self.borrow) if self.borrow else ''
+
+# %% ../nbs/28_experiments.ipynb #f963b847
+def _pretrain_record(spec:RunSpec, cfg:Experiment) -> dict:
+    "Pre-training's settings and step budget."
+    rec = {'pretrain': asdict(cfg.pretrain), 'max_steps': spec.max_steps}
+    for k in ('num_workers', 'checkpoint_every', 'precision'): rec['pretrain'].pop(k)  # how, not what
+    return rec
+
+def _pretrain_args(spec:RunSpec, d:Path) -> list[str]:
+    return [str(d)] + (['--max-steps', str(spec.max_steps)] if spec.max_steps > 0 else [])
+
+def _pretrain_outputs(d:Path) -> dict:
+    best = sorted((d/'checkpoints').glob('best-*.ckpt'))
+    return {'checkpoint': str(d/LAST), 'best': str(best[-1]) if best else None}
+
+def _ddp_notebook(cfg:Experiment) -> dict:
+    "The strategy a training stage takes inside the kernel: Lightning's `ddp_notebook` for several devices."
+    return {'strategy': 'ddp_notebook'} if cfg.world_size > 1 else {}
+
+def _pretrain_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
+    from bassl.train.pretrain import pretrain
+    pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **_ddp_notebook(cfg))
+
+# %% ../nbs/28_experiments.ipynb #fad30de9
 def _encoder_source(spec:RunSpec) -> str:
     if spec.encoder in ('pretrain', 'random'): return spec.encoder
     p = Path(spec.encoder)
     if not p.exists(): raise DataError(p, "encoder checkpoint not found (expected 'pretrain', 'random', or the path of a checkpoint or release)")
     return str(p.resolve())
 
+def encoder_checkpoint(spec:RunSpec) -> str|None:
+    "The checkpoint extraction reads: this run's `last.ckpt`, None for a random encoder, or the path given."
+    return {'pretrain': str(spec.stage_dir('pretrain')/LAST), 'random': None}.get(spec.encoder, spec.encoder)
+
+def _extract_record(spec:RunSpec, cfg:Experiment) -> dict:
+    "The encoder the features come from and the image size."
+    src = _encoder_source(spec)
+    rec = {'encoder': src, 'image_size': cfg.pretrain.image_size}
+    if src == 'pretrain': rec['input'] = read_done(spec.stage_dir('pretrain')).get('id')
+    elif src == 'random': rec['architecture'] = cfg.pretrain.encoder
+    else: st = Path(src).stat(); rec['input'] = f"{st.st_size}:{st.st_mtime_ns}"
+    return rec
+
+def _extract_args(spec:RunSpec, d:Path) -> list[str]:
+    src = encoder_checkpoint(spec)
+    return [str(d)] + ([] if src is None else ['--checkpoint', src])
+
+def _extract_outputs(d:Path) -> dict: return {'features': str(d), 'movies': len(json.loads((d/'index.json').read_text()))}
+
+def _extract_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
+    from bassl.train.finetune import extract
+    extract(cfg, encoder_checkpoint(spec), d, progress=progress)
+
+def _reads_pretrain(spec:RunSpec) -> bool: return spec.encoder == 'pretrain'
+def _feature_store(d:Path) -> bool: return d.is_dir() and (d/'index.json').exists()
+
+# %% ../nbs/28_experiments.ipynb #e1d9eb24
+def _finetune_record(spec:RunSpec, cfg:Experiment) -> dict:
+    "Fine-tuning's settings, the features it reads and where its CRN starts."
+    rec = {'finetune': asdict(cfg.finetune), 'input': read_done(spec.stage_dir('extract')).get('id')}
+    rec['finetune'].pop('num_workers')
+    if ck := spec.crn_checkpoint:
+        p = Path(ck)
+        if not p.exists(): raise DataError(p, "CRN checkpoint not found (crn: 'auto', 'pretrain', 'scratch' or the path of a checkpoint or release)")
+        st = p.stat(); rec['crn'] = {'checkpoint': str(p.resolve()), 'input': f"{st.st_size}:{st.st_mtime_ns}"}
+    else: rec['crn'] = "pre-trained with the features' encoder" if cfg.transfers_crn else 'scratch'
+    return rec
+
+def _finetune_args(spec:RunSpec, d:Path) -> list[str]:
+    return [str(spec.features_dir), str(d)] + (['--crn', spec.crn_checkpoint] if spec.crn_checkpoint else [])
+
+def _finetune_outputs(d:Path) -> dict: return {'scores': read_scores(d), 'predictions': str(d/'predictions.csv')}
+
+def _finetune_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
+    from bassl.train.finetune import finetune
+    finetune(cfg, spec.features_dir, d, progress=progress, crn=spec.crn_checkpoint, **_ddp_notebook(cfg))
+
+# %% ../nbs/28_experiments.ipynb #58695715
+STAGES = {s.name: s for s in (  # in run order: a stage's upstream comes before it
+    Stage('pretrain', 'pre-training', 'checkpoints', command='pretrain', record=_pretrain_record, args=_pretrain_args,
+          outputs=_pretrain_outputs, in_kernel=_pretrain_in_kernel),
+    Stage('extract', 'extraction', 'feature store', command='extract', record=_extract_record, args=_extract_args,
+          outputs=_extract_outputs, in_kernel=_extract_in_kernel, upstream='pretrain', reads_upstream=_reads_pretrain,
+          borrow='features', found=_feature_store),
+    Stage('finetune', 'fine-tuning', 'scores', command='finetune', record=_finetune_record, args=_finetune_args,
+          outputs=_finetune_outputs, in_kernel=_finetune_in_kernel, upstream='extract'),
+)}
+
+def get_stage(name:str) -> Stage:
+    "The stage called `name` in `STAGES`; an error naming the stages there are."
+    if name not in STAGES: raise ValueError(f"unknown stage {name!r}, expected one of {tuple(STAGES)}")
+    return STAGES[name]
+
+# %% ../nbs/28_experiments.ipynb #0e20ab74
 def stage_record(spec:RunSpec, stage:str, cfg:Experiment|None=None) -> dict:
     "What the result of `stage` depends on: data, seed, the stage's settings and the finished stage it reads."
+    st = get_stage(stage)
     cfg = cfg or spec.experiment()
-    rec = {'stage': stage, 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed}
-    if stage == 'pretrain':
-        rec.update(pretrain=asdict(cfg.pretrain), max_steps=spec.max_steps)
-        for k in ('num_workers', 'checkpoint_every', 'precision'): rec['pretrain'].pop(k)  # how, not what
-    elif stage == 'extract':
-        src = _encoder_source(spec)
-        rec.update(encoder=src, image_size=cfg.pretrain.image_size)
-        if src == 'pretrain': rec['input'] = read_done(spec.stage_dir('pretrain')).get('id')
-        elif src == 'random': rec['architecture'] = cfg.pretrain.encoder
-        else: st = Path(src).stat(); rec['input'] = f"{st.st_size}:{st.st_mtime_ns}"
-    elif stage == 'finetune':
-        rec.update(finetune=asdict(cfg.finetune), input=read_done(spec.stage_dir('extract')).get('id'))
-        rec['finetune'].pop('num_workers')
-        if ck := spec.crn_checkpoint:
-            p = Path(ck)
-            if not p.exists(): raise DataError(p, "CRN checkpoint not found (crn: 'auto', 'pretrain', 'scratch' or the path of a checkpoint or release)")
-            st = p.stat(); rec['crn'] = {'checkpoint': str(p.resolve()), 'input': f"{st.st_size}:{st.st_mtime_ns}"}
-        else: rec['crn'] = "pre-trained with the features' encoder" if cfg.transfers_crn else 'scratch'
-    else: raise ValueError(f"unknown stage {stage!r}, expected one of {STAGES}")
-    return rec
+    return {'stage': stage, 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, **st.record(spec, cfg)}
 
 @contextmanager
 def stage_lock(path:str|os.PathLike):
@@ -168,19 +264,10 @@ def resolve_launcher(spec:RunSpec, stage:str='pretrain', env:dict|None=None) -> 
                        f"--ntasks-per-node {spec.devices} ...), or start the stage on every node yourself:\n"
                        + node_commands(spec, stage))
 
-def encoder_checkpoint(spec:RunSpec) -> str|None:
-    "The checkpoint extraction reads: this run's `last.ckpt`, None for a random encoder, or the path given."
-    return {'pretrain': str(spec.stage_dir('pretrain')/'checkpoints'/'last.ckpt'), 'random': None}.get(spec.encoder, spec.encoder)
-
 def _cli(spec:RunSpec, stage:str) -> list[str]:
     "The `bassl` arguments of a stage, with the config the run folder holds."
-    d = spec.stage_dir(stage)
-    args = [stage, '--config', str(d/'config.json'), '--progress', 'lines']
-    if stage == 'pretrain': return args + [str(d)] + (['--max-steps', str(spec.max_steps)] if spec.max_steps > 0 else [])
-    if stage == 'extract':
-        src = encoder_checkpoint(spec)
-        return args + [str(d)] + ([] if src is None else ['--checkpoint', src])
-    return args + [str(spec.features_dir), str(d)] + (['--crn', spec.crn_checkpoint] if spec.crn_checkpoint else [])
+    st, d = get_stage(stage), spec.stage_dir(stage)
+    return [st.command, '--config', str(d/'config.json'), '--progress', 'lines', *st.args(spec, d)]
 
 def stage_command(spec:RunSpec, stage:str, launcher:str|None=None) -> list[str]:
     "The command line that runs `stage` of `spec` as a subprocess."
@@ -234,25 +321,16 @@ def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
         synthesize(root, SynthConfig(seed=spec.seed), progress=progress)
         return MovieNetRoot(root)
 
-UPSTREAM = {'extract': 'pretrain', 'finetune': 'extract'}
-
-def _outputs(spec:RunSpec, stage:str) -> dict:
-    d = spec.stage_dir(stage)
-    if stage == 'pretrain':
-        best = sorted((d/'checkpoints').glob('best-*.ckpt'))
-        return {'checkpoint': str(d/'checkpoints'/'last.ckpt'), 'best': str(best[-1]) if best else None}
-    if stage == 'extract': return {'features': str(d), 'movies': len(json.loads((d/'index.json').read_text()))}
-    return {'scores': read_scores(d), 'predictions': str(d/'predictions.csv')}
-
-def _in_kernel(spec:RunSpec, stage:str, cfg:Experiment, progress:bool|str=True):
-    "Run a stage in this process (Lightning's `ddp_notebook` for several devices)."
-    from bassl.train.finetune import extract, finetune
-    from bassl.train.pretrain import pretrain
-    d, kw = spec.stage_dir(stage), {'strategy': 'ddp_notebook'} if cfg.world_size > 1 else {}
-    if stage == 'pretrain': pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **kw)
-    elif stage == 'extract':
-        extract(cfg, encoder_checkpoint(spec), d, progress=progress)
-    else: finetune(cfg, spec.features_dir, d, progress=progress, crn=spec.crn_checkpoint, **kw)
+def _upstream_ready(spec:RunSpec, st:Stage, upstream:str, progress:bool|str):
+    "Make sure the finished result `st` reads is there: check another run's, run (or refuse) a missing one of this run."
+    up = get_stage(st.upstream); d = spec.stage_dir(up.name)
+    if other := up.other_run(spec):  # another run's result: that run makes it
+        if not (read_done(d) or up.found(d)):
+            raise DataError(d, f"no finished {up.makes} here ({up.borrow}={other!r}): finish that run's {up.title} first")
+    elif not read_done(d):
+        if upstream != 'run': raise DataError(d, f"no finished {up.name} stage: run it first (or pass upstream='run')")
+        print(f"== {spec.name}: {st.name} needs {up.name}, which has not finished: running it first", flush=True)
+        run_stage(spec, up.name, upstream, progress=progress)
 
 def run_stage(spec:RunSpec, stage:str,
               upstream:str='run', # a missing earlier stage: 'run' it first, or 'fail'
@@ -260,17 +338,12 @@ def run_stage(spec:RunSpec, stage:str,
               progress:bool|str=True, # with `launcher='kernel'`: a bar, 'lines' or nothing (subprocesses print lines)
              ) -> dict:
     "Run (or reuse, or resume) one stage of a run; returns its `done.json` (in a dry run, the record and the command)."
+    st = get_stage(stage)
     cfg = spec.experiment()
-    up = UPSTREAM.get(stage)
-    if spec.features and stage != 'pretrain':  # another run's features: that run extracts them
-        if stage == 'extract': raise DataError(spec.features_dir, f"run {spec.name!r} reads these features (features={spec.features!r}): extract them in their own run")
-        if not (read_done(spec.features_dir) or (spec.features_dir/'index.json').exists()) and not dry_run:
-            raise DataError(spec.features_dir, f"no finished feature store here (features={spec.features!r}): finish that run's extraction first")
-    elif up and not (stage == 'extract' and spec.encoder != 'pretrain') and not read_done(spec.stage_dir(up)) and not dry_run:
-        if upstream != 'run': raise DataError(spec.stage_dir(up), f"no finished {up} stage: run it first (or pass upstream='run')")
-        print(f"== {spec.name}: {stage} needs {up}, which has not finished: running it first", flush=True)
-        run_stage(spec, up, upstream, progress=progress)
     d = spec.stage_dir(stage)
+    if other := st.other_run(spec):
+        raise DataError(d, f"run {spec.name!r} reads these {st.borrow} ({st.borrow}={other!r}): {st.command} them in their own run")
+    if st.upstream and st.reads_upstream(spec) and not dry_run: _upstream_ready(spec, st, upstream, progress)
     if dry_run:
         rec = stage_record(spec, stage, cfg)
         try: launcher = resolve_launcher(spec, stage)
@@ -281,7 +354,7 @@ def run_stage(spec:RunSpec, stage:str,
         print(f"== {spec.name}: {stage} (dry run): {shlex.join(cmd)}")
         return {'record': rec, 'command': cmd}
     prepare_data(spec)
-    with stage_lock(spec.folder/f'.{STAGE_DIRS[stage]}.lock'):
+    with stage_lock(spec.folder/f'.{st.folder}.lock'):
         rec = stage_record(spec, stage, cfg)
         state, diff = stage_status(d, rec)
         if state == 'conflict' and not spec.overwrite:
@@ -297,12 +370,12 @@ def run_stage(spec:RunSpec, stage:str,
         launcher = resolve_launcher(spec, stage)
         print(f"== {spec.name}: {stage}{' (resuming)' if state == 'partial' and not spec.overwrite else ''} in {d}", flush=True)
         t0 = time.time()
-        if launcher == 'kernel': _in_kernel(spec, stage, cfg, progress)
+        if launcher == 'kernel': st.in_kernel(spec, cfg, d, progress)
         else:
             cmd = stage_command(spec, stage, launcher)
             print('$ ' + shlex.join(cmd), flush=True)
             stream(cmd, d/'stage.log')
-        done = write_done(d, rec, time.time() - t0, _outputs(spec, stage))
+        done = write_done(d, rec, time.time() - t0, st.outputs(d))
         print(f"== {spec.name}: {stage} done in {done['seconds']:.0f} s", flush=True)
         return done
 

@@ -12,22 +12,20 @@ import papermill as pm
 import pytest
 import yaml
 
-from bassl.data.synthetic import SynthConfig, synthesize
-from bassl.experiments import STAGES, RunSpec, read_done, run_stage
+from bassl.experiments import STAGES, RunSpec, get_stage, read_done, run_stage
 from bassl.methods import TASKS
+from bassl.runs import STAGE_FOLDERS
+from bassl.test_utils import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
 NBS = ROOT/'nbs'/'experiments'
 CONFIGS = sorted((ROOT/'configs').glob('*.yaml'))
-SMALL_CRN = {'hidden': 32, 'layers': 1, 'heads': 2, 'ffn': 64}
 SCORES = {'AP', 'mAP', 'AUC', 'F1', 'acc_boundary', 'acc_no_boundary', 'Recall', 'Recall@3s', 'mIoU'}
 
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp('exp')/'movienet'
-    synthesize(d, SynthConfig(movies=5, shots=30, seed=4, width=64, height=48), workers=1, progress=False)
-    return d
+    return tiny_root(tmp_path_factory.mktemp('exp')/'movienet', movies=5, shots=30, seed=4, width=64, height=48)
 
 
 def tiny(data, runs, **kw):
@@ -67,6 +65,30 @@ def test_notebook_defaults_are_runspec_defaults(nb):
     assert params == {**spec, **stage, **extra}
     assert (params['max_steps'], params['finetune_epochs']) == (20, 5)  # the quick run the notebooks and README describe
     assert RunSpec.from_params(params) == RunSpec()  # a notebook's run and run_stage(RunSpec(), ...) are the same run
+
+
+def test_the_stage_table_is_the_one_place_stages_are_defined(tmp_path, monkeypatch):
+    "Folders, upstreams, commands and records come from STAGES: a stage outside it is refused, one added to it runs."
+    names = list(STAGES)
+    assert names == ['pretrain', 'extract', 'finetune']
+    assert all(s.upstream is None or s.upstream in names[:i] for i, s in enumerate(STAGES.values()))  # upstream: an earlier stage
+    assert len({s.folder for s in STAGES.values()}) == len(STAGES) and set(STAGE_FOLDERS) == set(STAGES)
+    for stage in ('train', 'features'):  # a folder name is not a stage either
+        with pytest.raises(ValueError, match=rf"unknown stage '{stage}', expected one of \('pretrain', 'extract', 'finetune'\)"):
+            run_stage(RunSpec(runs=str(tmp_path/'runs')), stage)
+    assert not (tmp_path/'runs').exists()
+    # a fourth stage is one row (and its folder in bassl.runs): stage_dir, records, commands and upstream checks follow
+    monkeypatch.setitem(STAGE_FOLDERS, 'evaluate', 'evaluation')
+    monkeypatch.setitem(STAGES, 'evaluate', dataclasses.replace(get_stage('finetune'), name='evaluate', command='evaluate', upstream='finetune'))
+    spec = RunSpec(name='b', runs=str(tmp_path/'runs'))
+    dry = run_stage(spec, 'evaluate', dry_run=True)
+    assert dry['record']['stage'] == 'evaluate' and dry['record']['crn'] == "pre-trained with the features' encoder"
+    run = tmp_path/'runs'/'b'
+    assert dry['command'][3:] == ['evaluate', '--config', str(run/'evaluation'/'config.json'), '--progress', 'lines',
+                                  str(run/'features'), str(run/'evaluation')]
+    with pytest.raises(Exception, match=r"finetune: no finished finetune stage: run it first \(or pass upstream='run'\)"):
+        run_stage(spec, 'evaluate', upstream='fail')
+    assert not run.exists()
 
 
 def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
