@@ -162,6 +162,9 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     print(f"\nboundaries are {100 * (test.label != 0).mean():.1f} % of the test shots: the AP of a model that knows nothing")
     print(f"run folder: {runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
           f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(jobs.values())[1:])})")
+    print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"
+          "  make tensorboard   every run's training curves\n"
+          "  README.md          fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")
     return 0
 
 # %% ../nbs/40_cli.ipynb #2e9ab262

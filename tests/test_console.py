@@ -148,6 +148,7 @@ def test_demo_runs_main_job(tmp_path):
     assert not (runs/'random'/'pretrain').exists() and not (runs/'fresh-crn'/'pretrain').exists() and not (runs/'fresh-crn'/'features').exists()
     assert re.search(r'boundaries are \d+\.\d % of the test shots', r.stdout), r.stdout
     assert f"run folder: {runs}" in r.stdout
+    assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
     again = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', runs)
     assert again.stdout.count('reusing') == 4  # every fine-tuning stage finished before (and so did what they read)
