@@ -80,6 +80,14 @@ def iter_ndjson(path:str|os.PathLike) -> Iterator[tuple[int, dict|DataError]]:
             yield i, rec if isinstance(rec, dict) else DataError(path, f"expected a JSON object, got {type(rec).__name__}", i)
 
 # %% ../nbs/00_core.ipynb #227cb57a
+def _umask() -> int:
+    "The process's umask, read without changing it where the system allows."
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(l.split()[1], 8) for l in f if l.startswith('Umask:'))
+    except (OSError, StopIteration, ValueError, IndexError):
+        m = os.umask(0o022); os.umask(m); return m
+
 @contextmanager
 def atomic_path(path:str|os.PathLike): # the final file name
     "Yield a temporary path beside `path`; on success it is renamed to `path`, on error it is removed."
@@ -87,6 +95,7 @@ def atomic_path(path:str|os.PathLike): # the final file name
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a written file gets the mode `open` would give it
     try:
         yield Path(tmp)
         os.replace(tmp, path)
