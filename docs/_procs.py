@@ -7,7 +7,7 @@ doc-host links), with `exec_nb` in place of `exec_show_docs` so that the whole n
 """
 from __future__ import annotations
 
-import ast, html, inspect, json, re, sys, time
+import ast, contextlib, html, inspect, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
 
 from execnb.nbio import mk_cell, read_nb, write_nb
@@ -57,24 +57,29 @@ def _signature(sym, drop_self:bool) -> str|None:
 
 def _cell(s) -> str: return str(s).replace('|', '\\|').replace('\n', ' ')
 
-def _param_table(sym, drop_self:bool) -> str:
+_TABLE_HEAD = ('Parameter', 'Type', 'Default', 'Details')
+
+def _param_table(sym) -> str:
+    "Markdown table of `sym`'s documented parameters: no `self`/`cls` row, no column that is empty in every row."
+    # no table at all when nothing has a docment: the signature above it already says everything else
     from fastcore.docments import docments
     try: dm = docments(sym, full=True)
     except Exception: return ''
     rows = []
-    for nm, d in dm.items():
-        if drop_self and nm in ('self', 'cls'): continue
+    for i, (nm, d) in enumerate(dm.items()):
+        if nm in ('self', 'cls') and i == 0: continue      # a method's or a class's own instance: never a parameter row
         anno, default, doc = d.get('anno'), d.get('default'), d.get('docment')
         anno = '' if anno in (None, inspect.Parameter.empty) else _fmt_anno(anno)
         default = '' if default is inspect.Parameter.empty else _fmt_default(default)
         if nm == 'return':
-            if anno or doc: rows.append(('**Returns**', anno, '', doc or ''))
+            if anno or doc: rows.append(('**Returns**', f'`{anno}`' if anno else '', '', doc or ''))
             continue
-        rows.append((f'`{nm}`', anno, default, doc or ''))
-    if not rows or all(r[0] == '**Returns**' and not r[3] for r in rows): return ''
-    fmt = lambda r: '| ' + ' | '.join(_cell(o) for o in r) + ' |'
-    return '\n'.join(['| | Type | Default | Details |', '|---|---|---|---|'] +
-                     [fmt((r[0], f'`{r[1]}`' if r[1] else '', f'`{r[2]}`' if r[2] else '', r[3])) for r in rows])
+        rows.append((f'`{nm}`', f'`{anno}`' if anno else '', f'`{default}`' if default else '', doc or ''))
+    if not any(r[3] for r in rows): return ''
+    keep = [0] + [k for k in (1, 2, 3) if any(r[k] for r in rows)]
+    fmt = lambda cells: '| ' + ' | '.join(_cell(o) for o in cells) + ' |'
+    return '\n'.join([fmt(_TABLE_HEAD[k] for k in keep), '|' + '---|' * len(keep)] +
+                     [fmt(r[k] for k in keep) for r in rows])
 
 def api_entry(sym, name:str|None=None, module:str|None=None) -> str:
     "MyST markdown for the API entry of `sym`: a `py:` directive with signature, docstring and parameter table."
@@ -103,7 +108,7 @@ def api_entry(sym, name:str|None=None, module:str|None=None) -> str:
         doc = inspect.getdoc(raw) if kind != 'class' or raw.__doc__ else None
         if doc and not (kind == 'class' and doc == inspect.getdoc(object)): body.append(doc.strip())
         if kind != 'property':
-            t = _param_table(raw, drop_self=kind == 'method')
+            t = _param_table(raw)
             if t: body.append(t)
     return '\n'.join([f':::{{py:{kind}}} {sig}', *opts, '', '\n\n'.join(body), ':::'])
 
@@ -409,17 +414,36 @@ def write_clean(nb, dst:Path):
     res = {'cells': cells, 'metadata': dict(nb.metadata), 'nbformat': 4, 'nbformat_minor': 5}
     Path(dst).write_text(json.dumps(res, indent=1, default=lambda o: dict(o) if hasattr(o, 'keys') else list(o)))
 
-def process_one(src:str, dst:str, execute:str) -> tuple[str, float, list[str]]:
-    "Worker entry: process notebook `src` into `dst` with cwd = its folder; return it, seconds taken, entries made."
-    import os, time
+_TMP_VARS = ('TMPDIR', 'TEMP', 'TMP')
+
+@contextlib.contextmanager
+def own_tmpdir(parent:str|Path|None, prefix:str):
+    "A fresh temp folder as `TMPDIR` (for `tempfile`, subprocesses and forked workers) while inside; deleted on leaving."
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    old = {k: os.environ.get(k) for k in _TMP_VARS}
+    os.environ.update({k: str(tmp) for k in _TMP_VARS}); tempfile.tempdir = None   # `gettempdir` reads the env again
+    left = []
+    try: yield left
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+        tempfile.tempdir = None
+        left += sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def process_one(src:str, dst:str, execute:str, scratch:str|None=None) -> tuple[str, float, list[str], list[str]]:
+    "Worker entry: process `src` into `dst` in its folder, with its own `TMPDIR`; return it, seconds, entries, temp leftovers."
     t0, cwd = time.time(), os.getcwd()
     os.environ['IN_TEST'] = '1'
     nbs = get_config().config_path/get_config().get('nbs_path', 'nbs')
-    try:
-        os.chdir(Path(src).parent)
-        names = process(Path(src), Path(dst), rel=Path(src).relative_to(nbs), execute=execute)
-    finally: os.chdir(cwd)
-    return src, time.time() - t0, names
+    rel = Path(src).relative_to(nbs) if Path(src).is_relative_to(nbs) else Path(Path(src).name)
+    with own_tmpdir(scratch, f'{Path(src).stem}-') as left:
+        try:
+            os.chdir(Path(src).parent)
+            names = process(Path(src), Path(dst), rel=rel, execute=execute)
+        finally: os.chdir(cwd)
+    return src, time.time() - t0, names, left
 
 def process(src:Path, dst:Path, rel:Path, execute:str='examples') -> list[str]:
     "Process `src` into `dst`; return the API entries (`module.name`) it documents."
@@ -449,6 +473,8 @@ def process(src:Path, dst:Path, rel:Path, execute:str='examples') -> list[str]:
         nb.cells.insert(0, mk_cell(f'# {src.stem}', 'markdown'))
     if exp:
         i = next(i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and re.search(r'^#\s+\S', c.source, flags=re.M))
+        # the module a stage runs has the same title (`# Pre-training`): say in the title which page is the experiment
+        nb.cells[i].source = re.sub(r'^#\s+(?!Experiment:)(\S.*)$', r'# Experiment: \1', nb.cells[i].source, count=1, flags=re.M)
         nb.cells.insert(i + 1, mk_cell(_EXPERIMENT_NOTE % (rel.name, rel.name), 'markdown'))
         for j, c in enumerate(nb.cells):
             if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', []):

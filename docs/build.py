@@ -12,7 +12,7 @@ outputs; papermill experiment notebooks are rendered as stored, never executed. 
 """
 from __future__ import annotations
 
-import argparse, concurrent.futures as cf, json, multiprocessing as mp, os, re, shutil, subprocess, sys, time
+import argparse, collections, concurrent.futures as cf, json, multiprocessing as mp, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,40 +63,75 @@ def site_map(pages:list[tuple[Path, dict]]) -> tuple[str, str]:
     for rel, nb in pages:
         if rel == Path('index.ipynb'): continue
         grouped[next(g for g, f in GROUPS if f(rel))].append((rel, nb))
+    titles = {rel: _title_desc(nb)[0] or rel.stem for g in grouped.values() for rel, nb in g}
+    seen = collections.Counter(titles.values())
+    # two pages with one title would be two identical sidebar entries: those get their notebook's name too
+    dup = {rel for rel, t in titles.items() if seen[t] > 1}
+    titles = {rel: f'{t} ({rel.stem})' if rel in dup else t for rel, t in titles.items()}
     md, toc = ['## Contents of this site', ''], []
     for g, items in grouped.items():
         if not items: continue
         md += [f'**{g}**', '']
         for rel, nb in items:
-            title, desc = _title_desc(nb)
+            desc = _title_desc(nb)[1]
             doc = rel.with_suffix('').as_posix()
-            md.append(f'- [{title or rel.stem}]({doc}.ipynb)' + (f': {desc}' if desc else ''))
+            md.append(f'- [{titles[rel]}]({doc}.ipynb)' + (f': {desc}' if desc else ''))
         md.append('')
         toc += ['```{toctree}', ':hidden:', ':maxdepth: 2', f':caption: {g}', '']
-        toc += [rel.with_suffix('').as_posix() for rel, _ in items] + ['```', '']
+        for rel, _ in items:
+            doc = rel.with_suffix('').as_posix()
+            toc.append(f'{titles[rel]} <{doc}>' if rel in dup else doc)
+        toc += ['```', '']
     return '\n'.join(md), '\n'.join(toc)
 
+_SKIP_DIRS = {'__pycache__', '.ipynb_checkpoints'}
+
+def files_under(d:Path) -> set[Path]:
+    "Every file below `d`, relative to it (caches skipped)."
+    return {p.relative_to(d) for p in d.rglob('*') if p.is_file() and not _SKIP_DIRS & set(p.relative_to(d).parts)}
+
+def clean_new_files(d:Path, before:set[Path]) -> tuple[list[str], list[str]]:
+    "Delete the folders that appeared below `d` since `before` (files listed); list new files elsewhere, left in place."
+    new = sorted(files_under(d) - before)
+    old_dirs = {q for p in before for q in p.parents}
+    top = lambda p: next((q for q in reversed(p.parents) if q not in old_dirs), None)   # its highest new folder
+    gone = sorted({top(p) for p in new if top(p) is not None})
+    for q in gone: shutil.rmtree(d/q, ignore_errors=True)
+    removed = [p.as_posix() for p in new if top(p) is not None]
+    kept = [p.as_posix() for p in new if top(p) is None and p.suffix != '.ipynb']   # a new notebook is a source
+    return removed, kept
+
 def build(n_workers:int|None=None, execute:str='examples', only:str|None=None) -> float:
-    "Build `_docs/` from `nbs/`; return seconds taken."
+    "Build `_docs/` from `nbs/`; return seconds taken. Temp folders and files the notebooks leave are removed."
     t0 = time.time()
     shutil.rmtree(PROC, ignore_errors=True); shutil.rmtree(OUT, ignore_errors=True)
     nbs = notebooks()
     if only: nbs = [p for p in nbs if re.search(only, p.name) or p.name == 'index.ipynb']
-    jobs = [(str(p), str(PROC/p.relative_to(NBS)), execute) for p in nbs]
-    for _, d, _ in jobs: Path(d).parent.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix='bassl-docs-')           # each notebook gets its own TMPDIR below this
+    jobs = [(str(p), str(PROC/p.relative_to(NBS)), execute, scratch) for p in nbs]
+    for _, d, _, _ in jobs: Path(d).parent.mkdir(parents=True, exist_ok=True)
     if (NBS/'images').is_dir(): shutil.copytree(NBS/'images', PROC/'images')  # pictures the notebooks show
     n_workers = n_workers or os.cpu_count() or 1
-    documented, failed = set(), []
+    documented, failed, left = set(), [], {}
+    before = files_under(NBS)
     import _procs
     ctx = mp.get_context('fork')    # as nbdev_test: DataLoader workers inside notebooks fork too
-    with cf.ProcessPoolExecutor(n_workers, mp_context=ctx) as ex:
-        futs = {ex.submit(_procs.process_one, *j): j[0] for j in jobs}
-        for f in cf.as_completed(futs):
-            try: src, secs, names = f.result()
-            except Exception as e:
-                failed.append(futs[f]); print(f'FAILED {Path(futs[f]).relative_to(ROOT)}:\n{e}', file=sys.stderr); continue
-            documented |= set(names)
-            print(f'  {secs:6.1f}s  {Path(src).relative_to(ROOT)}', flush=True)
+    try:
+        with cf.ProcessPoolExecutor(n_workers, mp_context=ctx) as ex:
+            futs = {ex.submit(_procs.process_one, *j): j[0] for j in jobs}
+            for f in cf.as_completed(futs):
+                try: src, secs, names, tmp_left = f.result()
+                except Exception as e:
+                    failed.append(futs[f]); print(f'FAILED {Path(futs[f]).relative_to(ROOT)}:\n{e}', file=sys.stderr); continue
+                documented |= set(names)
+                if tmp_left: left[Path(src).relative_to(NBS).as_posix()] = tmp_left
+                print(f'  {secs:6.1f}s  {Path(src).relative_to(ROOT)}', flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        removed, written = clean_new_files(NBS, before)
+    if removed: print(f'docs build: removed {len(removed)} file(s) the notebooks wrote into new folders of nbs/: {removed[:10]}',
+                      file=sys.stderr)
+    if written: print(f'docs build: files written into nbs/ during the build (left in place): {written[:10]}', file=sys.stderr)
     if failed: sys.exit(f'docs build: {len(failed)} notebook(s) failed: {", ".join(failed)}')
     print(f'processed {len(jobs)} notebooks in {time.time()-t0:.1f}s', flush=True)
 
@@ -109,6 +144,9 @@ def build(n_workers:int|None=None, execute:str='examples', only:str|None=None) -
                     {'cell_type': 'markdown', 'id': 'bassl-sidebar', 'metadata': {}, 'source': toc}]
     idx.write_text(json.dumps(nb, indent=1))
     (PROC/'_documented.json').write_text(json.dumps(sorted(documented)))
+    # what the build cleaned up, for tests/test_docs.py: the scratch folder (gone), temp leftovers, files in nbs/
+    (PROC/'_cleanup.json').write_text(json.dumps({'scratch': scratch, 'temp_left': left, 'nbs_removed': removed,
+                                                        'nbs_written': written}, indent=1))
 
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(DOCS), '-q', '-j', str(n_workers), str(PROC), str(OUT)]
     subprocess.run(cmd, check=True, cwd=ROOT)

@@ -18,7 +18,7 @@ extensions = ['myst_nb', 'sphinx.ext.mathjax']
 mathjax_path = 'mathjax/tex-chtml.js'        # copied from the sphinx-mathjax-offline package at build-finished
 source_suffix = {'.ipynb': 'myst-nb', '.md': 'myst-nb'}
 root_doc = 'index'
-exclude_patterns = ['_build', '**.ipynb_checkpoints', '_documented.json']
+exclude_patterns = ['_build', '**.ipynb_checkpoints', '_documented.json', '_cleanup.json']
 
 # notebooks are executed by build.py (nbdev's processing); myst-nb only renders them
 nb_execution_mode = 'off'
