@@ -84,6 +84,9 @@ def _check_frames(root, report, vid2idx, deep, workers, progress) -> dict[str, i
         try: check_id(e.name, root.frames_dir, field='movie folder name')
         except DataError as err: report.add_error(err); continue
         vid = e.name
+        at = lambda s, k: Path(e.path)/f'shot_{shot_id(s)}_img_{k}.jpg'      # where a problem is, without resolving the file
+        try: root.movie_dir(vid)                                            # a symlink out of the root is refused, as training refuses it
+        except DataError as err: report.add_error(err); continue
         if vid2idx is not None and vid not in vid2idx: report.add(e.path, f"movie {vid} is not in {root.vid2idx_file.name}")
         shots, other = scan_keyframes(e.path)
         for name in other: report.add(Path(e.path)/name, "unexpected file (expected shot_NNNN_img_K.jpg)")
@@ -93,11 +96,14 @@ def _check_frames(root, report, vid2idx, deep, workers, progress) -> dict[str, i
         for s in range(n):
             for k in range(NUM_KEYFRAMES):
                 if k not in shots.get(s, ()):
-                    report.add(root.keyframe(vid, s, k), f"missing keyframe (movie has shots 0000..{shot_id(n - 1)})"); complete = False
+                    report.add(at(s, k), f"missing keyframe (movie has shots 0000..{shot_id(n - 1)})"); complete = False
             for k in sorted(shots.get(s, set()) - set(range(NUM_KEYFRAMES))):
-                report.add(root.keyframe(vid, s, k), f"unexpected keyframe index {k} (expected 0..{NUM_KEYFRAMES - 1})")
+                report.add(at(s, k), f"unexpected keyframe index {k} (expected 0..{NUM_KEYFRAMES - 1})")
         if complete: num_shot[vid] = n
-        files += [root.keyframe(vid, s, k) for s in sorted(shots) for k in sorted(shots[s])]
+        for s in sorted(shots):
+            for k in sorted(shots[s]):
+                try: files.append(root.keyframe(vid, s, k))
+                except DataError as err: report.add_error(err)          # a keyframe symlinked out of the root
     bar = tqdm(total=len(files), desc='decoding keyframes' if deep else 'checking keyframes', unit='img',
                disable=not progress, mininterval=.5)
     with ThreadPoolExecutor(workers) as ex:
@@ -194,7 +200,9 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
         for k in SPLITS:
             for vid in split[k]:
                 if vid2idx is not None and vid not in vid2idx: report.add(root.split_file, f"{k} movie {vid} is not in vid2idx.json")
-                if not root.movie_dir(vid).is_dir(): report.add(root.split_file, f"{k} movie {vid} has no frame folder"); continue
+                try: has_frames = root.movie_dir(vid).is_dir()
+                except DataError: continue                                  # a folder symlinked out of the root: reported above
+                if not has_frames: report.add(root.split_file, f"{k} movie {vid} has no frame folder"); continue
                 try: labels[vid] = read_movie_labels(root, vid, num_shot.get(vid))  # the checks build_anno makes
                 except DataError as e: report.add_error(e)
                 if not root.shot_table_file(vid).exists(): report.add(root.shot_table_file(vid), f"missing shot table of {k} movie {vid}")

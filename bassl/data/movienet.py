@@ -59,8 +59,8 @@ class MovieNetRoot:
         return self.anno_dir/f'anno.{name}.ndjson'
     def movie_dir(self, vid:str) -> Path: return inside(self.frames_dir, check_id(vid))
     def keyframe(self, vid:str, shot:int, k:int) -> Path:
-        "Path of keyframe `k` of shot index `shot` of movie `vid`"
-        return self.movie_dir(vid)/f'shot_{shot_id(shot)}_img_{int(k)}.jpg'
+        "Path of keyframe `k` of shot index `shot` of movie `vid`; like a movie folder, it must resolve inside `240P_frames/`."
+        return inside(self.frames_dir, check_id(vid), f'shot_{shot_id(shot)}_img_{int(k)}.jpg')
     def label_file(self, vid:str) -> Path: return inside(self.label_dir, check_id(vid) + '.txt')
     def shot_table_file(self, vid:str) -> Path: return inside(self.shot_table_dir, check_id(vid) + '.txt')
 
