@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..core import DataError, write_json, write_ndjson
 from .anno import anno_sets
-from .movienet import ANNO_SETS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, shot_id, write_labels, write_shot_table
+from .movienet import ANNO_SETS, FRAME_NAME, NUM_KEYFRAMES, SPLITS, MovieNetRoot, shot_id, write_labels, write_shot_table
 
 # %% auto #0
 __all__ = ['DEFAULT_ROOT', 'MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place',
@@ -266,6 +266,15 @@ def split_movies(cfg:SynthConfig) -> dict[str, list[str]]:
     if n_lab < 3: out = {'train': lab, 'val': [], 'test': []}
     return {**out, 'all': lab}
 
+def _own_keyframes(movie_dir:Path) -> list[Path]:
+    "The keyframe files in `movie_dir` (bassl's names); anything else in it is not bassl's."
+    return [movie_dir/n for n in os.listdir(movie_dir) if FRAME_NAME.fullmatch(n)] if movie_dir.is_dir() else []
+
+def _clear_movie(movie_dir:Path):
+    "Remove bassl's keyframes from `movie_dir`, and the folder when nothing else is left in it."
+    for p in _own_keyframes(movie_dir): p.unlink()
+    if movie_dir.is_dir() and not any(movie_dir.iterdir()): movie_dir.rmdir()
+
 def _make_movie(args):
     cfg, i, frames_dir = args
     plan = plan_movie(cfg, i)
@@ -273,14 +282,45 @@ def _make_movie(args):
     tmp = Path(frames_dir)/f'.tmp-{plan.vid}-{os.getpid()}'
     if tmp.exists(): shutil.rmtree(tmp)
     render_movie(cfg, plan, tmp)
-    if final.exists(): shutil.rmtree(final)
-    os.replace(tmp, final)
+    _clear_movie(final)                                  # a folder of an earlier run (synthesize refused any other)
+    if final.exists():                                   # it holds files of the user's: the new keyframes go in beside them
+        for p in tmp.iterdir(): os.replace(p, final/p.name)
+        tmp.rmdir()
+    else: os.replace(tmp, final)
     return plan.vid, plan.num_shot, plan.labels, plan.shot_table
+
+def _planned(root:MovieNetRoot, cfg:SynthConfig) -> dict[str, list[str]]:
+    "The manifest of what `synthesize(root, cfg)` writes: movie folders (their keyframes) and files, relative to the root."
+    rel = lambda p: p.relative_to(root.root).as_posix()
+    labelled = split_movies(cfg)['all']
+    files = [rel(f(v)) for v in labelled for f in (root.label_file, root.shot_table_file)]
+    files += [rel(root.split_file), *(rel(root.anno_file(k)) for k in ANNO_SETS), rel(root.vid2idx_file)]
+    return {'movies': synth_ids(cfg.movies), 'files': sorted(files)}
+
+def _written(root:MovieNetRoot) -> dict[str, list[str]]:
+    "The manifest in the marker of an earlier run: what it wrote, and so what a new run may replace or remove."
+    try: rec = json.loads((root.root/MARKER).read_text(encoding='utf-8'))
+    except (OSError, ValueError): return {'movies': [], 'files': []}        # none, or unreadable: nothing here is known to be ours
+    if isinstance(rec.get('written'), dict): return {k: list(rec['written'].get(k, [])) for k in ('movies', 'files')}
+    try: old = SynthConfig(**{k: v for k, v in rec.items() if k in SynthConfig.__dataclass_fields__})
+    except (TypeError, ValueError): return {'movies': [], 'files': []}
+    m = _planned(root, old)                                                 # a marker of before the manifest: what its config wrote
+    return {'movies': m['movies'], 'files': sorted({*m['files'], *(p.relative_to(root.root).as_posix() for v in m['movies']
+                                                                 for p in (root.label_file(v), root.shot_table_file(v)))})}
+
+def _refuse_foreign(root:MovieNetRoot, plan:dict, prev:dict):
+    "Raise a `DataError` naming the first path `plan` would replace that the earlier manifest `prev` does not list."
+    foreign = [root.movie_dir(v) for v in plan['movies'] if v not in prev['movies'] and root.movie_dir(v).exists()]
+    foreign += [root.root/f for f in plan['files'] if f not in prev['files'] and (root.root/f).exists()]
+    if foreign:
+        more = f" ({len(foreign) - 1} more paths like it)" if len(foreign) > 1 else ''
+        raise DataError(foreign[0], f"exists and was not written by bassl synth (it is not in {MARKER}){more}; refusing to "
+                                    "replace it: move it away, or choose an empty folder")
 
 def synthesize(root:str|os.PathLike, # folder to write the dataset root into
                cfg:SynthConfig|None=None, # dataset parameters (default: 20 movies x ~150 shots)
                workers:int|None=None, # processes rendering movies (default: all cores)
-               overwrite:bool=False, # allow writing into a non-empty folder that is not a synthetic root
+               overwrite:bool=False, # allow writing into a non-empty folder that is not a synthetic root (beside its files, never over them)
                progress:bool=True, # show a progress bar
               ) -> dict[str, list[dict]]:
     "Write a synthetic MovieNet-SSeg root; returns the annotation records it wrote."
@@ -289,10 +329,14 @@ def synthesize(root:str|os.PathLike, # folder to write the dataset root into
     if root.root.exists() and any(root.root.iterdir()) and not (root.root/MARKER).exists() and not overwrite:
         raise DataError(root.root, "is not empty and not a synthetic dataset made by bassl; refusing to write into it "
                                    "(choose an empty folder, or pass overwrite=True / --force)")
+    prev, plan = _written(root), _planned(root, cfg)
+    _refuse_foreign(root, plan, prev)
     root.frames_dir.mkdir(parents=True, exist_ok=True)
-    write_json(root.root/MARKER, {'generator': 'bassl.data.synthetic', **asdict(cfg)}, indent=1)
+    marker = {'generator': 'bassl.data.synthetic', **asdict(cfg)}
+    union = {k: sorted({*prev[k], *plan[k]}) for k in plan}                 # killed half-way, the next run still knows both
+    write_json(root.root/MARKER, {**marker, 'written': union}, indent=1)
     vids = synth_ids(cfg.movies)
-    for stale in set(root.movies()) - set(vids): shutil.rmtree(root.movie_dir(stale))  # from an earlier, larger run
+    for stale in sorted(set(prev['movies']) - set(vids)): _clear_movie(root.movie_dir(stale))  # from an earlier, larger run
     jobs = [(cfg, i, str(root.frames_dir)) for i in range(cfg.movies)]
     workers = min(workers or os.cpu_count() or 1, cfg.movies)
     bar = tqdm(total=cfg.movies, desc='synthesizing movies', unit='movie', disable=not progress)
@@ -307,9 +351,9 @@ def synthesize(root:str|os.PathLike, # folder to write the dataset root into
     split = split_movies(cfg)
     num_shots = {v: n for v, n, _, _ in results}
     labels = {v: lab for v, _, lab, _ in results if v in split['all']}
+    for f in sorted(set(prev['files']) - set(plan['files'])):               # an earlier run's label files of movies now unlabelled
+        if (root.root/f).is_file(): (root.root/f).unlink()
     for v, _, lab, table in results:
-        for p in (root.label_file(v), root.shot_table_file(v)):
-            if p.exists(): p.unlink()
         if v in labels:
             write_labels(root.label_file(v), lab)
             write_shot_table(root.shot_table_file(v), table)
@@ -317,6 +361,7 @@ def synthesize(root:str|os.PathLike, # folder to write the dataset root into
     vid2idx = {v: i for i, v in enumerate(sorted(vids))}
     sets = anno_sets(num_shots, labels, split, vid2idx)
     for k, recs in sets.items(): write_ndjson(root.anno_file(k), recs)
+    write_json(root.root/MARKER, {**marker, 'written': plan}, indent=1)       # what is here now, then the index: complete
     write_json(root.vid2idx_file, vid2idx)
     return sets
 
