@@ -27,9 +27,9 @@ from .pretext.objectives import cgm_pairs, msm_mask, sample_where, shotcol_neigh
 from .runs import pretrained, read_predictions, resolve, work_dir
 
 # %% auto #0
-__all__ = ['WINDOW_METHODS', 'builtin_root', 'to_rgb', 'Embedder', 'load_embedder', 'encoder_options', 'Exploration',
-           'WindowDataset', 'window_dataset', 'window_truth', 'explore', 'checkpoint_predictions', 'load_predictions',
-           'predicted_scenes', 'movie_scores']
+__all__ = ['WINDOW_METHODS', 'builtin_root', 'project_relative', 'to_rgb', 'Embedder', 'load_embedder', 'encoder_options',
+           'Exploration', 'WindowDataset', 'window_dataset', 'window_truth', 'explore', 'checkpoint_predictions',
+           'load_predictions', 'predicted_scenes', 'movie_scores']
 
 # %% ../nbs/30_analysis.ipynb #2d6c46fb
 def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the project's built-in synthetic dataset
@@ -41,6 +41,13 @@ def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the pro
         raise DataError(project/DEFAULT_ROOT, f"missing or unfinished: the project folder {project} has no built-in synthetic dataset; make it "
                                               f"(about 100 MB) by running `bassl synth {DEFAULT_ROOT}` (or `make demo`) in that folder, or pass a dataset root")
     return project/DEFAULT_ROOT
+
+# %% ../nbs/30_analysis.ipynb #21e3e7d0
+def project_relative(path:str|os.PathLike) -> Path:
+    "`path` relative to the project folder (`work_dir()`) when it lies inside it, else as given."
+    p, project = Path(path), work_dir()
+    try: return p.resolve().relative_to(project)
+    except ValueError: return p
 
 # %% ../nbs/30_analysis.ipynb #1537e6c9
 def to_rgb(x:torch.Tensor, # [T, 3, S, S] ImageNet-normalised float clip (what the encoder sees)
@@ -89,7 +96,7 @@ def load_embedder(source:str|os.PathLike|None=None, # None: random init; a pre-t
     enc.load_state_dict(_sub(sd, 'shot_encoder.'))
     head = NCEHead(enc.dim)
     head.load_state_dict(_sub(sd, 'loss.head_nce.'))
-    return Embedder(enc.eval(), head.eval(), cfg.pretrain.image_size, f'{cfg.name} ({a.checkpoint})')
+    return Embedder(enc.eval(), head.eval(), cfg.pretrain.image_size, f'{cfg.name} ({project_relative(a.checkpoint)})')
 
 # %% ../nbs/30_analysis.ipynb #199e3353
 def encoder_options(runs:str|os.PathLike|None=None, # folder of run folders (default: the project's runs/)

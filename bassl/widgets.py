@@ -18,19 +18,27 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from .analysis import (WINDOW_METHODS, Embedder, Exploration, WindowDataset, builtin_root, encoder_options, explore,
-                            load_embedder, load_predictions, movie_scores, predicted_scenes, window_dataset)
+                            load_embedder, load_predictions, movie_scores, predicted_scenes, project_relative, window_dataset)
 from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_shot_table
 from .data.transforms import decode_frames
 from .metrics import Predictions
-from .runs import run_config
+from .runs import locate, run_config
 
 # %% auto #0
-__all__ = ['GROUP_COLORS', 'SCENE_COLORS', 'png_uri', 'strip', 'window_figure', 'dtw_figure', 'update_figure',
-           'PseudoBoundaryExplorer', 'timeline_figure', 'keyframes_figure', 'SceneViewer']
+__all__ = ['GROUP_COLORS', 'SCENE_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'png_uri', 'strip',
+           'legend_entry', 'window_figure', 'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure',
+           'keyframes_figure', 'SceneViewer']
 
 # %% ../nbs/31_widgets.ipynb #cd94f89b
 GROUP_COLORS = ('#1f77b4', '#ff7f0e')  # group 0 (anchor 0's scene), group 1 (anchor 1's scene)
 SCENE_COLORS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf')
+PSEUDO_LINE = dict(color='#d62728', dash='dash', width=2)          # the pseudo-boundary, drawn over...
+TRUE_LINE = dict(color='rgba(44,160,44,0.45)', width=7)            # ...a wide pale true boundary, so both show where they meet
+SAMPLE_MARKERS = {  # legend label: (symbol, colour) of the pretext-sample markers
+    'centre shot / centre anchor': ('circle', '#444'), 'positive (CGM: same group; ShotCoL: nearest neighbour)': ('circle', '#2ca02c'),
+    'negative (CGM: other group; PP: non-boundary)': ('x', '#d62728'), 'PP: pseudo-boundary shot': ('diamond', '#2ca02c'),
+    'MSM: masked': ('square', '#7f7f7f')}
+TOOLBAR_PX = 34  # plotly's toolbar sits in the top 30 px of a figure: titles start below it
 
 def png_uri(img:np.ndarray, # [H, W, 3] uint8
            ) -> str:
@@ -52,14 +60,29 @@ def strip(frames:np.ndarray, # [T, H, W, 3] uint8
     return out
 
 # %% ../nbs/31_widgets.ipynb #ff346a65
-def _vline(x:float, row:int, color:str, dash:str='solid', width:float=2) -> dict:
+def _vline(x:float, row:int, line:dict) -> dict:
     "A vertical line shape across subplot `row` (axes x{row}, y{row}) of a one-column `make_subplots` figure."
     ax = '' if row == 1 else str(row)
-    return dict(type='line', x0=x, x1=x, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', line=dict(color=color, dash=dash, width=width))
+    return dict(type='line', x0=x, x1=x, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', line=line)
+
+def legend_entry(name:str, **kw) -> go.Scatter:
+    "A trace that draws nothing but a legend entry (`mode`, `line` or `marker` say how it looks)."
+    return go.Scatter(x=[None], y=[None], name=name, showlegend=True, hoverinfo='skip', **kw)
+
+def _hover_slots(x:list, y:float, text:list, name:str) -> go.Scatter:
+    "Invisible markers over keyframe slots, so that hovering a thumbnail says which shot it is."
+    return go.Scatter(x=x, y=[y] * len(x), text=text, mode='markers', marker=dict(size=28, color='rgba(0,0,0,0)'), name=name,
+                      showlegend=False, hovertemplate='%{text}<extra></extra>')
+
+def _top_title(text:str, size:int=13) -> dict:
+    "A left-aligned figure title starting below plotly's toolbar."
+    return dict(text=text, font_size=size, x=0.01, xanchor='left', xref='container', y=1, yanchor='top', yref='container',
+                pad=dict(t=TOOLBAR_PX))
 
 def window_figure(ex:Exploration) -> go.Figure:
     "The sparse anchors, the 17 dense keyframes coloured by pseudo-boundary group, true and pseudo boundaries, and one draw of each pretext task."
     n, c, S = len(ex.dense_idx), len(ex.dense_idx) // 2, ex.dense.shape[1]
+    shot = lambda j: int(ex.dense_idx[j])                                   # every label speaks in shot numbers
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.22, 0.3, 0.48],
                         subplot_titles=('sparse anchors', 'dense window, coloured by pseudo-boundary group', 'pretext-task samples'))
     dx = 1 / (S + 2)                                                        # a keyframe slot spans one x unit
@@ -67,50 +90,68 @@ def window_figure(ex:Exploration) -> go.Figure:
                            hoverinfo='skip'), 1, 1)
     fig.add_trace(go.Image(source=png_uri(strip(ex.dense)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='dense', hoverinfo='skip'), 2, 1)
     rows = ['MSM', 'PP', 'CGM'] + (['ShotCoL'] if ex.nn is not None else [])
-    pts = [('CGM', c, 'centre', 'circle', '#444'), ('CGM', ex.cgm[0], 'positive', 'circle', '#2ca02c'),
-           ('CGM', ex.cgm[1], 'negative', 'x', '#d62728'), ('PP', ex.pp[0], 'boundary (1)', 'diamond', '#2ca02c'),
-           ('PP', ex.pp[1], 'non-boundary (0)', 'x', '#d62728')]
-    pts += [('MSM', int(j), 'masked', 'square', '#7f7f7f') for j in np.flatnonzero(ex.msm)]
-    if ex.nn is not None: pts += [('ShotCoL', c, 'centre anchor', 'circle', '#444'), ('ShotCoL', ex.nn, 'NN positive', 'circle', '#2ca02c')]
-    fig.add_trace(go.Scatter(x=[p[1] for p in pts], y=[p[0] for p in pts], text=[p[2] for p in pts], mode='markers+text',
-                             textposition=['top center' if k % 2 == 0 else 'bottom center' for k in range(len(pts))], marker=dict(symbol=[p[3] for p in pts], color=[p[4] for p in pts], size=13),
-                             customdata=ex.dense_idx[[p[1] for p in pts]], name='pretext samples',
-                             hovertemplate='%{y}: %{text}<br>dense %{x} = shot %{customdata}<extra></extra>'), 3, 1)
+    kind = list(SAMPLE_MARKERS)
+    pts = [('CGM', c, 'centre', kind[0]), ('CGM', ex.cgm[0], 'positive: same group', kind[1]),
+           ('CGM', ex.cgm[1], 'negative: other group', kind[2]), ('PP', ex.pp[0], 'pseudo-boundary shot (class 1)', kind[3]),
+           ('PP', ex.pp[1], 'non-boundary shot (class 0)', kind[2])]
+    pts += [('MSM', int(j), 'masked', kind[4]) for j in np.flatnonzero(ex.msm)]
+    if ex.nn is not None: pts += [('ShotCoL', c, 'centre anchor', kind[0]), ('ShotCoL', ex.nn, 'nearest neighbour: positive', kind[1])]
+    fig.add_trace(go.Scatter(x=[p[1] for p in pts], y=[p[0] for p in pts], text=[p[2] for p in pts], mode='markers',
+                             marker=dict(symbol=[SAMPLE_MARKERS[p[3]][0] for p in pts], color=[SAMPLE_MARKERS[p[3]][1] for p in pts], size=13),
+                             customdata=[shot(p[1]) for p in pts], name='pretext samples', showlegend=False,
+                             hovertemplate='%{y}: %{text}<br>shot %{customdata}<extra></extra>'), 3, 1)
     g = ex.groups
+    fig.add_trace(_hover_slots([int(a) for a in ex.anchors], S * dx / 2, [f'anchor {k}: shot {shot(a)}' for k, a in enumerate(ex.anchors)],
+                               'anchor thumbnails'), 1, 1)
+    fig.add_trace(_hover_slots(list(range(n)), S * dx / 2, [f'shot {shot(j)} · group {g[j]}' + (' · centre' if j == c else '')
+                                                             for j in range(n)], 'dense thumbnails'), 2, 1)
+    legend = [legend_entry(f'group {k}: shots {"before" if k == 0 else "after"} the pseudo-boundary', mode='markers',
+                           marker=dict(symbol='square', size=12, color=GROUP_COLORS[k])) for k in (0, 1)]
+    legend += [legend_entry('pseudo-boundary (DTW)', mode='lines', line=PSEUDO_LINE),
+               legend_entry('true boundary (labels, never used in pre-training)', mode='lines', line=TRUE_LINE)]
+    legend += [legend_entry(k, mode='markers', marker=dict(symbol=s, color=col, size=11)) for k, (s, col) in SAMPLE_MARKERS.items()]
+    for t in legend: fig.add_trace(t, 3, 1)
     shapes = [dict(type='rect', x0=j - 0.5, x1=j + 0.5, y0=S * dx + 0.02, y1=S * dx + 0.1, xref='x2', yref='y2',
                    fillcolor=GROUP_COLORS[g[j]], line_width=0) for j in range(n)]      # group colour under each dense shot
-    for r in (1, 2, 3):                                                     # pseudo-boundary (dashed red), labels (green)
-        shapes.append(_vline(ex.boundary + 0.5, r, '#d62728', 'dash'))
-        shapes += [_vline(j + 0.5, r, '#2ca02c') for j in np.flatnonzero(ex.true if ex.true is not None else [])]
+    truth = np.flatnonzero(ex.true) if ex.true is not None else []
+    for r in (1, 2, 3):                                                     # true boundaries (wide, pale), the pseudo-boundary over them
+        shapes += [_vline(j + 0.5, r, TRUE_LINE) for j in truth]
+        shapes.append(_vline(ex.boundary + 0.5, r, PSEUDO_LINE))
     fig.layout.shapes = shapes
     for r in (1, 2): fig.update_yaxes(range=[S * dx + 0.12, -0.05], visible=False, row=r, col=1)
     fig.update_yaxes(categoryorder='array', categoryarray=rows, range=[-0.5, len(rows) - 0.3], row=3, col=1)
-    fig.update_xaxes(range=[-0.6, n - 0.4], tickvals=list(range(n)), ticktext=[str(s) for s in ex.dense_idx], row=3, col=1)
-    fig.update_xaxes(title_text='shot (dense positions 0..16)', row=3, col=1)
-    truth = 'no labels' if ex.true is None else f'true boundaries after dense {np.flatnonzero(ex.true).tolist()}'
-    fig.update_layout(title=dict(text=f'{ex.vid} · centre shot {ex.center} · {ex.method} · pseudo-boundary after dense {ex.boundary} '
-                                      f'(shot {ex.dense_idx[ex.boundary]}) · {truth}', font_size=13),
-                      height=470, margin=dict(l=60, r=20, t=60, b=40), showlegend=False, plot_bgcolor='white')
+    fig.update_xaxes(range=[-0.6, n - 0.4], tickvals=list(range(n)), ticktext=[str(shot(j)) for j in range(n)], row=3, col=1)
+    fig.update_xaxes(title_text='shot (the 17 dense shots of the window)', row=3, col=1)
+    after = lambda js: 'shot ' + str(shot(js[0])) if len(js) == 1 else 'shots ' + ', '.join(str(shot(j)) for j in js)
+    told = 'no labels' if ex.true is None else f'true boundary after {after(truth)}' if len(truth) else 'no true boundary in the window'
+    fig.update_layout(title=_top_title(f'{ex.vid} · centre shot {ex.center} · {ex.method}<br>'
+                                       f'pseudo-boundary after shot {shot(ex.boundary)} · {told}'),
+                      height=600, margin=dict(l=60, r=20, t=TOOLBAR_PX + 76, b=40), plot_bgcolor='white',
+                      legend=dict(orientation='h', x=0, xanchor='left', y=-0.14, yanchor='top', font_size=11))
     return fig
 
 # %% ../nbs/31_widgets.ipynb #dafdd4d7
 def dtw_figure(ex:Exploration) -> go.Figure:
     "The DTW cost matrix of the two edge anchors against the dense shots, the alignment path and the pseudo-boundary."
-    n = len(ex.dense_idx)
-    ylab = [f'anchor 0 (shot {ex.dense_idx[ex.anchors[0]]})', f'anchor 1 (shot {ex.dense_idx[ex.anchors[1]]})']
+    n, shots = len(ex.dense_idx), [int(s) for s in ex.dense_idx]
+    ylab = [f'anchor 0 (shot {shots[ex.anchors[0]]})', f'anchor 1 (shot {shots[ex.anchors[1]]})']
     fig = go.Figure(go.Heatmap(z=ex.cost, x=list(range(n)), y=ylab, colorscale='Viridis', zmin=0, colorbar=dict(title='1 - cos'),
-                               customdata=np.stack([ex.accumulated, np.broadcast_to(ex.dense_idx, ex.cost.shape)], -1),
-                               hovertemplate='%{y} vs dense %{x} (shot %{customdata[1]})<br>cost %{z:.3f}, accumulated %{customdata[0]:.3f}<extra></extra>'))
+                               customdata=np.stack([ex.accumulated, np.broadcast_to(ex.dense_idx, ex.cost.shape)], -1), showlegend=False,
+                               hovertemplate='%{y} vs shot %{customdata[1]}<br>cost %{z:.3f}, accumulated %{customdata[0]:.3f}<extra></extra>'))
     i, j = np.nonzero(ex.path)
     order = np.lexsort((i, j))
-    fig.add_trace(go.Scatter(x=j[order], y=[ylab[k] for k in i[order]], mode='lines+markers', name='DTW path',
+    fig.add_trace(go.Scatter(x=j[order], y=[ylab[k] for k in i[order]], mode='lines+markers', name='alignment path (marker: group 0 / 1)',
                              line=dict(color='white', width=2), marker=dict(color=[GROUP_COLORS[k] for k in i[order]], size=11,
-                             line=dict(color='white', width=1.5))))
+                             line=dict(color='white', width=1.5)), customdata=ex.dense_idx[j[order]],
+                             hovertemplate='%{y} aligned to shot %{customdata}<extra></extra>'))
+    fig.add_trace(legend_entry('pseudo-boundary', mode='lines', line=PSEUDO_LINE))
     fig.layout.shapes = [dict(type='line', x0=ex.boundary + 0.5, x1=ex.boundary + 0.5, y0=0, y1=1, yref='y domain',
-                              line=dict(color='#d62728', dash='dash', width=3))]
-    fig.update_layout(title=dict(text=f'DTW alignment of the anchors: group 0 = dense 0..{ex.boundary}, group 1 = {ex.boundary + 1}..{n - 1}',
-                                 font_size=13), xaxis_title='dense position', height=260, margin=dict(l=60, r=20, t=50, b=40),
-                      showlegend=False)
+                              line={**PSEUDO_LINE, 'width': 3})]
+    fig.update_xaxes(tickvals=list(range(n)), ticktext=[str(s) for s in shots], title_text='shot')
+    fig.update_layout(title=_top_title(f'DTW alignment of the anchors: group 0 = shots {shots[0]}..{shots[ex.boundary]}, '
+                                       f'group 1 = shots {shots[ex.boundary + 1]}..{shots[-1]}'),
+                      height=320, margin=dict(l=60, r=20, t=TOOLBAR_PX + 40, b=40), plot_bgcolor='white',
+                      legend=dict(orientation='h', x=0, xanchor='left', y=-0.32, yanchor='top', font_size=11))
     return fig
 
 # %% ../nbs/31_widgets.ipynb #e1f5a645
@@ -136,7 +177,9 @@ class PseudoBoundaryExplorer(W.VBox):
                  vid:str|None=None, center:int|None=None, # initial movie and centre shot
                  method:str='bassl', seed:int=0):
         self._embedders, self._windows, self.timings, self._busy = {}, {}, [], True
-        self.root_box = W.Text(str(builtin_root(root)), description='root', continuous_update=False, layout=W.Layout(width='420px'))
+        start = builtin_root(root)
+        self._roots = {str(project_relative(start)): start}         # what the box shows (no machine path) -> the root
+        self.root_box = W.Text(next(iter(self._roots)), description='root', continuous_update=False, layout=W.Layout(width='420px'))
         self.movie = W.Dropdown(description='movie')
         self.center = W.IntSlider(description='centre shot', min=0, max=1, continuous_update=False, layout=W.Layout(width='520px'))
         self.method = W.Dropdown(options=list(WINDOW_METHODS), value=method, description='sampling')
@@ -172,7 +215,7 @@ class PseudoBoundaryExplorer(W.VBox):
         self.refresh()
 
     def _set_movie(self, center=None):
-        n = count_shots(MovieNetRoot(self.root_box.value), self.movie.value)
+        n = count_shots(MovieNetRoot(self.root()), self.movie.value)
         self.center.max = n - 1
         self.center.value = min(n - 1, center if center is not None else n // 2)
 
@@ -183,6 +226,10 @@ class PseudoBoundaryExplorer(W.VBox):
         self._busy = False
         self.refresh()
 
+    def root(self) -> Path:
+        "The dataset root in the box: the one it started with, a path as written when it exists from here, else the project's (`bassl.runs.locate`)."
+        return self._roots.get(self.root_box.value) or locate(self.root_box.value)
+
     def embedder(self) -> Embedder:
         "The chosen encoder (loaded once)."
         src = self.encoder.value
@@ -191,7 +238,7 @@ class PseudoBoundaryExplorer(W.VBox):
 
     def windows(self) -> WindowDataset:
         "The window dataset of the current root, sampling method, encoder input size and augmentation (built once)."
-        key = (str(Path(self.root_box.value).resolve()), self.method.value, self.embedder().image_size, self.augment.value)
+        key = (str(self.root().resolve()), self.method.value, self.embedder().image_size, self.augment.value)
         if key not in self._windows: self._windows[key] = window_dataset(*key)
         return self._windows[key]
 
@@ -219,8 +266,9 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
                     vid:str, # movie
                     threshold:float=0.5,
                     shot_table:np.ndarray|None=None, # `[num_shot, 5]` frames, for Recall@3s and mIoU in the titles
+                    selected:int|None=None, # a shot to frame in orange (the one whose keyframes are shown)
                    ) -> go.Figure:
-    "P(boundary) per shot of each run, its predicted scenes as coloured bands, the threshold and the true boundaries."
+    "P(boundary) per shot of each run, its predicted scenes as coloured bands, the threshold, the true boundaries and a selected shot."
     names = list(runs)
     scores = {k: movie_scores(runs[k], vid, shot_table, threshold) for k in names}
     title = lambda k: f'<b>{k}</b> · ' + ' · '.join(f'{m} {scores[k][m]:.1f}' for m in ('AP', 'F1', 'Recall', 'Recall@3s', 'mIoU') if m in scores[k])
@@ -241,23 +289,32 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
                         line=dict(color='black', width=1.5, dash='dot')) for i in shot[label == 1]]
         shapes.append(dict(type='line', x0=0, x1=1, y0=threshold, y1=threshold, xref=f'x{ax} domain', yref=f'y{ax}',
                            line=dict(color='#d62728', width=1.5, dash='dash')))
+        if selected is not None:
+            shapes.append(dict(type='rect', x0=selected - 0.5, x1=selected + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
+                               name='selected shot', line=dict(color='#ff7f0e', width=2.5), fillcolor='rgba(255,127,14,0.15)'))
         fig.add_trace(go.Scatter(x=shot, y=prob, mode='lines+markers', name=k, line=dict(color='#333', width=1), marker=dict(size=5,
                                  color=np.where(prob > threshold, '#d62728', '#333')), customdata=label,
                                  hovertemplate='shot %{x}: P(boundary) %{y:.3f}, label %{customdata}<extra>' + k + '</extra>'), r, 1)
         fig.update_yaxes(range=[-0.02, 1.02], title_text='P(boundary)', row=r, col=1)
     fig.layout.shapes = shapes
     fig.update_xaxes(title_text='shot (dotted: true boundaries after the shot; bands: predicted scenes)', row=len(names), col=1)
-    fig.update_layout(title=dict(text=f'{vid} at threshold {threshold:.2f}', font_size=14), height=170 + 190 * len(names),
-                      margin=dict(l=60, r=20, t=80, b=50), showlegend=False, plot_bgcolor='white', clickmode='event')
+    picked = '' if selected is None else f' · shot {selected} selected (orange)'
+    fig.update_layout(title=_top_title(f'{vid} at threshold {threshold:.2f}{picked}', 14), height=190 + 190 * len(names),
+                      margin=dict(l=60, r=20, t=TOOLBAR_PX + 60, b=50), showlegend=False, plot_bgcolor='white', clickmode='event')
     return fig
 
 def keyframes_figure(root:str|os.PathLike, vid:str, shot:int, caption:str='') -> go.Figure:
-    "The keyframes of one shot side by side."
+    "The keyframes of one shot side by side, each saying on hover which keyframe it is."
     r = MovieNetRoot(root)
     frames = np.stack([f.permute(1, 2, 0).numpy() for f in decode_frames([r.keyframe(vid, shot, k) for k in range(NUM_KEYFRAMES)])])
+    T, H, Wd, _ = frames.shape
     fig = go.Figure(go.Image(source=png_uri(strip(frames, gap=6)), x0=0, dx=1, dy=1, hoverinfo='skip'))
-    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(title=dict(text=f'{vid} shot {shot} {caption}', font_size=13), height=frames.shape[1] + 80, margin=dict(l=10, r=10, t=40, b=10))
+    fig.add_trace(_hover_slots([k * (Wd + 6) + 3 + Wd / 2 for k in range(T)], H / 2, [f'{vid} shot {shot} · keyframe {k + 1} of {T}' for k in range(T)],
+                               'keyframes'))
+    fig.data[1].marker.size = min(Wd, H)
+    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False, autorange='reversed')
+    fig.update_layout(title=_top_title(f'{vid} shot {shot} {caption}'), height=H + TOOLBAR_PX + 60,
+                      margin=dict(l=10, r=10, t=TOOLBAR_PX + 30, b=10), plot_bgcolor='white')
     return fig
 
 # %% ../nbs/31_widgets.ipynb #cc7f4c92
@@ -278,13 +335,20 @@ class SceneViewer(W.VBox):
         self.threshold = W.FloatSlider(threshold, min=0.01, max=0.99, step=0.01, description='threshold', continuous_update=False,
                                        layout=W.Layout(width='420px'))
         self.scores = W.HTML()
+        self.hint = W.HTML('<i>Click a shot on a curve to see its keyframes below; the orange frame marks it on the timeline.</i>')
+        self.shot = self.first_shot()
         self.fig = go.FigureWidget(self.figure())
-        self.keyframes = go.FigureWidget(self.shot_figure(0))
+        self.keyframes = go.FigureWidget(self.shot_figure(self.shot))
         self._hook_clicks()
-        self.movie.observe(lambda _: self.refresh(), 'value')
+        self.movie.observe(self._movie_changed, 'value')
         self.threshold.observe(lambda _: self.refresh(), 'value')
         self.refresh()
-        super().__init__([W.HBox([self.movie, self.threshold]), self.scores, self.fig, self.keyframes])
+        super().__init__([W.HBox([self.movie, self.threshold]), self.scores, self.hint, self.fig, self.keyframes])
+
+    def first_shot(self) -> int:
+        "The first shot of the current movie with a prediction."
+        p = next(iter(self.runs.values()))
+        return int(p.shot[p.movie(self.movie.value)].min())
 
     def shot_table(self) -> np.ndarray|None:
         f = MovieNetRoot(self.root).shot_table_file(self.movie.value)
@@ -292,7 +356,7 @@ class SceneViewer(W.VBox):
 
     def figure(self) -> go.Figure:
         "The timeline of the current movie and threshold, as a plain figure."
-        return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table())
+        return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table(), self.shot)
 
     def score_table(self) -> dict[str, dict[str, float]]:
         "`{run: the paper's metrics of the current movie at the current threshold}`."
@@ -318,8 +382,17 @@ class SceneViewer(W.VBox):
         return keyframes_figure(self.root, self.movie.value, shot, '· P(boundary): ' + ', '.join(probs) if probs else '')
 
     def select_shot(self, shot:int):
-        "Show the keyframes of `shot` (what clicking a point does)."
-        update_figure(self.keyframes, self.shot_figure(int(shot)))
+        "Show the keyframes of `shot` and frame it on the timeline (what clicking a point does)."
+        self.shot = int(shot)
+        update_figure(self.keyframes, self.shot_figure(self.shot))
+        update_figure(self.fig, self.figure())
+        self._hook_clicks()
+
+    def _movie_changed(self, _):
+        "Another movie: its timeline, and the keyframes of its first shot in place of the last movie's."
+        self.shot = self.first_shot()
+        self.refresh()
+        update_figure(self.keyframes, self.shot_figure(self.shot))
 
     def _hook_clicks(self):
         for t in self.fig.data:
