@@ -5,25 +5,29 @@
 # %% ../../nbs/23_train.trainer.ipynb #861a3aca
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
 import warnings
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import Dataset, DistributedSampler
 
+from ..core import DataError, atomic_path
 from ..config import Experiment
 
 # %% auto #0
 __all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'LastCheckpoint', 'LineProgress', 'quiet_banners', 'make_trainer',
-           'quiet_worker_advice']
+           'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
 
 # %% ../../nbs/23_train.trainer.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -48,7 +52,8 @@ class SeededSamples(Dataset):
 
 # %% ../../nbs/23_train.trainer.ipynb #aa5bc452
 class LastCheckpoint(ModelCheckpoint):
-    "`last.ckpt` every n steps and at the end of training, even when the end falls between two periodic saves."
+    "`last.ckpt` every n steps and at the end of training (even between two periodic saves), always under that one name."
+    def __init__(self, **kw): super().__init__(**{**kw, 'enable_version_counter': False})  # never last-v1.ckpt beside a stale last.ckpt
     def on_train_end(self, trainer, pl_module):
         if self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
@@ -111,12 +116,13 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
                                          save_on_train_epoch_end=False))  # after validation, where kNN P@1 is
     if progress == 'lines': callbacks.append(LineProgress())
     callbacks += list(kw.pop('callbacks', []))
+    plugins = [AtomicCheckpointIO(), *kw.pop('plugins', [])]
     return L.Trainer(accelerator='cpu' if cpu else cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
                      strategy=strategy or ('ddp' if cfg.world_size > 1 else 'auto'), precision=precision,
                      sync_batchnorm=getattr(s, 'sync_bn', False) and cfg.world_size > 1,
                      max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=[CSVLogger(run_dir, name='logs'), TensorBoardLogger(run_dir, name='tensorboard', default_hp_metric=False)],
                      use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress is True,
-                     enable_model_summary=False, log_every_n_steps=1, **kw)
+                     enable_model_summary=False, log_every_n_steps=1, plugins=plugins, **kw)
 
 @contextmanager
 def quiet_worker_advice():
@@ -127,3 +133,26 @@ def quiet_worker_advice():
         warnings.filterwarnings('ignore', message=".*'set_vital' is deprecated.*")  # torchdata's and Lightning's own internals
         warnings.filterwarnings('ignore', message='.*isinstance\\(treespec, LeafSpec\\)` is deprecated.*')
         yield
+
+# %% ../../nbs/23_train.trainer.ipynb #fc19bc46
+class AtomicCheckpointIO(TorchCheckpointIO):
+    "Lightning's checkpoint writer, crash-safe: the file is written under a temporary name beside its own, then renamed over it."
+    def save_checkpoint(self, checkpoint:dict, path:str|os.PathLike, storage_options=None):
+        if storage_options is not None: raise TypeError(f"{type(self).__name__} takes no storage_options")
+        buf = io.BytesIO(); torch.save(checkpoint, buf)         # serialised first, as Lightning's own writer does
+        with atomic_path(path) as tmp, Path(tmp).open('wb') as f:  # closed, then renamed; on any error the temporary goes
+            f.write(buf.getbuffer())
+            f.flush(); os.fsync(f.fileno())                     # on disk before it takes the name
+
+def check_resume(path:str|os.PathLike, # the checkpoint a stage is about to resume from
+                ) -> Path:
+    "`path` if it is a whole checkpoint (every member of its zip archive reads back with its CRC), else a `DataError` saying what to do."
+    path = Path(path)
+    todo = "delete it to start this stage again from step 0 (or put back a copy of it)"
+    if not path.is_file(): raise DataError(path, f"no checkpoint to resume from; {todo}")
+    try:
+        with zipfile.ZipFile(path) as z: bad = z.testzip()
+        why = f"member {bad} is damaged" if bad else None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e: why = str(e) or type(e).__name__
+    if why: raise DataError(path, f"not a complete checkpoint ({why}: cut short by a full disk or a killed save, or not a checkpoint); {todo}")
+    return path
