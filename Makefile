@@ -60,9 +60,9 @@ docs: env
 docs-serve: env
 	$(BIN)/python docs/build.py --serve
 
-# README's widget screenshots, taken in JupyterLab from the demo's runs (run make demo first)
+# README's widget screenshots: README's widget lines run in JupyterLab on this project's demo (run make demo first)
 screenshots: env browser
-	BASSL_WIDGET_RUNS=runs/demo $(BIN)/pytest -q tests/test_widgets_browser.py
+	BASSL_WIDGET_PROJECT=$(CURDIR) $(BIN)/pytest -q tests/test_widgets_browser.py
 	mkdir -p nbs/images
 	cp tests/artifacts/explorer_after.png nbs/images/explorer.png
 	cp tests/artifacts/viewer_clicked_shot.png nbs/images/viewer.png

@@ -44,10 +44,12 @@ def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the pro
 
 # %% ../nbs/30_analysis.ipynb #21e3e7d0
 def project_relative(path:str|os.PathLike) -> Path:
-    "`path` relative to the project folder (`work_dir()`) when it lies inside it, else as given."
+    "`path` relative to the project folder (`work_dir()`) when it lies inside it (as written, or once links are followed), else as given."
     p, project = Path(path), work_dir()
-    try: return p.resolve().relative_to(project)
-    except ValueError: return p
+    for q in (Path(os.path.abspath(p)), p.resolve()):
+        try: return q.relative_to(project)
+        except ValueError: pass
+    return p
 
 # %% ../nbs/30_analysis.ipynb #1537e6c9
 def to_rgb(x:torch.Tensor, # [T, 3, S, S] ImageNet-normalised float clip (what the encoder sees)

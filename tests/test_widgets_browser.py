@@ -1,14 +1,18 @@
-"""The two widgets of `bassl.widgets` live in JupyterLab, driven by a real (headless) Chromium.
+"""README's widget lines, run verbatim in JupyterLab from a kernel in a project's `nbs/`, driven by a real (headless) Chromium.
 
-A small synthetic root and two run folders are made in a temporary folder, JupyterLab serves a notebook that shows the
-pseudo-boundary explorer and the predicted-scene viewer, and Playwright moves the explorer's centre-shot slider and the
-viewer's threshold slider and clicks a shot, asserting each time that the figure in the page changed. Screenshots go to
-`tests/artifacts/`. Everything is local: JupyterLab's and the widgets' front-end code come from installed packages.
+A temporary project (a `settings.ini` naming bassl, an `nbs/` folder) gets a tiny demo from `bassl demo` (or, for README's
+screenshots, links to the demo of the project named by `BASSL_WIDGET_PROJECT`). JupyterLab starts with its root in that
+project's `nbs/`, a notebook there holds the lines of README's "Exploring in JupyterLab" block as they are written, and
+Playwright runs it: the explorer must offer the demo's encoders and the viewer must show both runs' predictions. Then it
+moves the explorer's centre-shot slider and the viewer's threshold slider and clicks a shot, asserting each time that the
+figure in the page changed. Screenshots go to `tests/artifacts/`. Everything is local: JupyterLab's and the widgets'
+front-end code come from installed packages, the browser is Debian's Chromium.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,33 +23,34 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path('/usr/bin/chromium')
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason='needs Debian Chromium at /usr/bin/chromium (apt-get install chromium)')
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason='needs Debian Chromium at /usr/bin/chromium (make browser, or apt-get install chromium)')
 
-ARTIFACTS = Path(__file__).parent/'artifacts'
+HERE = Path(__file__).parent
+README = HERE.parent/'README.md'
+ARTIFACTS = HERE/'artifacts'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync']
 TOKEN = 'bassl-widget-test'
-REAL = os.environ.get('BASSL_WIDGET_RUNS')  # a run folder with random/ beside it (runs/demo): screenshot real runs instead of fake ones
+# a bassl project whose demo (data/synthetic, runs/demo) is shown instead of a tiny one: README's screenshots (make screenshots)
+PROJECT = os.environ.get('BASSL_WIDGET_PROJECT')
+DEMO = ['demo', 'data/synthetic', '--movies', '6', '--shots', '40', '--size', '64x48', '--quiet']
 # JupyterLab user settings: no news or update checks (offline), no windowing (every output stays in the DOM)
 LAB_SETTINGS = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
                 '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none'}}
 
 
-def fake_run(folder:Path, root:Path, vids:list, noise:float, seed:int) -> Path:
-    "A fine-tuning run folder whose predictions follow the labels of `vids` with Gaussian noise."
-    import numpy as np
-    from bassl.config import preset, save_config
-    from bassl.data.movienet import MovieNetRoot, read_labels
-    rng = np.random.default_rng(seed)
-    rows = ['movie,shot,probability,label\n']
-    for v in vids:
-        lab = np.abs(read_labels(MovieNetRoot(root).label_file(v)))
-        prob = np.clip(0.75 * lab + rng.normal(0.12, noise, len(lab)), 0, 1)
-        rows += [f'{v},{i},{p:.6f},{l}\n' for i, (p, l) in enumerate(zip(prob, lab))]
-    (folder/'finetune').mkdir(parents=True)
-    (folder/'finetune'/'predictions.csv').write_text(''.join(rows))
-    save_config(preset('bassl', 'cpu', root=str(root)), folder/'finetune'/'config.json')
-    return folder
+def readme_widget_lines(readme:Path=README) -> list[str]:
+    "The lines of the python block under README's 'Exploring in JupyterLab' heading, as written."
+    text = readme.read_text()
+    m = re.search(r'^#+ Exploring in JupyterLab\n.*?^```python\n(.*?)^```', text, re.M | re.S)
+    assert m, f"{readme}: no ```python block under an 'Exploring in JupyterLab' heading"
+    return [l for l in m.group(1).splitlines() if l.strip()]
+
+
+def test_readme_widget_lines():
+    lines = readme_widget_lines()
+    assert lines[0] == 'from bassl.widgets import PseudoBoundaryExplorer, SceneViewer'
+    assert [l.split('#')[0].strip() for l in lines[1:]] == ['PseudoBoundaryExplorer()', "SceneViewer({'BaSSL': 'runs/demo', 'random init': 'runs/demo/random'})"]
 
 
 def notebook(cells:list[str]) -> dict:
@@ -60,37 +65,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def make_project(d:Path) -> Path:
+    "A bassl project at `d` with a demo: a tiny one made by `bassl demo`, or links to `PROJECT`'s data and demo runs."
+    (d/'settings.ini').write_text('[DEFAULT]\nlib_name = bassl\n')
+    (d/'nbs').mkdir()
+    if PROJECT:
+        src = Path(PROJECT).resolve()
+        for part in ('data/synthetic', 'runs/demo'):
+            assert (src/part).exists(), f"{src/part}: missing; run `make demo` in {src} first"
+            (d/part).parent.mkdir(parents=True, exist_ok=True)
+            (d/part).symlink_to(src/part)
+    else:
+        bassl = Path(sys.executable).parent/'bassl'
+        r = subprocess.run([str(bassl), *DEMO], cwd=d, capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+        assert r.returncode == 0, f"bassl {' '.join(DEMO)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    for run in ('runs/demo', 'runs/demo/random'):
+        assert (d/run/'finetune'/'predictions.csv').exists(), f"{d/run}: the demo left no finetune/predictions.csv"
+    return d
+
+
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
-    "A JupyterLab server over a folder holding a synthetic root, two runs and the widget notebook: `(base url, folder)`."
-    from bassl.data.movienet import MovieNetRoot
-    from bassl.data.synthetic import SynthConfig, synthesize
-    d = tmp_path_factory.mktemp('lab')
-    if REAL:  # README's screenshots: the demo's runs on the built-in data
-        root, good, bad = Path('data/synthetic').resolve(), Path(REAL).resolve(), Path(REAL).resolve()/'random'
-        vids = MovieNetRoot(root).movies()
-    else:
-        root = d/'root'
-        synthesize(root, SynthConfig(movies=3, shots=40, width=96, height=54), workers=1, progress=False)
-        vids = MovieNetRoot(root).movies()
-        good, bad = fake_run(d/'bassl', root, vids[:2], 0.1, 0), fake_run(d/'random', root, vids[:2], 0.35, 1)
-    encoders = f", encoders={{'BaSSL ({REAL})': {str(good)!r}, 'random init': None}}" if REAL else ''
-    (d/'widgets.ipynb').write_text(json.dumps(notebook([
-        f"from bassl.widgets import PseudoBoundaryExplorer, SceneViewer\n"
-        f"xp = PseudoBoundaryExplorer({str(root)!r}, vid={vids[0]!r}, center=12{encoders})\nxp",
-        f"sv = SceneViewer({{'BaSSL': {str(good)!r}, 'random init': {str(bad)!r}}}, root={str(root)!r})\nsv"])))
-    settings = d/'.lab-settings'
+    "A JupyterLab server whose root is the `nbs/` of a project with a demo, holding README's widget lines: `(base url, project)`."
+    pytest.importorskip('playwright.sync_api', reason='needs playwright (the dev dependencies)')
+    d = make_project(tmp_path_factory.mktemp('project'))
+    (d/'nbs'/'widgets.ipynb').write_text(json.dumps(notebook(readme_widget_lines())))
+    lab_dir = tmp_path_factory.mktemp('jupyter')                       # JupyterLab's own state, outside the project
+    settings = lab_dir/'settings'
     for name, value in LAB_SETTINGS.items():
         (settings/Path(name).parent).mkdir(parents=True, exist_ok=True)
         (settings/name).write_text(json.dumps(value))
-    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(d/'.jupyter'), 'JUPYTER_RUNTIME_DIR': str(d/'.runtime'),
-           'JUPYTERLAB_SETTINGS_DIR': str(settings), 'JUPYTERLAB_WORKSPACES_DIR': str(d/'.workspaces'),
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(lab_dir/'config'), 'JUPYTER_RUNTIME_DIR': str(lab_dir/'runtime'),
+           'JUPYTERLAB_SETTINGS_DIR': str(settings), 'JUPYTERLAB_WORKSPACES_DIR': str(lab_dir/'workspaces'),
            'OMP_NUM_THREADS': '1'}
     port = free_port()
-    log = open(d/'jupyterlab.log', 'w')
+    log = open(lab_dir/'jupyterlab.log', 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', '--ip=127.0.0.1',
-                             f'--IdentityProvider.token={TOKEN}', f'--ServerApp.root_dir={d}', '--LabApp.expose_app_in_browser=True',
-                             '--ServerApp.disable_check_xsrf=True', '--ServerApp.allow_root=True', '--LabApp.extension_manager=readonly'], cwd=d, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             f'--IdentityProvider.token={TOKEN}', f"--ServerApp.root_dir={d/'nbs'}", '--LabApp.expose_app_in_browser=True',
+                             '--ServerApp.disable_check_xsrf=True', '--ServerApp.allow_root=True', '--LabApp.extension_manager=readonly'],
+                            cwd=d/'nbs', env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f'http://127.0.0.1:{port}'
     try:
         deadline = time.time() + 60
@@ -100,7 +113,7 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start: {(d/'jupyterlab.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"JupyterLab did not start: {(lab_dir/'jupyterlab.log').read_text()[-2000:]}")
                 time.sleep(0.3)
         yield base, d
     finally:
@@ -114,7 +127,8 @@ def plot_state(page, i:int) -> dict:
     "Title, subplot titles, shape count and first trace of the i-th plotly graph in the page."
     return page.evaluate("""i => { const gd = document.querySelectorAll('.js-plotly-plot')[i];
         return {title: gd.layout.title && gd.layout.title.text, annotations: (gd.layout.annotations || []).map(a => a.text),
-                shapes: (gd.layout.shapes || []).length, trace0: JSON.stringify(gd.data[0].source || gd.data[0].z || gd.data[0].y)}; }""", i)
+                shapes: (gd.layout.shapes || []).length, traces: gd.data.map(t => (t.x || []).length),
+                trace0: JSON.stringify(gd.data[0].source || gd.data[0].z || gd.data[0].y)}; }""", i)
 
 
 def wait_for_change(page, i:int, before:dict, key:str, timeout:float=30.) -> dict:
@@ -136,14 +150,14 @@ def drag(page, handle, dx:float):
     page.mouse.up()
 
 
-def test_widgets_in_jupyterlab(lab):
+def test_readme_widgets_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     base, d = lab
     ARTIFACTS.mkdir(exist_ok=True)
     t0 = time.time()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+        page = browser.new_page(viewport={'width': 1400, 'height': 1500})   # tall enough for a whole widget: screenshots uncropped
         errors = []
         page.on('pageerror', lambda e: errors.append(str(e)))
         try:
@@ -152,23 +166,37 @@ def test_widgets_in_jupyterlab(lab):
             page.wait_for_function("""() => { const w = jupyterapp.shell.currentWidget;
                 return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
                     && w.sessionContext.session.kernel.status === 'idle'; }""", timeout=60_000)
+            page.evaluate("jupyterapp.commands.execute('application:toggle-left-area')")   # the file browser off: the notebook full width
             page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=90_000)
-            page.wait_for_timeout(1000)                                 # let plotly finish its first layout
-            print(f"\nnotebook ran, 4 graphs drawn after {time.time() - t0:.1f} s")
+            try: page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=180_000)
+            except Exception:
+                raise AssertionError("README's widget lines did not draw four graphs; the notebook's outputs: "
+                                     + page.locator('.jp-OutputArea').all_inner_texts().__repr__()[:3000]) from None
+            page.wait_for_timeout(1500)                                 # let plotly finish its first layout
+            print(f"\nREADME's lines ran, 4 graphs drawn after {time.time() - t0:.1f} s")
             cells = page.locator('.jp-Notebook .jp-Cell')
-            explorer, viewer = cells.nth(0).locator('.jp-OutputArea'), cells.nth(1).locator('.jp-OutputArea')
+            explorer, viewer = cells.nth(1).locator('.jp-OutputArea'), cells.nth(2).locator('.jp-OutputArea')
+            assert str(d) not in explorer.inner_text() + viewer.inner_text(), "a machine path shows in a widget"
+
+            # the explorer offers the demo's pre-trained encoders (found under the project's runs/ from a kernel in nbs/)
+            options = explorer.locator('option').all_text_contents()
+            assert {'random init', 'demo', 'demo/instance'} <= set(options), options
+            # the viewer shows both runs' predictions, one row each
+            tl = plot_state(page, 2)
+            assert any('<b>BaSSL</b>' in a for a in tl['annotations']) and any('<b>random init</b>' in a for a in tl['annotations']), tl['annotations']
+            assert len(tl['traces']) == 2 and min(tl['traces']) >= 30, tl['traces']
+            explorer.scroll_into_view_if_needed()
             explorer.screenshot(path=ARTIFACTS/'explorer_before.png')
 
             # pseudo-boundary explorer: move the centre-shot slider, the window, its DTW matrix and its title change
             before = plot_state(page, 0)
-            assert 'centre shot 12' in before['title']
+            centre = re.search(r'centre shot (\d+)', before['title']).group(1)
             dtw_before = plot_state(page, 1)
             t = time.time()
             drag(page, explorer.locator('.widget-slider .noUi-handle').first, 120)
             after = wait_for_change(page, 0, before, 'title')
             latency = time.time() - t
-            assert 'centre shot 12' not in after['title'] and after['trace0'] != before['trace0']
+            assert f'centre shot {centre} ' not in after['title'] and after['trace0'] != before['trace0']
             assert wait_for_change(page, 1, dtw_before, 'trace0')['trace0'] != dtw_before['trace0']
             print(f"explorer: slider moved, figures updated in {latency:.2f} s (drag to new figure in the page): {after['title'][:70]}")
             page.wait_for_timeout(500)
@@ -177,6 +205,7 @@ def test_widgets_in_jupyterlab(lab):
             # predicted-scene viewer: move the threshold, the scene bands and the metrics in the subplot titles change
             viewer.scroll_into_view_if_needed()
             viewer.screenshot(path=ARTIFACTS/'viewer_before.png')
+            assert 'click a shot' in viewer.inner_text().lower()
             before = plot_state(page, 2)
             drag(page, viewer.locator('.widget-slider .noUi-handle').first, 60)
             after = wait_for_change(page, 2, before, 'title')
@@ -185,15 +214,16 @@ def test_widgets_in_jupyterlab(lab):
             page.wait_for_timeout(500)
             viewer.screenshot(path=ARTIFACTS/'viewer_after.png')
 
-            # clicking a point of the first run's curve shows that shot's keyframes
-            kf_before = plot_state(page, 3)
-            xy = page.evaluate("""() => { const gd = document.querySelectorAll('.js-plotly-plot')[2], fl = gd._fullLayout;
+            # clicking a point of the first run's curve shows that shot's keyframes and frames the shot on the timeline
+            kf_before, tl_before = plot_state(page, 3), plot_state(page, 2)
+            shot, *xy = page.evaluate("""() => { const gd = document.querySelectorAll('.js-plotly-plot')[2], fl = gd._fullLayout;
                 const r = gd.getBoundingClientRect(), k = 20, x = gd.data[0].x[k], y = gd.data[0].y[k];
-                return [r.left + fl.xaxis._offset + fl.xaxis.l2p(x), r.top + fl.yaxis._offset + fl.yaxis.l2p(y)]; }""")
+                return [x, r.left + fl.xaxis._offset + fl.xaxis.l2p(x), r.top + fl.yaxis._offset + fl.yaxis.l2p(y)]; }""")
             page.mouse.move(*xy); page.wait_for_timeout(300); page.mouse.click(*xy)
             kf_after = wait_for_change(page, 3, kf_before, 'title')
-            assert 'shot 20' in kf_after['title']
-            print(f"viewer: clicked shot 20: {kf_after['title']!r}")
+            assert f'shot {shot} ' in kf_after['title']
+            assert f'shot {shot} selected' in wait_for_change(page, 2, tl_before, 'title')['title']
+            print(f"viewer: clicked shot {shot}: {kf_after['title']!r}")
             page.wait_for_timeout(500)
             viewer.screenshot(path=ARTIFACTS/'viewer_clicked_shot.png')
             page.screenshot(path=ARTIFACTS/'jupyterlab.png')
