@@ -5,6 +5,7 @@
 # %% ../nbs/28_experiments.ipynb #1599820a
 from __future__ import annotations
 
+import csv
 import dataclasses
 import fcntl
 import json
@@ -20,17 +21,21 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
 from .config import CRN_INITS, Experiment, config_from_dict, preset, save_config
 from .core import DataError
+from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
 from .methods import METHODS, TASKS
 from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'RunSpec', 'Stage', 'encoder_checkpoint', 'get_stage', 'stage_record',
+__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'Stage', 'encoder_checkpoint', 'get_stage', 'stage_record',
            'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'prepare_data', 'run_stage',
-           'score_table']
+           'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -380,11 +385,60 @@ def run_stage(spec:RunSpec, stage:str,
         return done
 
 # %% ../nbs/28_experiments.ipynb #3bfbb305
-def score_table(columns:dict[str, dict[str, float]]) -> str:
-    "Scores as a table: metrics as rows, runs as columns."
+def score_table(columns:dict[str, dict[str, float]], # run label: its scores (x100)
+                chance:float|None=None, # the AP of a model that knows nothing (`boundary_rate`), written beside AP
+               ) -> str:
+    "Scores as a table: metrics as rows, runs as columns; with `chance`, the chance level beside AP."
     names = list(columns); keys = list(next(iter(columns.values())))
     w = max(len(k) for k in keys)
     cw = {n: max(11, len(n)) for n in names}
+    note = {} if chance is None else {'AP': f"  (chance {chance:.2f}: the share of test shots that end a scene)"}
     rows = [f"{'':<{w}}  " + '  '.join(f"{n:>{cw[n]}}" for n in names)]
-    rows += [f"{k:<{w}}  " + '  '.join(f"{columns[n][k]:{cw[n]}.2f}" for n in names) for k in keys]
+    rows += [f"{k:<{w}}  " + '  '.join(f"{columns[n][k]:{cw[n]}.2f}" for n in names) + note.get(k, '') for k in keys]
     return '\n'.join(rows)
+
+# %% ../nbs/28_experiments.ipynb #66a69563
+def boundary_rate(root:str|os.PathLike, # a MovieNet-SSeg root
+                  split:str='test', # the annotation set whose shots are counted
+                 ) -> float:
+    "The share of `split`'s shots that end a scene (x100): the AP of a model that knows nothing."
+    return 100 * float((ShotTable.read(MovieNetRoot(root).anno_file(split)).label != 0).mean())
+
+# %% ../nbs/28_experiments.ipynb #c85beb5d
+CURVES = {'train': 'training loss', 'knn': 'kNN precision (validation)'}  # metric prefix in the logs: its panel
+
+def metric_rows(stage:str|os.PathLike, # a stage folder with `logs/version_*/metrics.csv`
+               ) -> list[dict[str, str]]:
+    "A stage's CSV log rows in step order: every version, a later (resumed) one replacing the rows from its first step on."
+    rows = []
+    for f in sorted((Path(stage)/'logs').glob('version_*/metrics.csv'), key=lambda p: int(p.parent.name.removeprefix('version_'))):
+        with open(f, newline='') as fh: new = list(csv.DictReader(fh))
+        if new: rows = [r for r in rows if int(r['step']) < int(new[0]['step'])] + new
+    return rows
+
+# %% ../nbs/28_experiments.ipynb #f8718c40
+def training_curves(stage:str|os.PathLike, # a stage folder with `logs/version_*/metrics.csv` (pre-training or fine-tuning)
+                   ) -> go.Figure:
+    "The stage's logged losses and kNN precision against the training step, a panel each, from its CSV logs."
+    stage = Path(stage)
+    if not (rows := metric_rows(stage)): raise DataError(stage/'logs', "no metrics.csv with rows here: has the stage trained a step?")
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    panels = [(p, t) for p, t in CURVES.items() if any(k.startswith(p + '/') for k in keys)]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
+    for col, (prefix, _) in enumerate(panels, 1):
+        for k in (k for k in keys if k.startswith(prefix + '/')):
+            pts = [(int(r['step']), float(r[k])) for r in rows if r.get(k)]
+            fig.add_trace(go.Scatter(x=[s for s, _ in pts], y=[v for _, v in pts], name=k, mode='lines+markers' if len(pts) < 40 else 'lines',
+                                     line={'width': 3 if k == 'train/loss' else 1.5}), row=1, col=col)
+        fig.update_xaxes(title_text='step', row=1, col=col)
+    fig.update_layout(title={'text': f"{stage.parent.name}/{stage.name}: training curves", 'x': 0.01}, height=400, margin={'t': 90},
+                      template='plotly_white')
+    return fig
+
+def save_curves(stage:str|os.PathLike, # the stage folder: the figure goes to `curves.html` there
+                fig:go.Figure|None=None, # the figure (default: `training_curves(stage)`)
+               ) -> Path:
+    "Write the stage's training curves as a self-contained `curves.html` in its folder (plotly.js inlined: it opens offline)."
+    path = Path(stage)/'curves.html'
+    (fig or training_curves(stage)).write_html(path, include_plotlyjs=True, full_html=True)
+    return path
