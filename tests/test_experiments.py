@@ -12,7 +12,7 @@ import papermill as pm
 import pytest
 import yaml
 
-from bassl.experiments import STAGES, RunSpec, get_stage, read_done, run_stage
+from bassl.experiments import STAGES, RunSpec, boundary_rate, get_stage, read_done, run_stage
 from bassl.methods import TASKS
 from bassl.runs import STAGE_FOLDERS
 from bassl.test_utils import SMALL_CRN, tiny_root
@@ -42,8 +42,23 @@ def execute(nb, out, params):
 
 
 def printed(nb_path) -> str:
+    "What an executed notebook shows as text: its printed streams and the plain-text displays."
     nb = json.loads(Path(nb_path).read_text())
-    return ''.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+    return ''.join(''.join(o.get('text', '') or o.get('data', {}).get('text/plain', '')) for c in nb['cells'] for o in c.get('outputs', []))
+
+
+def figures(nb_path) -> list[dict]:
+    "The plotly figures an executed notebook displays, as plotly JSON."
+    nb = json.loads(Path(nb_path).read_text())
+    return [o['data']['application/vnd.plotly.v1+json'] for c in nb['cells'] for o in c.get('outputs', [])
+            if 'application/vnd.plotly.v1+json' in o.get('data', {})]
+
+
+def csv_columns(stage_dir) -> dict[str, tuple[list, list]]:
+    "Each logged metric of a stage's (single) CSV log: its steps and values, where it has one."
+    [f] = (Path(stage_dir)/'logs').glob('version_*/metrics.csv')
+    rows = list(csv.DictReader(open(f)))
+    return {k: ([int(r['step']) for r in rows if r[k]], [float(r[k]) for r in rows if r[k]]) for k in rows[0] if '/' in k}
 
 
 def parameters_cell(nb) -> dict:
@@ -107,7 +122,16 @@ def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
     rows = list(csv.DictReader(open(run/'finetune'/'predictions.csv')))
     assert rows and set(rows[0]) == {'movie', 'shot', 'probability', 'label'}
     assert all(0 <= float(r['probability']) <= 1 and r['label'] in ('0', '1') for r in rows)
-    assert 'AP' in printed(run/'finetune.ipynb') and 'predictions.csv' in printed(run/'finetune.ipynb')
+    chance = f"(chance {boundary_rate(data):.2f}: the share of test shots that end a scene)"
+    assert f"{scores['AP']:.2f}  {chance}" in printed(run/'finetune.ipynb') and 'predictions.csv' in printed(run/'finetune.ipynb')
+    # each training stage shows its curves, read from its CSV log, and saves them as a page that opens offline
+    for stage in ('pretrain', 'finetune'):
+        [fig] = figures(run/f'{stage}.ipynb')
+        assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/stage), stage
+        page = (run/stage/'curves.html').read_text()
+        assert '<script src=' not in page and 'plotly.js v' in page, stage  # plotly.js inlined
+        assert f"training curves: {run/stage/'curves.html'}" in printed(run/f'{stage}.ipynb')
+    assert set(csv_columns(run/'pretrain')) == {'train/loss', 'train/ssm', 'train/cgm', 'train/pp', 'train/msm'}
     # the same parameters again: every stage is reused, nothing re-trained
     before = (run/'finetune'/'done.json').read_text()
     execute('finetune', tmp_path/'again.ipynb', tiny(data, runs))
@@ -120,18 +144,34 @@ def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
 
 
 def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
-    runs = tmp_path/'runs'
-    execute('pipeline', tmp_path/'pipeline.ipynb', tiny(data, runs, name='pipe', baseline=True))
-    run = runs/'pipe'
+    "README's command line (papermill --log-output): the stages' progress reaches the terminal as it comes, one score table, a clean end."
+    runs = tmp_path/'runs'; run = runs/'pipe'
+    run.mkdir(parents=True)
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'pipeline.ipynb'), str(run/'pipeline.ipynb'), '--log-output', '--cwd', str(ROOT),
+                        '-y', json.dumps(tiny(data, runs, name='pipe', baseline=True))], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
     for stage in STAGES: assert (run/f'{stage}.ipynb').exists(), stage
     for stage in ('extract', 'finetune'): assert (run/'random'/f'{stage}.ipynb').exists(), stage
     assert read_done(run/'random'/'features')['record']['encoder'] == 'random'
     assert read_done(run/'features')['record']['input'] == read_done(run/'pretrain')['id']
-    out = printed(tmp_path/'pipeline.ipynb')
-    assert 'random init' in out and f'run folder: {run}' in out
+    # the terminal: every stage's progress lines, in run order, and the table; no KeyboardInterrupt when the kernels shut down
+    term = r.stdout + r.stderr
+    assert 'KeyboardInterrupt' not in term and 'Traceback' not in term
+    marks = ['== pipe: pretrain in', 'train epoch 1/2 · step 3/3', '== pipe: extract in', 'extracting · movie', '== pipe: finetune in',
+             'train epoch 1/1 · step', '== pipe/random: extract in', '== pipe/random: finetune in', 'random init']
+    at = [term.find(m) for m in marks]
+    assert -1 not in at and at == sorted(at), dict(zip(marks, at))
+    # one table, both runs side by side, with the chance level beside AP
+    out = printed(run/'pipeline.ipynb')
+    chance = f"(chance {boundary_rate(data):.2f}: the share of test shots that end a scene)"
+    assert out.count(chance) == 1 and term.count(chance) == 1
     table = out[out.index('random init'):].splitlines()
-    ap = [l for l in table if l.startswith('AP ')][0].split()
-    assert len(ap) == 3 and all(0 <= float(v) <= 100 for v in ap[1:])
+    ap = table[1].split()
+    assert ap[0] == 'AP' and ' '.join(ap[3:]) == chance and all(0 <= float(v) <= 100 for v in ap[1:3])
+    assert ap[1] == f"{read_done(run/'finetune')['outputs']['scores']['AP']:.2f}"
+    assert f'run folder: {run}' in out
+    [fig] = figures(run/'pipeline.ipynb')  # pre-training's curves
+    assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/'pretrain')
 
 
 def test_a_failing_stage_fails_papermill(data, tmp_path):
