@@ -183,7 +183,8 @@ class PseudoBoundaryExplorer(W.VBox):
         self.movie = W.Dropdown(description='movie')
         self.center = W.IntSlider(description='centre shot', min=0, max=1, continuous_update=False, layout=W.Layout(width='520px'))
         self.method = W.Dropdown(options=list(WINDOW_METHODS), value=method, description='sampling')
-        self.encoder = W.Dropdown(options=list((encoders or encoder_options()).items()), description='encoder', layout=W.Layout(width='420px'))
+        choices = [(k, '' if v is None else str(v)) for k, v in (encoders or encoder_options()).items()]   # '' is random init: None would mean no choice
+        self.encoder = W.Dropdown(options=choices, value=choices[0][1], description='encoder', layout=W.Layout(width='420px'))
         self.seed = W.IntText(seed, description='draw seed', layout=W.Layout(width='160px'))
         self.augment = W.Checkbox(False, description='training augmentation')
         self.status = W.HTML()
@@ -232,7 +233,7 @@ class PseudoBoundaryExplorer(W.VBox):
 
     def embedder(self) -> Embedder:
         "The chosen encoder (loaded once)."
-        src = self.encoder.value
+        src = self.encoder.value or None
         if src not in self._embedders: self._embedders[src] = load_embedder(src)
         return self._embedders[src]
 
