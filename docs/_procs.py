@@ -7,11 +7,12 @@ doc-host links), with `exec_nb` in place of `exec_show_docs` so that the whole n
 """
 from __future__ import annotations
 
-import ast, contextlib, html, inspect, json, os, re, shutil, sys, tempfile, time
+import ast, contextlib, html, inspect, json, os, re, shutil, sys, tempfile, time, warnings
 from pathlib import Path
 
 from execnb.nbio import mk_cell, read_nb, write_nb
 from execnb.shell import CaptureShell
+from IPython.core.interactiveshell import InteractiveShell
 from fastcore.basics import str2bool
 from nbdev.config import get_config
 from nbdev.frontmatter import _fm2dict, _md2dict
@@ -230,7 +231,8 @@ class DocsFrontmatter(Processor):
             d = _fm2dict(cell.source or '')
             if d: self.fm.update(d); cell.source = None
         elif cell.cell_type == 'markdown' and 'title' not in self.fm:
-            d = _md2dict(cell.source or '')
+            with warnings.catch_warnings():   # nbdev reads list items under the summary as YAML and warns when they aren't
+                warnings.simplefilter('ignore'); d = _md2dict(cell.source or '')
             self.fm.update({k: v for k, v in d.items() if k in ('title', 'description')})
     def end(self): self.nb.frontmatter_ = self.fm
 
@@ -256,6 +258,14 @@ def _shows_output(tree:ast.Module, cell) -> bool:
     last = tree.body[-1] if tree.body else None
     if isinstance(last, ast.Expr) and not isinstance(last.value, ast.Constant): return True
     return any(isinstance(n, ast.Call) and _call_name(n) in _SHOWS for n in nodes)
+
+def _ends_in_display(cell) -> bool:
+    "Does the cell end in a value for the page or in a `display`/`.show()` call (so it should have an output)?"
+    try: tree = ast.parse(re.sub(r'^\s*[%!].*$', '', cell.source, flags=re.M))
+    except SyntaxError: return False
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Expr) or isinstance(last.value, ast.Constant) or cell.source.rstrip().endswith(';'): return False
+    return not isinstance(last.value, ast.Call) or _call_name(last.value) in ('display', 'show')
 
 def _names(tree:ast.Module) -> tuple[set, set]:
     "Names a cell binds at top level and names it reads."
@@ -296,7 +306,7 @@ class exec_nb(Processor):
     "Execute the notebook for its page (mode 'examples': see `plan`; 'all'; 'docs': what `show_doc` needs; 'none')."
     def __init__(self, nb, mode:str, flags:set, path:Path, budget:float=180):
         super().__init__(nb); self.mode, self.flags, self.path, self.budget = mode, flags, path, budget
-        self.log = []
+        self.budget0, self.spent, self.log = budget, False, []
     def begin(self):
         fm = getattr(self.nb, 'frontmatter_', {})
         self.on = self.mode != 'none' and nb_lang(self.nb) == 'python' and not str2bool(fm.get('skip_exec', False))
@@ -313,17 +323,26 @@ class exec_nb(Processor):
         else: go = not _skip(cell, self.flags)
         if not go: return
         defines = _defines(cell)
-        if not defines and self.budget <= 0: return          # examples past the notebook's time budget: no output
-        t0 = time.time()
+        if not defines and self.budget <= 0:                  # examples past the notebook's time budget: no output
+            if not self.spent: print(f'docs warning: {self.path.name}: examples past the {self.budget0:.0f}s budget from cell '
+                                     f'{cell.idx_} on are shown without output', file=sys.stderr, flush=True)
+            self.spent = True
+            return
+        InteractiveShell._instance = self.k                   # `display` publishes through this notebook's shell, always
+        t0 = time.monotonic()                                 # not the wall clock: a clock step must not spend the budget
         self.k.timeout = None if defines else max(1, int(self.budget + 0.999))
         self.k.cell(cell)
-        if not defines: self.budget -= time.time() - t0
-        dt = time.time() - t0
+        dt = time.monotonic() - t0
+        if not defines: self.budget -= dt
         self.log.append((cell.idx_, round(dt, 2)))
         if dt > 3: print(f'  docs: {dt:5.1f}s in {self.path.name} cell {cell.idx_}: {cell.source.strip().splitlines()[-1][:70]}', file=sys.stderr, flush=True)
         # a page shows what a cell prints and returns, not the warnings and logs its libraries write to stderr
         cell.outputs = [o for o in cell.get('outputs', []) if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
-        if not self.k.exc: return
+        if not self.k.exc:
+            if not cell.outputs and not defines and _ends_in_display(cell):
+                print(f'docs warning: {self.path.name} cell {cell.idx_} shows nothing: {cell.source.strip().splitlines()[-1][:70]}',
+                      file=sys.stderr, flush=True)
+            return
         msg = f'{self.path.name}: error in cell {cell.idx_}:\n{cell.source}\n\n{self.k.prettytb(fname=self.path)}'
         if _defines(cell): raise Exception(msg)      # a definition the page documents: the build fails
         print(f'docs warning (shown without output) {msg}', file=sys.stderr, flush=True)

@@ -99,10 +99,10 @@ _API_TABLES = """() => Array.from(document.querySelectorAll('dl.py > dd table'))
 _SIDEBAR = """() => Array.from(document.querySelectorAll('.sidebar-tree a.reference')).map(a =>
     [new URL(a.getAttribute('href'), location.href).pathname, a.textContent.trim()])"""
 
-# elements that end right of the article's column without a scrolling box between them and it (furo's own heading
-# permalinks excepted); and code blocks whose text is wider than their box but which cannot scroll
+# elements that end right of the article's column (by more than the 4px furo's signatures bleed on purpose) without a
+# scrolling box between them and it; and code blocks whose text is wider than their box but which cannot scroll
 _OVERFLOW = """() => { const art = document.querySelector('article[role=main]') || document.querySelector('article');
-    if (!art) return []; const edge = art.getBoundingClientRect().right + 1, res = [];
+    if (!art) return []; const edge = art.getBoundingClientRect().right + 5, res = [];
     for (const e of art.querySelectorAll('p, li, pre, table, dt, dd, img, svg.main-svg, .cell_output, .highlight')) {
         const b = e.getBoundingClientRect();
         if (b.width === 0 || b.right <= edge) continue;
