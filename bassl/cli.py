@@ -137,8 +137,7 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
              epochs:int=1, # pre-training epochs
              **kwargs) -> int:
     "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
-    from bassl.data.datasets import ShotTable
-    from bassl.experiments import RunSpec, run_stage, score_table
+    from bassl.experiments import RunSpec, boundary_rate, run_stage, score_table
     root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
     if rc: return rc
@@ -157,9 +156,7 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     for label, (s, what) in jobs.items():
         print(f"\n== {label}: {what}")
         scores[label] = run_stage(s, 'finetune', progress=not quiet)['outputs']['scores']
-    test = ShotTable.read(MovieNetRoot(root).anno_file('test'))
-    print("\n" + score_table(scores))
-    print(f"\nboundaries are {100 * (test.label != 0).mean():.1f} % of the test shots: the AP of a model that knows nothing")
+    print("\n" + score_table(scores, chance=boundary_rate(root)) + "\n")
     print(f"run folder: {runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
           f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(jobs.values())[1:])})")
     print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"

@@ -146,7 +146,7 @@ def test_demo_runs_main_job(tmp_path):
     assert record(runs/'fresh-crn')['input'] == record(runs)['input']  # the encoder-only ablation reads BaSSL's own features
     assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and (runs/'instance'/'pretrain'/'checkpoints'/'last.ckpt').exists()
     assert not (runs/'random'/'pretrain').exists() and not (runs/'fresh-crn'/'pretrain').exists() and not (runs/'fresh-crn'/'features').exists()
-    assert re.search(r'boundaries are \d+\.\d % of the test shots', r.stdout), r.stdout
+    assert re.search(r'^AP .*\(chance \d+\.\d\d: the share of test shots that end a scene\)$', r.stdout, re.M), r.stdout
     assert f"run folder: {runs}" in r.stdout
     assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
