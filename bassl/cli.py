@@ -121,13 +121,15 @@ def finetune_cmd(features:Path, # feature store folder
                  run_dir:Path, # run folder
                  config:_config_opt=None,
                  crn:str=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
-                 progress:_progress_opt=None) -> int:
+                 progress:_progress_opt=None,
+                 quiet:bool=False, # print where scores.json is instead of the table (for a caller that reports the scores itself)
+                ) -> int:
     "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
     from bassl.config import load_config
     from bassl.experiments import score_table
     from bassl.train.finetune import finetune
     scores = finetune(load_config(config), features, run_dir, progress=_progress(progress), crn=crn)
-    if _rank0(): print(score_table({'score': scores}))
+    if _rank0(): print(f"scores: {Path(run_dir)/'scores.json'}" if quiet else score_table({'score': scores}))
     return 0
 
 # %% ../nbs/40_cli.ipynb #32386879

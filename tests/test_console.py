@@ -171,5 +171,8 @@ def test_training_commands(root, tmp_path):
     r = bassl('finetune', '--config', tmp_path/'config.json', tmp_path/'features', tmp_path/'finetune')
     scores = json.loads((tmp_path/'finetune'/'scores.json').read_text())
     assert re.search(r'^AP\s+' + re.escape(f"{scores['AP']:.2f}"), r.stdout, re.M), r.stdout
+    r = bassl('finetune', '--config', tmp_path/'config.json', tmp_path/'features', tmp_path/'finetune', '--quiet')  # finished: evaluated again
+    assert r.stdout.strip().splitlines()[-1] == f"scores: {tmp_path/'finetune'/'scores.json'}" and not re.search(r'^AP\s', r.stdout, re.M)
+    assert json.loads((tmp_path/'finetune'/'scores.json').read_text()) == scores
     r = bassl('finetune', '--config', tmp_path/'nope.json', tmp_path/'features', tmp_path/'x', check=False)
     assert r.returncode != 0
