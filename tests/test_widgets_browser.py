@@ -179,7 +179,7 @@ def test_readme_widgets_in_jupyterlab(lab):
             assert str(d) not in explorer.inner_text() + viewer.inner_text(), "a machine path shows in a widget"
 
             # the explorer offers the demo's pre-trained encoders (found under the project's runs/ from a kernel in nbs/)
-            options = explorer.locator('option').all_text_contents()
+            options = [o.replace('\xa0', ' ') for o in explorer.locator('option').all_text_contents()]   # ipywidgets shows spaces as NBSP
             assert {'random init', 'demo', 'demo/instance'} <= set(options), options
             # the viewer shows both runs' predictions, one row each
             tl = plot_state(page, 2)
