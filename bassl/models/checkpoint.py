@@ -5,11 +5,14 @@
 # %% ../../nbs/16_models.checkpoint.ipynb #fec61ef5
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
 import re
+import shutil
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,30 +25,57 @@ from .sbd import SceneBoundaryModel
 from ..pretext.objectives import PretrainModel
 
 # %% auto #0
-__all__ = ['RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'IGNORED', 'extract_release', 'read_state_dict', 'map_release_keys',
-           'to_release_keys', 'LoadReport', 'model_for', 'load_release']
+__all__ = ['RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'IGNORED', 'REQUIRED', 'release_cache', 'extract_release', 'read_state_dict',
+           'map_release_keys', 'to_release_keys', 'LoadReport', 'model_for', 'load_release']
 
 # %% ../../nbs/16_models.checkpoint.ipynb #2d5948a3
 RELEASE_ARCHIVES = ('.tar.gz', '.tgz', '.tar')  # what a public release archive may be called
 RELEASE_CHECKPOINT = 'model-v1.ckpt'  # the checkpoint inside a public release (`<name>/model-v1.ckpt`)
 
+def release_cache(archive:str|os.PathLike, # `<name>.tar.gz`
+                 ) -> Path:
+    "bassl's own folder for `archive`'s extraction: `$XDG_CACHE_HOME/bassl/releases/<name>-<key of name, size, mtime>`."
+    archive = Path(archive); st = archive.stat()
+    name = next((archive.name[:-len(s)] for s in RELEASE_ARCHIVES if archive.name.endswith(s)), archive.name)
+    key = hashlib.sha256(f"{archive.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'bassl'/'releases'/f'{name}-{key}'
+
+def _safe_members(archive:Path, tar:tarfile.TarFile, dest:Path) -> list[tarfile.TarInfo]:
+    "The members of `tar`, each checked to be a plain file or folder that lands inside `dest`."
+    real, members = os.path.realpath(dest), tar.getmembers()
+    for m in members:
+        if m.issym() or m.islnk(): raise DataError(archive, f"member {m.name!r} is a link; refusing to extract")
+        if not (m.isfile() or m.isdir()): raise DataError(archive, f"member {m.name!r} is not a file or folder; refusing to extract")
+        target = os.path.realpath(os.path.join(real, m.name))
+        if os.path.isabs(m.name) or os.path.commonpath([real, target]) != real:
+            raise DataError(archive, f"member {m.name!r} would extract outside {dest}; refusing to extract")
+    return members
+
 def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
-                    dest:str|os.PathLike|None=None, # folder to extract into (default: beside the archive)
+                    dest:str|os.PathLike|None=None, # folder to extract into (default: bassl's cache, `release_cache`)
                    ) -> Path:
-    "Safely extract a release archive; returns the folder holding `model-v1.ckpt`."
+    "Safely extract a release archive, never over an existing file; returns the folder holding `model-v1.ckpt`."
     archive = Path(archive)
-    dest = Path(dest) if dest is not None else archive.parent
+    dest = Path(dest) if dest is not None else release_cache(archive)
     dest.mkdir(parents=True, exist_ok=True)
-    real = os.path.realpath(dest)
     with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for m in members:
-            if m.issym() or m.islnk(): raise DataError(archive, f"member {m.name!r} is a link; refusing to extract")
-            if not (m.isfile() or m.isdir()): raise DataError(archive, f"member {m.name!r} is not a file or folder; refusing to extract")
-            target = os.path.realpath(os.path.join(real, m.name))
-            if os.path.isabs(m.name) or os.path.commonpath([real, target]) != real:
-                raise DataError(archive, f"member {m.name!r} would extract outside {dest}; refusing to extract")
-        tar.extractall(dest, members=members, filter='data')
+        members = _safe_members(archive, tar, dest)
+        files = [m for m in members if m.isfile()]
+        for m in files:                                                # what is there already: the same member, or refused
+            p = dest/m.name
+            if p.exists() and (not p.is_file() or p.stat().st_size != m.size):
+                what = f"exists with {p.stat().st_size} bytes" if p.is_file() else "exists and is not a file"
+                raise DataError(p, f"{what}, the archive's {m.name} has {m.size}; refusing to overwrite it "
+                                   f"(move it away, or extract elsewhere with dest=)")
+        todo = [m for m in files if not (dest/m.name).exists()]
+        if todo:
+            tmp = Path(tempfile.mkdtemp(prefix='.bassl-extract-', dir=dest))  # complete files only ever take their names
+            try:
+                tar.extractall(tmp, members=todo, filter='data')
+                for m in todo:
+                    (dest/m.name).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp/m.name, dest/m.name)
+            finally: shutil.rmtree(tmp, ignore_errors=True)
     found = sorted({(dest/m.name).parent for m in members if Path(m.name).name == RELEASE_CHECKPOINT})
     if len(found) != 1: raise DataError(archive, f"expected one <name>/model-v1.ckpt in the archive, found {len(found)}")
     return found[0]
@@ -118,6 +148,7 @@ class LoadReport:
     missing:list = field(default_factory=list) # model keys the checkpoint lacks
     unexpected:list = field(default_factory=list) # checkpoint keys the model lacks
     ignored:list = field(default_factory=list) # constant buffers of the release, not needed here
+    path:Path|None = None # the checkpoint file loaded (an archive's: in its extraction)
 
 def _find(d, key):
     "First value of `key` anywhere in nested dicts/lists."
@@ -145,9 +176,22 @@ def model_for(sd:dict[str, torch.Tensor], config:dict|None=None) -> nn.Module:
     has = lambda name: any(k.startswith(f'loss.head_{name}.') for k in sd)
     return PretrainModel('bassl', arch, crn, tasks=('ssm', *(t for t in CRN_TASKS if has(t))))  # SSM has no head of its own
 
+REQUIRED = ('shot_encoder.', 'crn.')  # what a checkpoint must hold of the model it loads into (heads may start fresh)
+
+def _require(ckpt:Path, own:dict, sd:dict):
+    "Refuse a checkpoint that lacks weights the model cannot do without, naming how many and under which prefix."
+    if not set(own) & set(sd):
+        raise DataError(ckpt, f"required weights missing: none of the model's {len(own)} weights is in the checkpoint (its keys look "
+                              f"like {next(iter(sd), '')!r}; a BaSSL release has shot_encoder.*, crn.*): not a BaSSL checkpoint")
+    for prefix in REQUIRED:
+        need = [k for k in own if k.startswith(prefix)]
+        miss = [k for k in need if k not in sd]
+        if miss: raise DataError(ckpt, f"required weights missing: {len(miss)} of {len(need)} under {prefix} (e.g. {miss[0]}); "
+                                       "the checkpoint is not a BaSSL release of this model")
+
 def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, or a `model-v1.ckpt`
                  model:nn.Module|None=None, # model to load into (default: built from the checkpoint)
-                 dest:str|os.PathLike|None=None, # where to extract an archive (default: beside it)
+                 dest:str|os.PathLike|None=None, # where to extract an archive (default: bassl's cache, `release_cache`)
                 ) -> LoadReport:
     "Load a released BaSSL checkpoint into a model of this package, reporting missing and unexpected keys."
     path = Path(path)
@@ -160,8 +204,9 @@ def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, 
     sd, ignored = map_release_keys(read_state_dict(ckpt))
     model = model if model is not None else model_for(sd, config)
     own = model.state_dict()
+    _require(ckpt, own, sd)                                                # before anything is copied into `model`
     for k, v in sd.items():
         if k in own and own[k].shape != v.shape:
             raise DataError(ckpt, f"{k}: checkpoint has shape {list(v.shape)}, the model expects {list(own[k].shape)}")
     res = model.load_state_dict(sd, strict=False)
-    return LoadReport(model, config, sorted(set(own) & set(sd)), sorted(res.missing_keys), sorted(res.unexpected_keys), ignored)
+    return LoadReport(model, config, sorted(set(own) & set(sd)), sorted(res.missing_keys), sorted(res.unexpected_keys), ignored, ckpt)
