@@ -31,7 +31,7 @@ from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
 from ..runs import pretrained, write_predictions, write_scores
 from .optim import cosine_schedule
-from .trainer import make_trainer, quiet_worker_advice
+from .trainer import check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
 __all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate',
@@ -240,5 +240,5 @@ def finetune(cfg:Experiment, # the experiment
     if (n := len(ShotTable.read(train))) < cfg.finetune.global_batch:  # the last partial batch is dropped: nothing would train
         raise DataError(train, f"{n} labelled training shots, fewer than one fine-tuning batch of {cfg.finetune.global_batch}: lower finetune.global_batch")
     with quiet_worker_advice():
-        make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
+        make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=check_resume(last) if last.exists() else None)
     return evaluate(last, run_dir, progress, **kw)

@@ -22,7 +22,7 @@ from ..data.transforms import eval_transform, train_transform
 from ..metrics import knn_precision
 from ..pretext.objectives import PretrainModel
 from .optim import LARS, cosine_schedule, lars_param_groups
-from .trainer import EpochSampler, SeededSamples, make_trainer, quiet_worker_advice, seed_for
+from .trainer import check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
 
 # %% auto #0
 __all__ = ['PretrainTask', 'pretrain']
@@ -105,5 +105,5 @@ def pretrain(cfg:Experiment, # the experiment
     task = PretrainTask(asdict(cfg))
     last = run_dir/'checkpoints'/'last.ckpt'
     with quiet_worker_advice():
-        make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw).fit(task, ckpt_path=last if last.exists() else None)
+        make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw).fit(task, ckpt_path=check_resume(last) if last.exists() else None)
     return last
