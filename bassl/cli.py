@@ -37,7 +37,7 @@ def frame_size(s:str, # `WIDTHxHEIGHT`, e.g. `256x144`
 def synth_cmd(root:Path, # folder to write the dataset root into
               size:frame_size=f'{SynthConfig.width}x{SynthConfig.height}', # keyframe size WIDTHxHEIGHT
               workers:int|None=None, # rendering processes (default: all cores)
-              force:bool=False, # write into a non-empty folder that is not a synthetic root
+              force:bool=False, # write into a non-empty folder, beside its files (never over a file bassl synth did not write)
               quiet:bool=False, # no progress bars
               **kwargs) -> int:
     "Write a synthetic MovieNet-SSeg root."
