@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.xtras import working_directory
 
 from .core import DataError
 from .data.datasets import PretrainDataset
@@ -217,8 +218,8 @@ def checkpoint_predictions(checkpoint:str|os.PathLike, # a fine-tuning checkpoin
                           ) -> Predictions:
     "Evaluate a fine-tuning checkpoint on the test movies now and return its predictions."
     from bassl.train.finetune import evaluate
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix='bassl-eval-'))
-    evaluate(checkpoint, out_dir, progress=False)
+    checkpoint, out_dir = Path(checkpoint).absolute(), Path(out_dir or tempfile.mkdtemp(prefix='bassl-eval-')).absolute()
+    with working_directory(work_dir(checkpoint.parent)): evaluate(checkpoint, out_dir, progress=False)   # a relative data root is the run's project's
     return read_predictions(out_dir)
 
 def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
