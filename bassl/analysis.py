@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fastcore.xtras import working_directory
 
 from .core import DataError
 from .data.datasets import PretrainDataset
@@ -214,13 +213,16 @@ def explore(root:str|os.PathLike|WindowDataset, # dataset root, or a `window_dat
 
 # %% ../nbs/30_analysis.ipynb #bbefa095
 def checkpoint_predictions(checkpoint:str|os.PathLike, # a fine-tuning checkpoint (`runs/<name>/finetune/checkpoints/last.ckpt`)
-                           out_dir:str|os.PathLike|None=None, # where evaluation writes (default: a new temporary folder)
+                           out_dir:str|os.PathLike|None=None, # where evaluation writes (default: a temporary folder, removed after)
                           ) -> Predictions:
     "Evaluate a fine-tuning checkpoint on the test movies now and return its predictions."
     from bassl.train.finetune import evaluate
-    checkpoint, out_dir = Path(checkpoint).absolute(), Path(out_dir or tempfile.mkdtemp(prefix='bassl-eval-')).absolute()
-    with working_directory(work_dir(checkpoint.parent)): evaluate(checkpoint, out_dir, progress=False)   # a relative data root is the run's project's
-    return read_predictions(out_dir)
+    if out_dir is not None:
+        evaluate(checkpoint, out_dir, progress=False)
+        return read_predictions(out_dir)
+    with tempfile.TemporaryDirectory(prefix='bassl-eval-') as tmp:       # scores and predictions read, then removed
+        evaluate(checkpoint, tmp, progress=False)
+        return read_predictions(tmp)
 
 def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     "Predictions given as a table, a run folder, a `predictions.csv`, or a fine-tuning checkpoint (evaluated now)."

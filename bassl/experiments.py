@@ -214,7 +214,7 @@ def _finetune_record(spec:RunSpec, cfg:Experiment) -> dict:
     return rec
 
 def _finetune_args(spec:RunSpec, d:Path) -> list[str]:
-    return [str(spec.features_dir), str(d), '--quiet'] + (['--crn', spec.crn_checkpoint] if spec.crn_checkpoint else [])  # the notebook shows the scores
+    return ['--quiet', str(spec.features_dir), str(d)] + (['--crn', spec.crn_checkpoint] if spec.crn_checkpoint else [])  # the notebook shows the scores
 
 def _finetune_outputs(d:Path) -> dict: return {'scores': read_scores(d), 'predictions': str(d/'predictions.csv')}
 

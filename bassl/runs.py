@@ -25,8 +25,8 @@ from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 
 # %% auto #0
 __all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir', 'locate', 'resolve',
-           'run_config', 'pretrained', 'write_started', 'write_done', 'read_done', 'stage_status', 'write_scores',
-           'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
+           'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done', 'stage_status',
+           'write_scores', 'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
@@ -127,8 +127,13 @@ def run_config(path:str|os.PathLike) -> Experiment:
     "The `Experiment` of a run, stage, checkpoint or feature store (`load_config` of what `resolve` finds), its relative root made the project's."
     a = resolve(path)
     if a.config is None: raise DataError(path, f"a {a.kind} without a config.json: no bassl experiment configuration here")
-    cfg = load_config(a.config)
-    root = work_dir(a.path)/cfg.root                                       # a relative root is the project's that holds the run
+    return project_root(load_config(a.config), a.path)
+
+def project_root(cfg:Experiment, # a run's configuration
+                 where:str|os.PathLike, # a path inside the run (its folder, a stage, a checkpoint)
+                ) -> Experiment:
+    "`cfg` with a relative dataset root read against the project holding `where` (as it was when the run was made)."
+    root = work_dir(where)/cfg.root
     return dataclasses.replace(cfg, root=str(root)) if not Path(cfg.root).is_absolute() and root.exists() else cfg
 
 def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoint, or a run with one

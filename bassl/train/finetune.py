@@ -29,7 +29,7 @@ from ..models.checkpoint import load_release
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
-from ..runs import pretrained, write_predictions, write_scores
+from ..runs import pretrained, project_root, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import check_resume, make_trainer, quiet_worker_advice
 
@@ -187,6 +187,7 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
     checkpoint = Path(checkpoint)
     run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent.parent
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
+    task.cfg = project_root(task.cfg, checkpoint)                         # its data, wherever this runs from
     if devices or num_nodes:
         task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices, num_nodes=num_nodes or task.cfg.num_nodes)
     return _test(task, run_dir, progress, **kw)
