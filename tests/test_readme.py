@@ -68,7 +68,7 @@ def test_readme_dry_run_runs_as_written(tmp_path):
     lines = bash_lines(README.read_text())
     dry = [l for l in lines if 'dry_run True' in l]
     assert dry, 'README shows no dry run'
-    script = '\n'.join([l for l in lines if l.startswith('mkdir -p runs/')] + dry)
+    script = '\n'.join([l for l in lines if l.startswith('mkdir -p runs/') and any(l.split()[-1] + '/' in d for d in dry)] + dry)
     env = {'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path), 'LANG': 'C.UTF-8'}  # no venv on PATH, nothing inherited
     r = subprocess.run(['bash', '-euc', script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
