@@ -100,7 +100,7 @@ def test_the_stage_table_is_the_one_place_stages_are_defined(tmp_path, monkeypat
     assert dry['record']['stage'] == 'evaluate' and dry['record']['crn'] == "pre-trained with the features' encoder"
     run = tmp_path/'runs'/'b'
     assert dry['command'][3:] == ['evaluate', '--config', str(run/'evaluation'/'config.json'), '--progress', 'lines',
-                                  str(run/'features'), str(run/'evaluation')]
+                                  '--quiet', str(run/'features'), str(run/'evaluation')]
     with pytest.raises(Exception, match=r"finetune: no finished finetune stage: run it first \(or pass upstream='run'\)"):
         run_stage(spec, 'evaluate', upstream='fail')
     assert not run.exists()
