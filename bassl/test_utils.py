@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import tarfile
 from pathlib import Path
@@ -55,9 +56,11 @@ def release_state_dict(finetuned:bool=False, # encoder + CRN + SBD head (a fine-
                        hidden:int=768, layers:int=2, ffn:int=3072, # CRN sizes
                        shots:int=17, # window length S
                       ) -> dict[str, torch.Tensor]:
-    "A state dict with the public release's key names and shapes, filled with seeded random values."
+    "A state dict with the public release's key names and shapes, filled with seeded random values (a repeated block: small archives)."
     g = torch.Generator().manual_seed(seed)
-    r = lambda *s: torch.randn(*s, generator=g) * 0.02
+    def r(*s):  # a seeded block of at most 4096 values, repeated: the release's shapes, archives of a few MB instead of 170
+        n = math.prod(s); block = torch.randn(min(n, 4096), generator=g) * 0.02
+        return block.repeat(-(-n // len(block)))[:n].reshape(s)
     net = {'resnet50': resnet50, 'resnet18': resnet18}[encoder]()
     D = net.fc.in_features
     bn_var = lambda k, v: 1 + r(*v.shape).abs() if k.endswith('running_var') else r(*v.shape)
