@@ -29,7 +29,7 @@ GROUPS = [
     ('Core & data', lambda r: _num(r) is not None and _num(r) < 10),
     ('Models & pretext tasks', lambda r: _num(r) is not None and 10 <= _num(r) < 20),
     ('Training', lambda r: _num(r) is not None and 20 <= _num(r) < 30),
-    ('Exploration & tutorial', lambda r: _num(r) is not None and 30 <= _num(r) < 40),
+    ('Exploration, tutorials & your own videos', lambda r: _num(r) is not None and 30 <= _num(r) < 40),
     ('Command line', lambda r: _num(r) is not None and 40 <= _num(r) < 50),
     ('Experiments', lambda r: r.parts[0] == 'experiments'),
     ('More', lambda r: True),
