@@ -23,11 +23,12 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import Dataset, DistributedSampler
 
 from ..core import DataError, atomic_path
+from ..models.checkpoint import read_state_dict
 from ..config import Experiment
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'LastCheckpoint', 'LineProgress', 'quiet_banners', 'make_trainer',
-           'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'ParameterError', 'check_max_steps', 'LastCheckpoint', 'LineProgress',
+           'quiet_banners', 'make_trainer', 'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
 
 # %% ../../nbs/23_train.trainer.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -49,6 +50,24 @@ class SeededSamples(Dataset):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, epoch, i))
             return self.dataset[i]
+
+# %% ../../nbs/23_train.trainer.ipynb #e3624645
+class ParameterError(ValueError):
+    "A parameter out of its range: names the parameter, the value given and what it accepts."
+    def __init__(self,
+                 name:str, # the parameter, as the user wrote it (`max_steps`, `--max-steps`, `finetune.epochs`)
+                 value, # what was given
+                 expected:str): # what it accepts, in words
+        self.name, self.value, self.expected = name, value, expected
+        super().__init__(f"{name}={value!r}: expected {expected}")
+
+def check_max_steps(max_steps:int, # a step budget
+                    name:str='max_steps', # its name, for the error
+                   ) -> int:
+    "`max_steps` if it is -1 (every epoch) or positive, else a `ParameterError`: 0 steps trains nothing, -5 is no budget."
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not (max_steps == -1 or max_steps > 0):
+        raise ParameterError(name, max_steps, "a positive number of training steps, or -1 to train every epoch")
+    return max_steps
 
 # %% ../../nbs/23_train.trainer.ipynb #aa5bc452
 class LastCheckpoint(ModelCheckpoint):
@@ -106,6 +125,7 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
                  **kw) -> L.Trainer:
     "A Lightning `Trainer` for one stage of `cfg`, writing checkpoints and logs under `run_dir`."
     quiet_banners()
+    check_max_steps(max_steps)
     s, run_dir = cfg.stage(stage), Path(run_dir)
     cpu = cfg.accelerator == 'cpu' or (cfg.accelerator == 'auto' and not torch.cuda.is_available())
     precision = '32-true' if cpu and '16' in s.precision else s.precision
@@ -146,7 +166,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def check_resume(path:str|os.PathLike, # the checkpoint a stage is about to resume from
                 ) -> Path:
-    "`path` if it is a whole checkpoint (every member of its zip archive reads back with its CRC), else a `DataError` saying what to do."
+    "`path` if it is a whole checkpoint (every member of its zip archive reads back with its CRC) of weights only, else a `DataError` saying what to do."
     path = Path(path)
     todo = "delete it to start this stage again from step 0 (or put back a copy of it)"
     if not path.is_file(): raise DataError(path, f"no checkpoint to resume from; {todo}")
@@ -155,4 +175,6 @@ def check_resume(path:str|os.PathLike, # the checkpoint a stage is about to resu
         why = f"member {bad} is damaged" if bad else None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e: why = str(e) or type(e).__name__
     if why: raise DataError(path, f"not a complete checkpoint ({why}: cut short by a full disk or a killed save, or not a checkpoint); {todo}")
+    try: read_state_dict(path)  # bassl's own refusal of pickled code, before Lightning's loader gives torch's advice to allow it
+    except DataError as e: raise DataError(path, f"{e.msg}; {todo}") from None
     return path
