@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import csv
+import io
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,9 +26,10 @@ from .metrics import Predictions
 from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 
 # %% auto #0
-__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir', 'locate', 'resolve',
-           'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done', 'stage_status',
-           'write_scores', 'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
+__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir', 'locate',
+           'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done',
+           'stage_status', 'file_stamp', 'launch', 'claim_folder', 'write_scores', 'read_scores', 'write_predictions',
+           'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
@@ -147,8 +150,13 @@ def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoi
 # %% ../nbs/24_runs.ipynb #1bf17145
 def _now() -> str: return time.strftime('%Y-%m-%dT%H:%M:%S%z')
 
+def _text(p:Path) -> str:
+    "The UTF-8 text of `p`; a `DataError` naming the first byte that is not."
+    try: return p.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise DataError(p, f"not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+
 def _read_json(p:Path) -> dict:
-    try: return json.loads(p.read_text())
+    try: return json.loads(_text(p))
     except json.JSONDecodeError as e: raise DataError(p, f"malformed JSON ({e.msg})", e.lineno) from None
 
 def write_started(folder:str|os.PathLike, # a stage folder
@@ -194,6 +202,56 @@ def stage_status(folder:str|os.PathLike, record:dict) -> tuple[str, list[str]]:
             return ('conflict', diff) if diff else (state, [])
     return 'new', []
 
+# %% ../nbs/24_runs.ipynb #cac6387c
+INPUTS = 'inputs.json'  # what a stage folder's results were made from
+
+def file_stamp(path:str|os.PathLike) -> str:
+    "`size:mtime_ns` of a file: changes when the file is written again."
+    st = Path(path).stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+def launch() -> tuple[int, str|None]:
+    "This process's rank in a torchrun or srun launch of several processes and an id they all share; `(0, None)` for one process."
+    e = os.environ
+    if 'TORCHELASTIC_RUN_ID' in e and int(e.get('WORLD_SIZE', 1)) > 1:
+        return int(e.get('RANK', 0)), f"torchrun {e['TORCHELASTIC_RUN_ID']} restart {e.get('TORCHELASTIC_RESTART_COUNT', 0)}"
+    if 'SLURM_JOB_ID' in e and int(e.get('SLURM_NTASKS', 1)) > 1:
+        return int(e.get('SLURM_PROCID', 0)), f"slurm {e['SLURM_JOB_ID']}.{e.get('SLURM_STEP_ID', 0)}"
+    return 0, None
+
+# %% ../nbs/24_runs.ipynb #ed2a9faa
+def _stage_files(folder:Path, globs:tuple[str, ...]) -> list[Path]:
+    return sorted({q for g in globs for q in folder.glob(g) if not q.name.startswith('.')})
+
+def claim_folder(folder:str|os.PathLike, # a stage folder
+                 inputs:dict, # what the stage is about to make its results from
+                 results:tuple[str, ...], # globs of the stage's results in `folder` (their presence: something to resume or reuse)
+                 remove:tuple[str, ...]=(), # globs of more of the stage's own files that `overwrite` removes (logs)
+                 overwrite:bool=False, # remove results made from other inputs (and these) instead of refusing
+                 what:str='results', # what the results are, in words, for the error
+                 before:dict|None=None, # the inputs of a folder made before `inputs.json` (from its config.json)
+                 timeout:float=600., # seconds a process other than rank 0 waits for rank 0's record
+                ) -> bool:
+    "Refuse `folder` if it holds results made from other `inputs`, else record `inputs` there; whether results to go on from remain."
+    folder, (rank, lid) = Path(folder), launch()
+    p, there = folder/INPUTS, _stage_files(folder, results)
+    old = {k: v for k, v in _read_json(p).items() if k != 'launch'} if p.is_file() else before
+    if there and old is not None and not overwrite:
+        if p.is_file(): diff = _diff(old, inputs)
+        else: diff = _diff({k: old[k] for k in old if k in inputs}, {k: inputs[k] for k in old if k in inputs})
+        if diff: raise DataError(folder, f"holds {what} made from other inputs ({'; '.join(diff)}): pass --overwrite (overwrite=True) "
+                                         "to remove them and start again, or choose another folder")
+    if rank:  # rank 0 removes and records; the others go on once its record of this launch is there
+        t0 = time.monotonic()
+        while not (p.is_file() and _read_json(p).get('launch') == lid):
+            if time.monotonic() - t0 > timeout: raise DataError(p, f"rank 0 of this launch ({lid}) did not record its inputs in {timeout:.0f} s")
+            time.sleep(0.2)
+        return bool(_stage_files(folder, results))
+    if overwrite:
+        for q in _stage_files(folder, results + remove): shutil.rmtree(q) if q.is_dir() else q.unlink()
+    write_json(p, {**inputs, 'launch': lid}, indent=1)
+    return bool(there) and not overwrite
+
 # %% ../nbs/24_runs.ipynb #42496b99
 PREDICTIONS_HEADER = ('movie', 'shot', 'probability', 'label')
 
@@ -226,7 +284,7 @@ def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning fo
                     ) -> Predictions:
     "The prediction table of a fine-tuning, one row per (movie, shot), every row checked."
     f = _predictions_file(Path(path))
-    with open(f, newline='', encoding='utf-8') as fh: rows = list(csv.reader(fh))
+    rows = list(csv.reader(io.StringIO(_text(f), newline='')))
     if not rows or tuple(rows[0]) != PREDICTIONS_HEADER:
         raise DataError(f, f"expected the header {','.join(PREDICTIONS_HEADER)!r}, got {','.join(rows[0]) if rows else 'an empty file'!r}", 1)
     vid, shot, prob, label = [], [], [], []
@@ -253,5 +311,5 @@ def read_encoder(folder:str|os.PathLike) -> str|None:
     "The checkpoint a feature store's features were extracted with (None for a random encoder), from its `encoder.json`."
     p = Path(folder)/'encoder.json'
     if not p.exists(): raise DataError(folder, "feature store has no encoder.json: which encoder made these features is unknown (extract them again)")
-    try: return json.loads(p.read_text())['checkpoint']
-    except (json.JSONDecodeError, KeyError, TypeError): raise DataError(p, "expected {\"checkpoint\": path or null}") from None
+    try: return _read_json(p)['checkpoint']
+    except (KeyError, TypeError): raise DataError(p, "expected {\"checkpoint\": path or null}") from None
