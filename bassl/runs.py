@@ -26,10 +26,10 @@ from .metrics import Predictions
 from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 
 # %% auto #0
-__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir', 'locate',
-           'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done',
-           'stage_status', 'file_stamp', 'launch', 'claim_folder', 'write_scores', 'read_scores', 'write_predictions',
-           'read_predictions', 'record_encoder', 'read_encoder']
+__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir',
+           'locate', 'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done',
+           'stage_status', 'file_stamp', 'launch', 'claim_folder', 'stage_settings', 'write_scores', 'read_scores',
+           'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
@@ -251,6 +251,17 @@ def claim_folder(folder:str|os.PathLike, # a stage folder
         for q in _stage_files(folder, results + remove): shutil.rmtree(q) if q.is_dir() else q.unlink()
     write_json(p, {**inputs, 'launch': lid}, indent=1)
     return bool(there) and not overwrite
+
+# %% ../nbs/24_runs.ipynb #4e66b58c
+HOW = {'pretrain': ('num_workers', 'checkpoint_every', 'precision'), 'finetune': ('num_workers',)}  # how a stage runs, not what it makes
+
+def stage_settings(cfg:Experiment, # the experiment
+                   stage:str='pretrain', # 'pretrain' or 'finetune'
+                  ) -> dict:
+    "The stage's settings that change its result: its config section less `HOW` (workers, checkpoint period, precision)."
+    d = dataclasses.asdict(cfg.stage(stage))
+    for k in HOW[stage]: d.pop(k)
+    return d
 
 # %% ../nbs/24_runs.ipynb #42496b99
 PREDICTIONS_HEADER = ('movie', 'shot', 'probability', 'label')

@@ -15,17 +15,19 @@ import torch
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from ..config import Experiment, config_from_dict, save_config
+from ..config import Experiment, config_from_dict, load_config, save_config
+from ..core import DataError
 from ..data.datasets import PretrainDataset, ShotTable, knn_dataset, worker_init
 from ..data.movienet import MovieNetRoot
 from ..data.transforms import eval_transform, train_transform
 from ..metrics import knn_precision
 from ..pretext.objectives import PretrainModel
+from ..runs import claim_folder, launch, stage_settings
 from .optim import LARS, cosine_schedule, lars_param_groups
-from .trainer import check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
+from .trainer import check_max_steps, check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
 
 # %% auto #0
-__all__ = ['PretrainTask', 'pretrain']
+__all__ = ['PretrainTask', 'pretrain_inputs', 'check_batches', 'pretrain']
 
 # %% ../../nbs/26_train.pretrain.ipynb #4717fbcb
 class PretrainTask(L.LightningModule):
@@ -93,17 +95,42 @@ class PretrainTask(L.LightningModule):
         return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/26_train.pretrain.ipynb #da3fda0a
+def pretrain_inputs(cfg:Experiment) -> dict:
+    "What a pre-training's checkpoints are made from: the data, the seed and the pre-training settings."
+    return {'stage': 'pretrain', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'pretrain': stage_settings(cfg, 'pretrain')}
+
+def _before(folder:Path, inputs) -> dict|None:
+    "The inputs a folder made before `inputs.json` was made from, by its `config.json` (None: unknown)."
+    try: return inputs(load_config(folder/'config.json')) if (folder/'config.json').is_file() else None
+    except DataError: return None
+
+def check_batches(cfg:Experiment, stage:str, samples:int, path:str|os.PathLike):
+    "Refuse a stage whose `samples` (read from `path`) fill no batch on each process: it would train nothing."
+    g, w = cfg.stage(stage).global_batch, cfg.world_size
+    if samples // w < cfg.per_device_batch(stage):
+        each = f" ({g // w} on each of {w} processes)" if w > 1 else ''
+        what = 'pre-training samples' if stage == 'pretrain' else 'labelled training shots'
+        raise DataError(path, f"{samples} {what}, fewer than one batch of {g}{each}: nothing would train; lower {stage}.global_batch, "
+                              "or use a root with more shots")
+
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/
-             max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run)
+             max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run); -1: every epoch
              progress:bool|str=True, # a bar, 'lines' or nothing
+             overwrite:bool=False, # remove checkpoints made with other settings instead of refusing them
              **kw) -> Path:
-    "Pre-train (or resume pre-training) as configured; returns the path of `last.ckpt`."
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir/'config.json')
+    "Pre-train (or resume pre-training made with the same settings) as configured; returns the path of `last.ckpt`."
+    check_max_steps(max_steps)
+    run_dir, anno = Path(run_dir), MovieNetRoot(cfg.root).anno_file('pretrain')
+    check_batches(cfg, 'pretrain', len(ShotTable.read(anno)), anno)
+    claim_folder(run_dir, pretrain_inputs(cfg), ('checkpoints/*.ckpt',), ('logs', 'tensorboard'), overwrite, 'pre-training checkpoints',
+                 _before(run_dir, pretrain_inputs))
+    if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
     task = PretrainTask(asdict(cfg))
     last = run_dir/'checkpoints'/'last.ckpt'
     with quiet_worker_advice():
-        make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw).fit(task, ckpt_path=check_resume(last) if last.exists() else None)
+        trainer = make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw)
+        trainer.fit(task, ckpt_path=check_resume(last) if last.exists() else None)
+    if trainer.is_global_zero and not last.is_file(): raise DataError(last, "pre-training ended without saving a checkpoint")
     return last
