@@ -5,6 +5,7 @@
 # %% ../nbs/25_features.ipynb #19df0af1
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Mapping
@@ -110,7 +111,12 @@ def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [
             chunks.append((batch['shot'].numpy(), f.float().cpu().numpy()))
         shots = np.concatenate([c[0] for c in chunks]); feats = np.concatenate([c[1] for c in chunks])
         out = np.empty((n, feats.shape[1]), np.float32); out[shots] = feats
-        store.write(vid, out)
+        try: store.write(vid, out)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT): raise
+            raise DataError(store.folder, f"no space left on the device to store {vid} ({e.strerror}); the {len(written)} movie(s) this "
+                                          "process stored are whole and kept: free space there (or extract into another folder) and "
+                                          "run the same extraction again, it goes on from them") from None
         written.append(vid)
     if world > 1 and dist.is_available() and dist.is_initialized(): dist.barrier()  # the index lists every rank's movies
     if rank == 0: store.write_index()

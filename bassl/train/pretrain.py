@@ -24,10 +24,10 @@ from ..metrics import knn_precision
 from ..pretext.objectives import PretrainModel
 from ..runs import claim_folder, launch, stage_settings
 from .optim import LARS, cosine_schedule, lars_param_groups
-from .trainer import check_max_steps, check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
+from .trainer import check_batches, check_max_steps, check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
 
 # %% auto #0
-__all__ = ['PretrainTask', 'pretrain_inputs', 'check_batches', 'pretrain']
+__all__ = ['PretrainTask', 'pretrain_inputs', 'pretrain']
 
 # %% ../../nbs/26_train.pretrain.ipynb #4717fbcb
 class PretrainTask(L.LightningModule):
@@ -103,15 +103,6 @@ def _before(folder:Path, inputs) -> dict|None:
     "The inputs a folder made before `inputs.json` was made from, by its `config.json` (None: unknown)."
     try: return inputs(load_config(folder/'config.json')) if (folder/'config.json').is_file() else None
     except DataError: return None
-
-def check_batches(cfg:Experiment, stage:str, samples:int, path:str|os.PathLike):
-    "Refuse a stage whose `samples` (read from `path`) fill no batch on each process: it would train nothing."
-    g, w = cfg.stage(stage).global_batch, cfg.world_size
-    if samples // w < cfg.per_device_batch(stage):
-        each = f" ({g // w} on each of {w} processes)" if w > 1 else ''
-        what = 'pre-training samples' if stage == 'pretrain' else 'labelled training shots'
-        raise DataError(path, f"{samples} {what}, fewer than one batch of {g}{each}: nothing would train; lower {stage}.global_batch, "
-                              "or use a root with more shots")
 
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/

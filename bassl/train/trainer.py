@@ -27,8 +27,8 @@ from ..models.checkpoint import read_state_dict
 from ..config import Experiment
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'ParameterError', 'check_max_steps', 'LastCheckpoint', 'LineProgress',
-           'quiet_banners', 'make_trainer', 'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'ParameterError', 'check_max_steps', 'check_batches', 'LastCheckpoint',
+           'LineProgress', 'quiet_banners', 'make_trainer', 'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
 
 # %% ../../nbs/23_train.trainer.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -68,6 +68,15 @@ def check_max_steps(max_steps:int, # a step budget
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not (max_steps == -1 or max_steps > 0):
         raise ParameterError(name, max_steps, "a positive number of training steps, or -1 to train every epoch")
     return max_steps
+
+def check_batches(cfg:Experiment, stage:str, samples:int, path:str|os.PathLike):
+    "Refuse a stage whose `samples` (read from `path`) fill no batch on each process: it would train nothing."
+    g, w = cfg.stage(stage).global_batch, cfg.world_size
+    if samples // w < cfg.per_device_batch(stage):
+        each = f" ({g // w} on each of {w} processes)" if w > 1 else ''
+        what = 'pre-training samples' if stage == 'pretrain' else 'labelled training shots'
+        raise DataError(path, f"{samples} {what}, fewer than one batch of {g}{each}: nothing would train; lower {stage}.global_batch, "
+                              "or use a root with more shots")
 
 # %% ../../nbs/23_train.trainer.ipynb #aa5bc452
 class LastCheckpoint(ModelCheckpoint):
