@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .core import DataError, write_json
+from .data.movienet import read_utf8
 from .data.synthetic import DEFAULT_ROOT
 from .methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 
 # %% auto #0
-__all__ = ['CRN_INITS', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'preset',
-           'config_from_dict', 'save_config', 'load_config']
+__all__ = ['CRN_INITS', 'RANGES', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'Range',
+           'range_problems', 'check_ranges', 'preset', 'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
 CRN_INITS = ('auto', 'pretrain', 'scratch') # where fine-tuning's CRN starts
@@ -90,6 +92,7 @@ class Experiment:
     finetune:FinetuneConfig=field(default_factory=FinetuneConfig)
 
     def __post_init__(self):
+        if p := range_problems(self): raise ValueError('; '.join(p))    # before anything divides by devices or loops over epochs
         if self.finetune.crn_init not in CRN_INITS: raise ValueError(f"finetune.crn_init must be one of {CRN_INITS}, got {self.finetune.crn_init!r}")
         for stage in ('pretrain', 'finetune'): self.per_device_batch(stage)
 
@@ -124,6 +127,59 @@ class Experiment:
     def warmup_steps(self, stage:str, samples:int) -> int:
         "Steps of linear warm-up: the `warmup` share of all steps."
         return int(self.stage(stage).warmup * self.total_steps(stage, samples))
+
+# %% ../nbs/20_config.ipynb #e06da951
+@dataclass(frozen=True)
+class Range:
+    "An allowed interval of a numeric field; `None` leaves a side open."
+    kind:type # int or float
+    lo:float|None=None
+    hi:float|None=None
+    lo_open:bool=False # lo itself excluded
+    hi_open:bool=False # hi itself excluded
+
+    def __contains__(self, v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float) if self.kind is float else int): return False
+        if not math.isfinite(v): return False
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo): return False
+        return self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
+    def __str__(self):
+        what = 'an integer' if self.kind is int else 'a number'
+        if self.hi is None: return f"{what} {'>' if self.lo_open else '>='} {self.lo:g}"
+        return f"{what} in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+
+_POS_INT, _NONNEG_INT, _POS = Range(int, 1), Range(int, 0), Range(float, 0, lo_open=True)
+_SHARE, _NONNEG = Range(float, 0, 1), Range(float, 0)
+RANGES = {  # per dataclass: field -> allowed values
+    CRNConfig: dict(hidden=_POS_INT, layers=_POS_INT, heads=_POS_INT, ffn=_POS_INT, dropout=Range(float, 0, 1, hi_open=True)),
+    PretrainConfig: dict(temperature=_POS, image_size=_POS_INT, epochs=_POS_INT, global_batch=_POS_INT, base_lr=_POS,
+                         momentum=Range(float, 0, 1, hi_open=True), weight_decay=_NONNEG, trust_coefficient=_POS, warmup=_SHARE,
+                         num_workers=_NONNEG_INT, checkpoint_every=_POS_INT),
+    FinetuneConfig: dict(epochs=_POS_INT, global_batch=_POS_INT, base_lr=_POS, weight_decay=_NONNEG, warmup=_SHARE,
+                         neighbor_size=_POS_INT, num_workers=_NONNEG_INT),
+    Experiment: dict(devices=_POS_INT, num_nodes=_POS_INT, seed=Range(int, 0, 2**32 - 1)),  # the seeds torch and numpy accept
+}
+
+def range_problems(cfg, # an `Experiment` (or one of its parts)
+                   where:str='', # prefix of the field names, e.g. 'pretrain.'
+                  ) -> list[str]:
+    "Every numeric field of `cfg` outside its `RANGES` interval, as `'pretrain.epochs = -1, expected an integer >= 1'`."
+    out = []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v): out += range_problems(v, f"{where}{f.name}."); continue
+        r = RANGES.get(type(cfg), {}).get(f.name)
+        if r is not None and v not in r: out.append(f"{where}{f.name} = {v!r}, expected {r}")
+    if isinstance(cfg, CRNConfig) and not out and cfg.hidden % cfg.heads:
+        out.append(f"{where}hidden = {cfg.hidden} is not divisible by {where}heads = {cfg.heads} (each attention head takes hidden/heads)")
+    return out
+
+def check_ranges(cfg:Experiment, # the configuration to check
+                 source:str|os.PathLike='<config>', # where it came from (a file, a run's parameters), for the message
+                ) -> Experiment:
+    "Return `cfg` if every numeric field is in range, else raise a `DataError` naming `source` and each field out of range."
+    if p := range_problems(cfg): raise DataError(source, '; '.join(p))
+    return cfg
 
 # %% ../nbs/20_config.ipynb #7dbfd82f
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
@@ -186,10 +242,12 @@ def load_config(path:str|os.PathLike) -> Experiment:
     path = Path(path)
     if path.is_dir(): path = path/'config.json'
     if path.suffix == '.ckpt':
-        import torch
-        hp = torch.load(path, map_location='cpu', weights_only=True).get('hyper_parameters', {})
-        if 'config' not in hp: raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
+        from bassl.models.checkpoint import load_checkpoint                 # imports the models: only for a checkpoint
+        ck = load_checkpoint(path)
+        hp = ck.get('hyper_parameters') if isinstance(ck, dict) else None
+        if not isinstance(hp, dict) or 'config' not in hp:
+            raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
         return config_from_dict(hp['config'], str(path))
-    try: d = json.loads(path.read_text())
+    try: d = json.loads(read_utf8(path))
     except json.JSONDecodeError as err: raise DataError(path, f"malformed JSON ({err.msg})", err.lineno) from None
     return config_from_dict(d, str(path))

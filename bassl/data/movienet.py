@@ -17,8 +17,8 @@ from ..core import DataError, check_id, inside, write_json, write_text
 
 # %% auto #0
 __all__ = ['NUM_KEYFRAMES', 'SPLITS', 'ANNO_SETS', 'LABELS', 'FRAME_NAME', 'shot_id', 'MovieNetRoot', 'scan_keyframes',
-           'count_shots', 'table_lines', 'read_labels', 'write_labels', 'read_shot_table', 'write_shot_table',
-           'read_split', 'read_vid2idx']
+           'count_shots', 'read_utf8', 'table_lines', 'read_labels', 'write_labels', 'read_shot_table',
+           'write_shot_table', 'read_split', 'read_vid2idx']
 
 # %% ../../nbs/02_data.movienet.ipynb #39fb7c25
 NUM_KEYFRAMES = 3  # keyframes per shot in 240P_frames
@@ -97,11 +97,18 @@ def count_shots(root:MovieNetRoot, vid:str) -> int:
     return n
 
 # %% ../../nbs/02_data.movienet.ipynb #a23c710f
+def read_utf8(path:str|os.PathLike) -> str:
+    "The text of a UTF-8 file; any other encoding raises a `DataError` naming the file, the line and the byte."
+    data = Path(path).read_bytes()
+    try: return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text: byte {data[e.start:e.start + 1]!r} at offset {e.start} ({e.reason}); "
+                              "expected a UTF-8 (or plain ASCII) file", data.count(b'\n', 0, e.start) + 1) from None
+
 def table_lines(path:str|os.PathLike):
-    "`(line number, fields)` of each non-blank line of a whitespace-separated text file."
-    with open(path, encoding='utf-8') as f:
-        for i, line in enumerate(f, 1):
-            if parts := line.split(): yield i, parts
+    "`(line number, fields)` of each non-blank line of a whitespace-separated UTF-8 text file."
+    for i, line in enumerate(read_utf8(path).split('\n'), 1):
+        if parts := line.split(): yield i, parts
 
 def read_labels(path:str|os.PathLike) -> np.ndarray:
     "Boundary labels of a `label318/<vid>.txt` file, `[num_shot-1]` int8; malformed lines raise `DataError` with the line."
@@ -141,8 +148,7 @@ def write_shot_table(path:str|os.PathLike, table):
 
 # %% ../../nbs/02_data.movienet.ipynb #907cd4e5
 def _read_json(path):
-    try:
-        with open(path, encoding='utf-8') as f: return json.load(f)
+    try: return json.loads(read_utf8(path))
     except json.JSONDecodeError as e: raise DataError(path, f"malformed JSON ({e.msg})", e.lineno) from None
 
 def read_split(path:str|os.PathLike) -> dict[str, list[str]]:

@@ -5,6 +5,7 @@
 # %% ../../nbs/16_models.checkpoint.ipynb #fec61ef5
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +27,8 @@ from .sbd import SceneBoundaryModel
 from ..pretext.objectives import PretrainModel
 
 # %% auto #0
-__all__ = ['RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'IGNORED', 'REQUIRED', 'release_cache', 'extract_release', 'read_state_dict',
-           'map_release_keys', 'to_release_keys', 'LoadReport', 'model_for', 'load_release']
+__all__ = ['RELEASE_ARCHIVES', 'RELEASE_CHECKPOINT', 'IGNORED', 'REQUIRED', 'release_cache', 'extract_release', 'load_checkpoint',
+           'read_state_dict', 'map_release_keys', 'to_release_keys', 'LoadReport', 'model_for', 'load_release']
 
 # %% ../../nbs/16_models.checkpoint.ipynb #2d5948a3
 RELEASE_ARCHIVES = ('.tar.gz', '.tgz', '.tar')  # what a public release archive may be called
@@ -58,35 +60,55 @@ def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
     archive = Path(archive)
     dest = Path(dest) if dest is not None else release_cache(archive)
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = _safe_members(archive, tar, dest)
-        files = [m for m in members if m.isfile()]
-        for m in files:                                                # what is there already: the same member, or refused
-            p = dest/m.name
-            if p.exists() and (not p.is_file() or p.stat().st_size != m.size):
-                what = f"exists with {p.stat().st_size} bytes" if p.is_file() else "exists and is not a file"
-                raise DataError(p, f"{what}, the archive's {m.name} has {m.size}; refusing to overwrite it "
-                                   f"(move it away, or extract elsewhere with dest=)")
-        todo = [m for m in files if not (dest/m.name).exists()]
-        if todo:
-            tmp = Path(tempfile.mkdtemp(prefix='.bassl-extract-', dir=dest))  # complete files only ever take their names
-            try:
-                tar.extractall(tmp, members=todo, filter='data')
-                for m in todo:
-                    (dest/m.name).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(tmp/m.name, dest/m.name)
-            finally: shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with tarfile.open(archive) as tar:
+            members = _safe_members(archive, tar, dest)
+            files = [m for m in members if m.isfile()]
+            for m in files:                                                # what is there already: the same member, or refused
+                p = dest/m.name
+                if p.exists() and (not p.is_file() or p.stat().st_size != m.size):
+                    what = f"exists with {p.stat().st_size} bytes" if p.is_file() else "exists and is not a file"
+                    raise DataError(p, f"{what}, the archive's {m.name} has {m.size}; refusing to overwrite it "
+                                       f"(move it away, or extract elsewhere with dest=)")
+            todo = [m for m in files if not (dest/m.name).exists()]
+            if todo:
+                tmp = Path(tempfile.mkdtemp(prefix='.bassl-extract-', dir=dest))  # complete files only ever take their names
+                try:
+                    tar.extractall(tmp, members=todo, filter='data')
+                    for m in todo:
+                        (dest/m.name).parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(tmp/m.name, dest/m.name)
+                finally: shutil.rmtree(tmp, ignore_errors=True)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:   # cut short or not an archive: nothing is renamed into place
+        raise DataError(archive, f"truncated or damaged archive ({e}); download it again") from None
     found = sorted({(dest/m.name).parent for m in members if Path(m.name).name == RELEASE_CHECKPOINT})
     if len(found) != 1: raise DataError(archive, f"expected one <name>/model-v1.ckpt in the archive, found {len(found)}")
     return found[0]
 
 # %% ../../nbs/16_models.checkpoint.ipynb #7625f0df
-def read_state_dict(path:str|os.PathLike) -> dict[str, torch.Tensor]:
-    "The `state_dict` of a (Lightning) checkpoint, unpickled weights-only."
-    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
+_ZIP, _PICKLE = b'PK\x03\x04', b'\x80'  # how torch.save's zip format, and its legacy pickle format, begin
+
+def load_checkpoint(path:str|os.PathLike, # a `.ckpt`/`.pt` file written by `torch.save` (Lightning's included)
+                    mmap:bool=False, # map tensors from disk instead of reading them (zip files; a legacy file is read)
+                   ):
+    "A checkpoint's contents, unpickled weights-only; a missing, damaged, foreign or code-carrying file raises a `DataError` naming it."
+    path = Path(path)
+    if not path.is_file(): raise DataError(path, "missing checkpoint file" if not path.exists() else "not a file (expected a checkpoint)")
+    with open(path, 'rb') as f: head = f.read(4)
+    if not head: raise DataError(path, "empty file (expected a checkpoint written by torch.save); replace it with a complete copy")
+    if head != _ZIP and not head.startswith(_PICKLE):
+        raise DataError(path, f"not a checkpoint: it starts with {head!r}, a file written by torch.save starts with {_ZIP!r}")
+    try: return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap and head == _ZIP)
     except pickle.UnpicklingError as e:
         why = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l), str(e).splitlines()[0])
         raise DataError(path, f"needs more than weights-only loading ({why}); refusing to execute pickled code") from None
+    except (EOFError, RuntimeError, KeyError, ValueError, OSError) as e:
+        why = (str(e).splitlines() or [type(e).__name__])[0].split('. ')[0] or type(e).__name__
+        raise DataError(path, f"truncated or damaged checkpoint ({why}); replace it with a complete copy") from None
+
+def read_state_dict(path:str|os.PathLike) -> dict[str, torch.Tensor]:
+    "The `state_dict` of a (Lightning) checkpoint, unpickled weights-only (`load_checkpoint`)."
+    ckpt = load_checkpoint(path)
     sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise DataError(path, "expected a checkpoint with a 'state_dict' of tensors")
