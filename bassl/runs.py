@@ -28,8 +28,8 @@ from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
 # %% auto #0
 __all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir',
            'locate', 'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done',
-           'stage_status', 'file_stamp', 'launch', 'claim_folder', 'stage_settings', 'write_scores', 'read_scores',
-           'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
+           'stage_status', 'file_stamp', 'launch', 'read_inputs', 'claim_folder', 'stage_settings', 'write_scores',
+           'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
@@ -223,6 +223,14 @@ def launch() -> tuple[int, str|None]:
 def _stage_files(folder:Path, globs:tuple[str, ...]) -> list[Path]:
     return sorted({q for g in globs for q in folder.glob(g) if not q.name.startswith('.')})
 
+def read_inputs(folder:str|os.PathLike) -> dict|None:
+    "What a stage folder's results were made from (its `inputs.json`, less the launch that wrote it), or None."
+    p = Path(folder)/INPUTS
+    if not p.is_file(): return None
+    d = _read_json(p)
+    if not isinstance(d, dict): raise DataError(p, "expected an object of the inputs the folder's results were made from")
+    return {k: v for k, v in d.items() if k != 'launch'}
+
 def claim_folder(folder:str|os.PathLike, # a stage folder
                  inputs:dict, # what the stage is about to make its results from
                  results:tuple[str, ...], # globs of the stage's results in `folder` (their presence: something to resume or reuse)
@@ -235,7 +243,7 @@ def claim_folder(folder:str|os.PathLike, # a stage folder
     "Refuse `folder` if it holds results made from other `inputs`, else record `inputs` there; whether results to go on from remain."
     folder, (rank, lid) = Path(folder), launch()
     p, there = folder/INPUTS, _stage_files(folder, results)
-    old = {k: v for k, v in _read_json(p).items() if k != 'launch'} if p.is_file() else before
+    old = read_inputs(folder) if p.is_file() else before
     if there and old is not None and not overwrite:
         if p.is_file(): diff = _diff(old, inputs)
         else: diff = _diff({k: old[k] for k in old if k in inputs}, {k: inputs[k] for k in old if k in inputs})

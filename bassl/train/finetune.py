@@ -29,13 +29,13 @@ from ..models.checkpoint import load_release
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
-from ..runs import pretrained, project_root, write_predictions, write_scores
+from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_encoder, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
-from .trainer import check_resume, make_trainer, quiet_worker_advice
+from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate',
-           'crn_source', 'finetune']
+__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'extract', 'balanced_cross_entropy',
+           'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs', 'finetune']
 
 # %% ../../nbs/27_train.finetune.ipynb #1e5e618f
 def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
@@ -79,16 +79,35 @@ def _cluster():
             return env if env.world_size() > 1 else None
     return None
 
+def extract_inputs(cfg:Experiment, # the experiment (data root, image size, and the architecture and seed of a random encoder)
+                   encoder:str|os.PathLike|None, # the checkpoint or release the features come from (None: a random encoder)
+                  ) -> dict:
+    "What a feature store's features are made from: the data, the image size and the encoder (its file as it is now)."
+    enc = {'architecture': cfg.pretrain.encoder, 'seed': cfg.seed} if encoder is None else \
+          {'checkpoint': str(Path(encoder).resolve()), 'input': file_stamp(pretrained(encoder, 'encoder').checkpoint)}
+    return {'stage': 'extract', 'root': str(Path(cfg.root).resolve()), 'image_size': cfg.pretrain.image_size, 'encoder': enc}
+
+def _store_before(store:Path, inputs:dict) -> dict|None:
+    "The inputs of a store made before `inputs.json`: its `encoder.json`'s checkpoint and its `config.json`'s data and image size."
+    if not (store/'encoder.json').is_file(): return None
+    before = {'encoder': {**inputs['encoder'], 'checkpoint': read_encoder(store)}}
+    try: c = load_config(store/'config.json') if (store/'config.json').is_file() else None
+    except DataError: c = None
+    return before if c is None else {**before, 'root': str(Path(c.root).resolve()), 'image_size': c.pretrain.image_size}
+
 def extract(cfg:Experiment, # experiment (data root, image size)
             encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from, or None for random init
             store_dir:str|os.PathLike, # the feature store folder
             progress:bool|str=True, # a bar, 'lines' or nothing
-            device:str|None=None) -> FeatureStore:
-    "Extract every labelled shot's feature into `store_dir` (resumable); under torchrun or SLURM each process takes every n-th movie."
+            device:str|None=None,
+            overwrite:bool=False, # remove features made from another encoder or config instead of refusing them
+           ) -> FeatureStore:
+    "Extract every labelled shot's feature into `store_dir` (resuming one made from the same inputs); under torchrun or SLURM each process takes every n-th movie."
+    inputs = extract_inputs(cfg, encoder)
     if encoder is None: torch.manual_seed(cfg.seed)
     net = ShotEncoder(cfg.pretrain.encoder) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
-    store.folder.mkdir(parents=True, exist_ok=True)
+    claim_folder(store.folder, inputs, ('*.npy',), ('index.json',), overwrite, 'features', _store_before(store.folder, inputs))
     gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
     env, own_group = _cluster(), False
     if env is not None and not dist.is_initialized():  # launched as several processes: join them (Lightning reads the launcher)
@@ -214,19 +233,40 @@ def _check_crn(cfg:Experiment, crn:CRN, dim:int, src:str):
     if (d := crn.shot_embedding.shot_embedding.in_features) != dim: diff.append(f"the features are {dim}-d, the pre-trained CRN reads {d}-d")
     if diff: raise DataError(src, '; '.join(diff) + " (fine-tune with the pre-training's CRN sizes, or crn_init='scratch')")
 
+def finetune_inputs(cfg:Experiment, # the experiment
+                    store:FeatureStore, # the features fine-tuning reads
+                    src:str|None, # where its CRN comes from (`crn_source`)
+                   ) -> dict:
+    "What a fine-tuning's checkpoint and scores are made from: the data, the seed, its settings, the features and the CRN it starts from."
+    feats = {'store': str(store.folder.resolve()), 'made_from': read_inputs(store.folder) or {'encoder': store.encoder}, 'movies': len(store)}
+    return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune'),
+            'features': feats, 'crn': None if src is None else {'checkpoint': src, 'input': file_stamp(src)}}
+
+def _settings(cfg:Experiment) -> dict:
+    "The part of `finetune_inputs` a `config.json` holds (for a folder made before `inputs.json`)."
+    return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune')}
+
 def finetune(cfg:Experiment, # the experiment
              features:str|os.PathLike, # feature store folder
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/, logs/, scores.json, predictions.csv
-             max_steps:int=-1, progress:bool|str=True,
+             max_steps:int=-1, # stop after this many steps in all; -1: every epoch
+             progress:bool|str=True,
              crn:str|os.PathLike|None=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
+             overwrite:bool=False, # remove a fine-tuning made from other settings, features or CRN instead of refusing it
              **kw) -> dict[str, float]:
-    "Fine-tune on the stored features (resuming if possible), then evaluate; a fine-tuned release is evaluated as it is."
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir/'config.json')
-    store = FeatureStore(features)
-    if not len(store): raise DataError(store.folder, "no features here (run extraction first)")
+    "Fine-tune on the stored features (resuming one made from the same inputs), then evaluate; a fine-tuned release is evaluated as it is."
+    check_max_steps(max_steps)
+    run_dir, store = Path(run_dir), FeatureStore(features)
+    if not len(store): raise DataError(store.folder, "no features here (a feature store holds <video_id>.npy files: run extraction first)")
     dim = store[next(iter(store))].shape[1]
     src = crn_source(cfg, store, crn)
+    before = None
+    if (run_dir/'config.json').is_file():
+        try: before = _settings(load_config(run_dir/'config.json'))
+        except DataError: pass
+    claim_folder(run_dir, finetune_inputs(cfg, store, src), ('checkpoints/*.ckpt', 'scores.json', 'predictions.csv'),
+                 ('logs', 'tensorboard', 'eval'), overwrite, 'a fine-tuning', before)
+    if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
     task = FinetuneTask(asdict(cfg), str(store.folder.resolve()), dim, src)  # absolute: evaluation may run from elsewhere
     last = run_dir/'checkpoints'/'last.ckpt'
@@ -238,8 +278,9 @@ def finetune(cfg:Experiment, # the experiment
             task.model.head_sbd.load_state_dict(head.state_dict())
             return _test(task, run_dir, progress, **kw)
     train = MovieNetRoot(cfg.root).anno_file('train')
-    if (n := len(ShotTable.read(train))) < cfg.finetune.global_batch:  # the last partial batch is dropped: nothing would train
-        raise DataError(train, f"{n} labelled training shots, fewer than one fine-tuning batch of {cfg.finetune.global_batch}: lower finetune.global_batch")
+    check_batches(cfg, 'finetune', len(ShotTable.read(train)), train)  # the last partial batch is dropped: nothing would train
     with quiet_worker_advice():
-        make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw).fit(task, ckpt_path=check_resume(last) if last.exists() else None)
+        trainer = make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw)
+        trainer.fit(task, ckpt_path=check_resume(last) if last.exists() else None)
+    if trainer.is_global_zero and not last.is_file(): raise DataError(last, "fine-tuning ended without saving a checkpoint")
     return evaluate(last, run_dir, progress, **kw)
