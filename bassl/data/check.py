@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 from ..core import DataError, check_id, iter_ndjson
 from .anno import read_movie_labels, scene_ids
-from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, read_split, read_vid2idx,
-                                 scan_keyframes, shot_id)
+from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, count_shots, read_split,
+                                 read_vid2idx, scan_keyframes, shot_id)
 
 # %% auto #0
-__all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root']
+__all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root', 'check_anno_set', 'verify_anno_set']
 
 # %% ../../nbs/05_data.check.ipynb #5018f117
 @dataclass
@@ -134,7 +134,7 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
     g = _Grouped(report)
     labelled = name != 'pretrain'
     need = {**_FIELDS, **(_LABEL_FIELDS if labelled else {})}
-    scenes = {v: scene_ids(l) for v, l in labels.items()}                     # once per movie, not per record
+    scenes = {}                                                               # once per movie, not per record
     movies = (set(split['all']) if name == 'trainvaltest' else set(split[name])) if labelled and split else None
     seen, offsets, count = defaultdict(set), {}, 0
     for i, rec in iter_ndjson(path):
@@ -165,6 +165,7 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
         if labelled and vid in labels:
             if vid2idx is not None and rec['global_video_id'] != vid2idx[vid]:
                 g.add(path, i, ('gvid', vid), f"global_video_id of {vid} is {rec['global_video_id']}, vid2idx.json says {vid2idx[vid]}")
+            if vid not in scenes: scenes[vid] = scene_ids(labels[vid])
             want = int(scenes[vid][s])
             if rec['invideo_scene_id'] != want: g.add(path, i, ('scene', vid), f"invideo_scene_id of {vid} shot {sid} is {rec['invideo_scene_id']}, label318 gives {want}")
             off = rec['global_scene_id'] - rec['invideo_scene_id']
@@ -220,3 +221,55 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
         **{f'{k} split': f"{len(split[k])} movie{'s' * (len(split[k]) != 1)}, {sum(num_shot.get(v, 1) - 1 for v in split[k]):,} labelled shots" for k in SPLITS if split},
         **{k: v for k, v in report.summary.items() if k.startswith('records')}}
     return report
+
+# %% ../../nbs/05_data.check.ipynb #d2d870f9
+class _OnDemand(dict):
+    "`{vid: load(vid)}`, loaded when first asked; a movie whose `load` raises a `DataError` (reported once) or returns None is absent."
+    def __init__(self, load, report): super().__init__(); self.load, self.report, self.absent = load, report, set()
+    def __contains__(self, vid):
+        if not dict.__contains__(self, vid) and vid not in self.absent:
+            try: v = self.load(vid)
+            except DataError as e: v = None; self.report.add_error(e)
+            if v is None: self.absent.add(vid)
+            else: self[vid] = v
+        return dict.__contains__(self, vid)
+
+def _labels_with_table(root, vid, num_shot):
+    "`read_movie_labels`, and the shot table must exist: Recall@3s and mIoU measure with it."
+    labels = read_movie_labels(root, vid, num_shot)
+    if not root.shot_table_file(vid).exists(): raise DataError(root.shot_table_file(vid), f"missing shot table of labelled movie {vid}")
+    return labels
+
+def check_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
+                   name:str, # the annotation set: one of `ANNO_SETS`
+                   labels:bool|None=None, # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                  ) -> CheckReport:
+    "`check_root`'s rules for one annotation set and what it is built from; no keyframe is opened."
+    root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
+    if labels is None: labels = name != 'pretrain'                         # pre-training reads no labels
+    report, vid2idx, split = CheckReport(root.root), None, None
+    try: vid2idx = read_vid2idx(root.vid2idx_file)
+    except FileNotFoundError: report.add(root.vid2idx_file, "missing (run `bassl build-anno` to rebuild anno/)")
+    except DataError as e: report.add_error(e)
+    try: split = read_split(root.split_file)
+    except FileNotFoundError:
+        if name != 'pretrain': report.add(root.split_file, "missing split file")  # pre-training needs no labels
+    except DataError as e: report.add_error(e)
+    if report.problems: return report
+    num_shot = _OnDemand(lambda v: count_shots(root, v), report)
+    labelled = set(split['all']) if split and labels else set()
+    movie_labels = _OnDemand(lambda v: _labels_with_table(root, v, num_shot[v] if v in num_shot else None) if v in labelled else None, report)
+    _check_anno(root, report, name, vid2idx, num_shot, movie_labels, split or {k: [] for k in (*SPLITS, 'all')})
+    report.summary = {'movies': len(num_shot), 'shots': sum(num_shot.values())}
+    return report
+
+def verify_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
+                    name:str, # the annotation set: one of `ANNO_SETS`
+                    labels:bool|None=None, # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                   ) -> None:
+    "Raise a `DataError` naming the file and line of the first problem `check_anno_set` finds, and how many more there are."
+    rep = check_anno_set(root, name, labels)
+    if rep.ok: return
+    p, more = rep.problems[0], len(rep.problems) - 1 + sum(q.more for q in rep.problems[1:])
+    tail = f" (and {more} more problem{'s' * (more > 1)}; `bassl check {rep.root}` lists them all)" if more else ''
+    raise DataError(p.path, p.msg + (f" (and {p.more} more lines like it)" if p.more else '') + tail, p.line)
