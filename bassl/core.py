@@ -18,14 +18,26 @@ __all__ = ['DataError', 'check_id', 'inside', 'read_ndjson', 'iter_ndjson', 'ato
            'write_ndjson']
 
 # %% ../nbs/00_core.ipynb #32d867d7
+_WHERE = re.compile(r'(?P<path>.+?)(?::(?P<line>\d+))?: (?P<msg>.*)', re.S)
+
 class DataError(ValueError):
     "A problem in a dataset file: names the file, the line (1-based, if any) and what was expected."
     def __init__(self,
                  path:str|os.PathLike, # the file (or folder) at fault
-                 msg:str, # what is wrong and what was expected
+                 msg:str|None=None, # what is wrong and what was expected
                  line:int|None=None): # 1-based line number, when the file has lines
+        self.traceback = None                                               # a DataLoader worker's traceback, when re-raised from one
+        if msg is None: path, msg, line = self._parse(str(path))
         self.path, self.msg, self.line = str(path), msg, line
         super().__init__(f"{self.where}: {msg}")
+
+    def _parse(self, text:str) -> tuple[str, str, int|None]:
+        "`(path, msg, line)` of `str(DataError)` text, alone (unpickling) or ending a worker's traceback (a DataLoader's re-raise)."
+        _, sep, tail = text.rpartition('DataError: ')
+        if sep: self.traceback = text
+        m = _WHERE.fullmatch(tail.strip())
+        if m is None: return '<unknown file>', tail.strip(), None
+        return m['path'], m['msg'], None if m['line'] is None else int(m['line'])
 
     @property
     def where(self) -> str:

@@ -15,12 +15,15 @@ from torch.utils.data import Dataset
 
 from ..core import DataError, check_id, iter_ndjson
 from ..methods import get_method
-from .movienet import NUM_KEYFRAMES, MovieNetRoot
+from pathlib import Path
+
+from .check import verify_anno_set
+from .movienet import ANNO_SETS, NUM_KEYFRAMES, MovieNetRoot, read_utf8
 from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
 from .transforms import decode_clip, decode_frames, reuse_freed_memory, eval_transform, train_transform
 
 # %% auto #0
-__all__ = ['ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
+__all__ = ['ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset', 'anno_set_of',
            'FinetuneDataset']
 
 # %% ../../nbs/08_data.datasets.ipynb #5831fc44
@@ -39,7 +42,8 @@ class ShotTable:
 
     @classmethod
     def read(cls, path:str|os.PathLike) -> ShotTable:
-        "Parse and validate an `anno.*.ndjson` file."
+        "Parse and validate an `anno.*.ndjson` file (its own records; `load` also checks them against the root)."
+        read_utf8(path)                                                     # another encoding: named with its line, not mangled
         vids, index, cols = [], {}, [[] for _ in range(7)]
         opt = ('boundary_label', 'global_video_id', 'invideo_scene_id', 'global_scene_id')
         for i, rec in iter_ndjson(path):
@@ -57,6 +61,16 @@ class ShotTable:
         a = [np.array(c, dtype=np.int64) for c in cols]
         return cls(vids, a[0].astype(np.int32), a[1].astype(np.int32), a[2].astype(np.int32), a[3].astype(np.int8), *a[4:])
 
+    @classmethod
+    def load(cls, root:str|os.PathLike|MovieNetRoot, # dataset root
+             name:str, # the annotation set: one of `ANNO_SETS`
+             check:bool=True, # first check the set against what it is built from (`verify_anno_set`)
+            ) -> ShotTable:
+        "Annotation set `name` of `root`, refused with a `DataError` naming file and line where `bassl check` would refuse it."
+        root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
+        if check: verify_anno_set(root, name)
+        return cls.read(root.anno_file(name))
+
     def record(self, i:int) -> tuple[str, int, int]:
         "`(video_id, shot, num_shot)` of record `i`"
         return self.vids[self.movie[i]], int(self.shot[i]), int(self.num_shot[i])
@@ -71,11 +85,12 @@ class PretrainDataset(Dataset):
                  transform:Callable|None=None, # clip augmentation (default: train_transform())
                  neighbor_size:int=NEIGHBOR_SIZE, # window half-width: 2k+1 dense shots
                  single_keyframe:bool=True, # one random keyframe per shot (else keyframe 1, the middle one)
+                 check:bool=True, # check the annotation set against the root first (`ShotTable.load`)
                 ):
         spec = get_method(method)                                           # an error naming the five for any other name
         self.root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
         self.method, self.neighbor_size, self.single_keyframe = method, neighbor_size, single_keyframe
-        self.table = ShotTable.read(self.root.anno_file(anno))
+        self.table = ShotTable.load(self.root, anno, check)
         self.transform = transform or train_transform()
         self.sample = spec.sample                                           # 'instance', 'temporal' or 'window'
         self.anchors = sparse_anchors(spec.anchors, neighbor_size) if spec.anchors else None  # [A] positions in the window
@@ -116,9 +131,10 @@ class KeyframeDataset(Dataset):
     "All keyframes of each shot of an annotation set: `video [3, 3, S, S]` plus ids."
     def __init__(self, root:str|os.PathLike|MovieNetRoot, # dataset root
                  anno:str='test', # 'test' for kNN validation, 'trainvaltest' for extraction
-                 transform:Callable|None=None): # default: eval_transform()
+                 transform:Callable|None=None, # default: eval_transform()
+                 check:bool=True): # check the annotation set against the root first (`ShotTable.load`)
         self.root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
-        self.table, self.transform = ShotTable.read(self.root.anno_file(anno)), transform or eval_transform()
+        self.table, self.transform = ShotTable.load(self.root, anno, check), transform or eval_transform()
     def __len__(self): return len(self.table)
     def __getitem__(self, idx:int) -> dict:
         vid, s, _ = self.table.record(idx)
@@ -136,14 +152,21 @@ def extraction_dataset(root, transform=None) -> KeyframeDataset:
     return KeyframeDataset(root, 'trainvaltest', transform)
 
 # %% ../../nbs/08_data.datasets.ipynb #591c09f9
+def anno_set_of(path:str|os.PathLike) -> tuple[MovieNetRoot, str]|None:
+    "`(root, set name)` of a path `<root>/anno/anno.<set>.ndjson`, or None for a file elsewhere."
+    p = Path(path)
+    name = p.name[len('anno.'):-len('.ndjson')] if p.name.startswith('anno.') and p.name.endswith('.ndjson') else None
+    return (MovieNetRoot(p.parent.parent), name) if p.parent.name == 'anno' and name in ANNO_SETS else None
+
 class FinetuneDataset(Dataset):
     "Scene-boundary samples: `[2k+1, D]` feature windows around each labelled shot, with target `abs(boundary_label)`."
     def __init__(self,
                  features:Mapping[str, np.ndarray], # video id -> [num_shot, D] shot features
-                 table:ShotTable|str|os.PathLike, # annotation set (`anno.train.ndjson` / `anno.test.ndjson`) or its path
+                 table:ShotTable|str|os.PathLike, # annotation set, or its path (a root's `anno/anno.<set>.ndjson` is checked against the root)
                  neighbor_size:int=NEIGHBOR_SIZE, # window half-width
                 ):
-        self.table = table if isinstance(table, ShotTable) else ShotTable.read(table)
+        if isinstance(table, ShotTable): self.table = table
+        else: self.table = ShotTable.load(*found) if (found := anno_set_of(table)) else ShotTable.read(table)
         self.features, self.neighbor_size = features, neighbor_size
         _, first = np.unique(self.table.movie, return_index=True)              # a record of each movie
         for i, vid in enumerate(self.table.vids):
