@@ -1,0 +1,80 @@
+"`bassl segment` from the shell, as a subprocess: a rendered video cut into scenes, a bad file skipped with a summary, a foreign output folder refused."
+import csv
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from bassl.cli import COMMANDS
+
+pytestmark = pytest.mark.skipif('segment' not in COMMANDS,
+                                reason="`segment` is not in bassl.cli.COMMANDS yet: the CLI notebook registers bassl.segment.segment_cmd")
+
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory) -> Path:
+    "A tiny fine-tuned run: a small synthetic root, two pre-training steps, extraction, two fine-tuning steps."
+    from bassl.test_utils import fit_steps, tiny_experiment, tiny_root
+    from bassl.train.finetune import extract, finetune
+    tmp = tmp_path_factory.mktemp('model')
+    cfg = tiny_experiment('bassl', tiny_root(tmp/'root', movies=4, shots=30, seed=1))
+    cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, global_batch=8))
+    ck = fit_steps(cfg, tmp/'run'/'pretrain', 2)
+    store = extract(cfg, ck, tmp/'run'/'features', progress=False)
+    finetune(cfg, store.folder, tmp/'run'/'finetune', max_steps=2, progress=False)
+    return tmp/'run'
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory) -> tuple[Path, dict]:
+    "A short rendered video of a synthetic movie with known shots and scenes."
+    from bassl.data.video import render_movie
+    from bassl.test_utils import tiny_root
+    tmp = tmp_path_factory.mktemp('video')
+    root = tiny_root(tmp/'root', movies=1, shots=12, seed=3)
+    vid = sorted(p.name for p in (root/'240P_frames').iterdir())[0]
+    return tmp/'film.mp4', render_movie(root, vid, tmp/'film.mp4')
+
+
+def bassl(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'bassl.cli', 'segment', *map(str, args), '--progress', 'none'],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_segment_writes_every_output_and_skips_a_bad_video(tmp_path, model, video):
+    path, _ = video
+    bad = tmp_path/'notes.mp4'; bad.write_text('not a video')
+    r = bassl(path, bad, '--model', model, '--out', tmp_path/'out', '--cut', 'keyframe')
+    assert r.returncode == 1, r.stderr                                      # one video skipped: a failure exit, after the others
+    assert '1 of 2 videos segmented' in r.stdout and 'notes.mp4' in r.stdout, r.stdout
+    folder = tmp_path/'out'/'film'
+    scenes = json.loads((folder/'scenes.json').read_text())['scenes']
+    rows = list(csv.DictReader(open(folder/'scenes.csv')))
+    assert [int(r['first_shot']) for r in rows] == [s['first_shot'] for s in scenes]
+    assert (folder/'report.html').stat().st_size > 3e6                        # plotly.js inlined
+    pred = list(csv.reader(open(folder/'predictions.csv')))
+    assert pred[0] == ['movie', 'shot', 'probability', 'label'] and len(pred) - 1 == scenes[-1]['last_shot']
+    clips = sorted((folder/'clips').glob('scene_*.mp4'))
+    assert 1 <= len(clips) <= len(scenes)
+    frames = 0
+    for c in clips:
+        with av.open(str(c)) as f: frames += sum(1 for _ in f.decode(video=0))
+    assert frames == scenes[-1]['end_frame'] + 1                              # stream-copied clips tile the video
+
+
+def test_segment_refuses_another_videos_folder(tmp_path, model, video):
+    path, _ = video
+    other = tmp_path/'elsewhere'/'film.mp4'; other.parent.mkdir(); other.write_bytes(path.read_bytes())
+    assert bassl(path, '--model', model, '--out', tmp_path/'out').returncode == 0
+    assert bassl(path, '--model', model, '--out', tmp_path/'out', '--threshold', '0').returncode == 0   # the same video again: fine
+    r = bassl(other, '--model', model, '--out', tmp_path/'out')
+    assert r.returncode == 1 and "another video's results" in r.stdout, r.stdout
+
+
+def test_segment_refuses_a_model_that_is_not_fine_tuned(tmp_path, model, video):
+    r = bassl(video[0], '--model', model/'pretrain', '--out', tmp_path/'out')
+    assert r.returncode == 1 and 'error:' in r.stderr and 'pre-trained checkpoints only' in r.stderr, r.stderr
