@@ -5,6 +5,7 @@
 # %% ../nbs/21_metrics.ipynb #9e383373
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,9 +14,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision, binary_f1_score
 
+from .core import DataError
+from .data.movienet import MovieNetRoot, read_shot_table
+
 # %% auto #0
 __all__ = ['KNN_KS', 'Predictions', 'gather_predictions', 'scenes_from_boundaries', 'movie_miou', 'movie_recall_at',
-           'boundary_metrics', 'knn_precision']
+           'read_shot_tables', 'boundary_metrics', 'knn_precision']
 
 # %% ../nbs/21_metrics.ipynb #ea8fb85c
 @dataclass
@@ -99,12 +103,33 @@ def movie_recall_at(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled 
     return float(np.mean(hit))
 
 # %% ../nbs/21_metrics.ipynb #bc51dc4a
+def _labelled_rows(p:Predictions, vid:str, rows:np.ndarray):
+    "Refuse a movie whose prediction rows are not every labelled shot 0..n-2 (what Recall@3s and mIoU need)."
+    if (p.shot[rows] != np.arange(len(rows))).any():
+        raise ValueError(f"{vid}: Recall@3s and mIoU need every labelled shot 0..n-2 of the movie")
+
+def read_shot_tables(root:str|os.PathLike|MovieNetRoot, # dataset root holding `scene318/shot_movie318/`
+                     p:Predictions, # predictions: every labelled shot 0..n-2 of each movie
+                    ) -> dict[str, np.ndarray]:
+    "`{vid: [n, 5]}` shot tables of the movies of `p`, each refused (file named) unless it has one line per shot of its predictions."
+    root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
+    p, out = p.dedup(), {}
+    for vid, rows in p.movies():
+        _labelled_rows(p, vid, rows)
+        f = root.shot_table_file(vid)
+        if not f.exists(): raise DataError(f, f"missing shot table of {vid} (Recall@3s and mIoU need it)")
+        t, n = read_shot_table(f), len(rows) + 1
+        if len(t) != n: raise DataError(f, f"{len(t)} shots, expected {n}: one line per shot, {n - 1} labelled in the predictions and the last")
+        out[vid] = t
+    return out
+
 def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will be)
-                     shot_tables:dict[str, np.ndarray]|None=None, # `{vid: [num_shot, 5] frames}` for Recall@3s and mIoU
+                     shot_tables:dict[str, np.ndarray]|str|os.PathLike|MovieNetRoot|None=None, # `{vid: [num_shot, 5] frames}`, or a root to read them from (`read_shot_tables`), for Recall@3s and mIoU
                      threshold:float=0.5, # a shot is predicted a boundary where its probability is above this
                     ) -> dict[str, float]:
     "Pooled AP, AUC, F1 and per-class accuracy, per-movie mAP and Recall (with `shot_tables`, Recall@3s and mIoU), x100."
     p = p.dedup()
+    if shot_tables is not None and not isinstance(shot_tables, dict): shot_tables = read_shot_tables(shot_tables, p)
     prob, label = torch.as_tensor(p.prob), torch.as_tensor(p.label)
     pred = (prob > threshold).long()
     out = {'AP': float(binary_average_precision(prob, label)), 'AUC': float(binary_auroc(prob, label)),
@@ -118,9 +143,11 @@ def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will
             ap.append(float(binary_average_precision(torch.as_tensor(p.prob[rows]), torch.as_tensor(lab))))
             rec.append(float(pr[lab == 1].mean()))
         if shot_tables is not None:
-            if (p.shot[rows] != np.arange(len(rows))).any():
-                raise ValueError(f"{vid}: Recall@3s and mIoU need every labelled shot 0..n-2 of the movie")
-            t = shot_tables[vid]
+            _labelled_rows(p, vid, rows)
+            t = shot_tables.get(vid)
+            if t is None: raise ValueError(f"{vid}: no shot table given (Recall@3s and mIoU need one per movie)")
+            if len(t) != len(rows) + 1:
+                raise ValueError(f"{vid}: shot table has {len(t)} rows, expected {len(rows) + 1} (one per shot: {len(rows)} labelled and the last)")
             if lab.any(): rec3.append(movie_recall_at(lab, pr, t))
             miou.append(movie_miou(lab, pr, t))
     out['mAP'], out['Recall'] = float(np.mean(ap)), float(np.mean(rec))
