@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,7 +24,7 @@ from .data.synthetic import DEFAULT_ROOT, SynthConfig, synthesize
 
 # %% auto #0
 __all__ = ['COMMANDS', 'frame_size', 'synth_cmd', 'check_cmd', 'build_anno_cmd', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd',
-           'demo_cmd', 'add_command', 'parser', 'main']
+           'demo_cmd', 'add_command', 'parser', 'failure_line', 'main']
 
 # %% ../nbs/40_cli.ipynb #40274bcd
 def frame_size(s:str, # `WIDTHxHEIGHT`, e.g. `256x144`
@@ -95,12 +97,16 @@ def _rank0() -> bool:
 # %% ../nbs/40_cli.ipynb #21c447be
 def pretrain_cmd(run_dir:Path, # run folder
                  config:_config_opt=None,
-                 max_steps:int=-1, # stop after this many steps in all
-                 progress:_progress_opt=None) -> int:
-    "Pre-train as configured (resuming from the run folder's last.ckpt)."
+                 max_steps:int=-1, # stop after this many steps in all (-1: every epoch)
+                 progress:_progress_opt=None,
+                 overwrite:bool=False, # remove checkpoints made with other settings (only those) and start again, instead of refusing
+                ) -> int:
+    "Pre-train as configured (resuming from the run folder's last.ckpt when it was made with the same settings)."
     from bassl.config import load_config
     from bassl.train.pretrain import pretrain
-    last = pretrain(load_config(config), run_dir, max_steps=max_steps, progress=_progress(progress))
+    from bassl.train.trainer import check_max_steps
+    check_max_steps(max_steps, '--max-steps')
+    last = pretrain(load_config(config), run_dir, max_steps=max_steps, progress=_progress(progress), overwrite=overwrite)
     if _rank0(): print(last)
     return 0
 
@@ -108,11 +114,13 @@ def pretrain_cmd(run_dir:Path, # run folder
 def extract_cmd(store:Path, # feature store folder
                 config:_config_opt=None,
                 checkpoint:str=None, # pre-training checkpoint or public release (default: random encoder)
-                progress:_progress_opt=None) -> int:
-    "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store."
+                progress:_progress_opt=None,
+                overwrite:bool=False, # remove features made from another encoder or config (only those) and extract again, instead of refusing
+               ) -> int:
+    "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store (resuming one made from the same)."
     from bassl.config import load_config
     from bassl.train.finetune import extract
-    st = extract(load_config(config), checkpoint, store, progress=_progress(progress))
+    st = extract(load_config(config), checkpoint, store, progress=_progress(progress), overwrite=overwrite)
     if _rank0(): print(f"{st.folder}: {len(st)} movies")
     return 0
 
@@ -123,12 +131,13 @@ def finetune_cmd(features:Path, # feature store folder
                  crn:str=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
                  progress:_progress_opt=None,
                  quiet:bool=False, # print where scores.json is instead of the table (for a caller that reports the scores itself)
+                 overwrite:bool=False, # remove a fine-tuning made from other settings, features or CRN (only its files) and start again, instead of refusing
                 ) -> int:
     "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
     from bassl.config import load_config
     from bassl.experiments import score_table
     from bassl.train.finetune import finetune
-    scores = finetune(load_config(config), features, run_dir, progress=_progress(progress), crn=crn)
+    scores = finetune(load_config(config), features, run_dir, progress=_progress(progress), crn=crn, overwrite=overwrite)
     if _rank0(): print(f"scores: {Path(run_dir)/'scores.json'}" if quiet else score_table({'score': scores}))
     return 0
 
@@ -140,6 +149,8 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
              **kwargs) -> int:
     "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
     from bassl.experiments import RunSpec, boundary_rate, run_stage, score_table
+    from bassl.train.trainer import ParameterError
+    if epochs < 1: raise ParameterError('--epochs', epochs, 'at least 1 pre-training epoch')
     root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
     if rc: return rc
@@ -193,13 +204,31 @@ def parser() -> argparse.ArgumentParser:
     for name, f in COMMANDS.items(): add_command(sub, name, f)
     return p
 
+_DISK = {errno.ENOSPC: 'free space there and run the same command again (it goes on from what was saved)',
+         errno.EDQUOT: 'free space there and run the same command again (it goes on from what was saved)',
+         errno.EACCES: 'choose a folder you can write to', errno.EPERM: 'choose a folder you can write to',
+         errno.EROFS: 'choose a folder on a writable disk'}
+_WORKER = re.compile(r'Caught (\w+) in DataLoader worker process \d+\.\nOriginal Traceback')
+_EXPECTED = ('DataError', 'ParameterError', 'OSError', 'FileNotFoundError', 'PermissionError', 'IsADirectoryError', 'NotADirectoryError')
+
+def failure_line(e:BaseException) -> str|None:
+    "The one-line message of an expected failure (a bad input file, a parameter out of range, a full or read-only disk), or None for a bug."
+    if isinstance(e, DataError): return str(e)
+    if (m := sys.modules.get('bassl.train.trainer')) and isinstance(e, m.ParameterError): return str(e)
+    if isinstance(e, OSError) and e.errno in _DISK and e.filename: return f"{e.filename}: {e.strerror}: {_DISK[e.errno]}"
+    if (w := _WORKER.match(str(e))) and w[1] in _EXPECTED:  # torch re-raises a worker's error with its traceback as the message
+        last = str(e).rstrip().splitlines()[-1]
+        return last.split(': ', 1)[1] if ': ' in last else last
+    return None
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `bassl` console command."
+    "Entry point of the `bassl` console command: an expected failure is one line `error: ...` and exit status 1, a bug its traceback."
     a = vars(parser().parse_args(argv))
     f = a.pop('func'); del a['command']
     try: return f(**a)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except Exception as e:
+        if (line := failure_line(e)) is None: raise
+        print(f"error: {line}", file=sys.stderr)
         return 1
 
 # %% ../nbs/40_cli.ipynb #d5423746

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import fcntl
+import hashlib
+import math
 import json
 import os
 import shlex
@@ -25,17 +27,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .config import CRN_INITS, Experiment, config_from_dict, preset, save_config
-from .core import DataError
+from .core import DataError, check_id
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
 from .methods import METHODS, TASKS
-from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_status, work_dir, write_done, write_started
+from .train.trainer import ParameterError
+from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
 __all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'Stage', 'encoder_checkpoint', 'get_stage', 'stage_record',
-           'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'prepare_data', 'run_stage',
-           'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
+           'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data',
+           'run_stage', 'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -45,6 +48,22 @@ def _merge(base:dict, over:dict) -> dict:
     out = dict(base)
     for k, v in over.items(): out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
+
+_RANGES = (('epochs', lambda v: v >= 0, "0 (the preset's) or a positive number of epochs"),
+           ('max_steps', lambda v: v == -1 or v > 0, 'a positive number of steps, or -1 to train every epoch'),
+           ('finetune_lr', lambda v: math.isfinite(v) and v >= 0, "0 (the preset's) or a positive learning rate"),
+           ('finetune_epochs', lambda v: v >= 0, "0 (the preset's) or a positive number of epochs"),
+           ('devices', lambda v: v >= 1, 'at least 1 device per node'), ('num_nodes', lambda v: v >= 1, 'at least 1 node'),
+           ('seed', lambda v: v >= 0, 'a non-negative integer'))
+
+def _check_name(name:str):
+    "Refuse a run name that is not `/`-separated safe ids (no empty part, '.', '..' or absolute path): it would leave `runs`."
+    try:
+        if not name or name.startswith('/'): raise DataError('name', 'empty or absolute')
+        for part in name.split('/'): check_id(part)
+    except DataError:
+        want = "a run name: letters, digits, '_', '-' or '.', parts separated by '/' (no empty part, '.' or '..')"
+        raise ParameterError('name', name, want, f"parameter 'name' must be {want}, got {name!r}") from None
 
 @dataclass
 class RunSpec:
@@ -74,8 +93,11 @@ class RunSpec:
         for f in dataclasses.fields(self):  # papermill passes whatever it was given: say which parameter is wrong
             v, want = getattr(self, f.name), {'str': str, 'bool': bool, 'int': int, 'float': (int, float), 'dict': dict}[f.type]
             if not isinstance(v, want) or (f.type in ('int', 'float') and isinstance(v, bool)):
-                raise ValueError(f"parameter {f.name!r} must be {f.type}, got {v!r}")
+                raise ParameterError(f.name, v, f.type, f"parameter {f.name!r} must be {f.type}, got {v!r}")
         if isinstance(self.finetune_lr, int): self.finetune_lr = float(self.finetune_lr)
+        for name, ok, want in _RANGES:  # and which value is out of its range (-1 and 0 are the documented sentinels, nothing else)
+            if not ok(v := getattr(self, name)): raise ParameterError(name, v, want, f"parameter {name!r} must be {want}, got {v!r}")
+        _check_name(self.name)
 
     @classmethod
     def from_params(cls, params:dict) -> RunSpec:
@@ -101,11 +123,11 @@ class RunSpec:
 
     def experiment(self) -> Experiment:
         "The typed configuration these parameters describe."
-        if self.method not in METHODS: raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
-        if self.launcher not in LAUNCHERS: raise ValueError(f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
+        if self.method not in METHODS: raise ParameterError('method', self.method, f"one of {tuple(METHODS)}", f"method must be one of {tuple(METHODS)}, got {self.method!r}")
+        if self.launcher not in LAUNCHERS: raise ParameterError('launcher', self.launcher, f"one of {LAUNCHERS}", f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
         tasks = [t.strip() for t in self.tasks.split(',') if t.strip()]
-        if bad := [t for t in tasks if t not in TASKS]: raise ValueError(f"unknown pretext task(s) {bad} in tasks={self.tasks!r}, expected some of {tuple(TASKS)}")
-        if self.method in ('bassl', 'bassl+shotcol') and not tasks: raise ValueError("tasks is empty: BaSSL needs at least one pretext task")
+        if bad := [t for t in tasks if t not in TASKS]: raise ParameterError('tasks', self.tasks, f"some of {tuple(TASKS)}", f"unknown pretext task(s) {bad} in tasks={self.tasks!r}, expected some of {tuple(TASKS)}")
+        if self.method in ('bassl', 'bassl+shotcol') and not tasks: raise ParameterError('tasks', self.tasks, 'at least one pretext task', "tasks is empty: BaSSL needs at least one pretext task")
         crn = 'pretrain' if self.crn_checkpoint else 'scratch' if self.crn == 'auto' and self.encoder == 'random' else self.crn
         e = preset(self.method, self.size, tasks, crn, name=self.name, root=self.root, devices=self.devices, num_nodes=self.num_nodes, seed=self.seed)
         d = asdict(e)
@@ -149,14 +171,13 @@ class Stage:
 # %% ../nbs/28_experiments.ipynb #f963b847
 def _pretrain_record(spec:RunSpec, cfg:Experiment) -> dict:
     "Pre-training's settings and step budget."
-    rec = {'pretrain': asdict(cfg.pretrain), 'max_steps': spec.max_steps}
-    for k in ('num_workers', 'checkpoint_every', 'precision'): rec['pretrain'].pop(k)  # how, not what
-    return rec
+    return {'pretrain': stage_settings(cfg, 'pretrain'), 'max_steps': spec.max_steps}
 
 def _pretrain_args(spec:RunSpec, d:Path) -> list[str]:
     return [str(d)] + (['--max-steps', str(spec.max_steps)] if spec.max_steps > 0 else [])
 
 def _pretrain_outputs(d:Path) -> dict:
+    if not (d/LAST).is_file(): raise DataError(d/LAST, "the pre-training ended without saving it: nothing to record")
     best = sorted((d/'checkpoints').glob('best-*.ckpt'))
     return {'checkpoint': str(d/LAST), 'best': str(best[-1]) if best else None}
 
@@ -166,7 +187,7 @@ def _ddp_notebook(cfg:Experiment) -> dict:
 
 def _pretrain_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
     from bassl.train.pretrain import pretrain
-    pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, **_ddp_notebook(cfg))
+    pretrain(cfg, d, max_steps=spec.max_steps, progress=progress, overwrite=spec.overwrite, **_ddp_notebook(cfg))
 
 # %% ../nbs/28_experiments.ipynb #fad30de9
 def _encoder_source(spec:RunSpec) -> str:
@@ -196,7 +217,7 @@ def _extract_outputs(d:Path) -> dict: return {'features': str(d), 'movies': len(
 
 def _extract_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
     from bassl.train.finetune import extract
-    extract(cfg, encoder_checkpoint(spec), d, progress=progress)
+    extract(cfg, encoder_checkpoint(spec), d, progress=progress, overwrite=spec.overwrite)
 
 def _reads_pretrain(spec:RunSpec) -> bool: return spec.encoder == 'pretrain'
 def _feature_store(d:Path) -> bool: return d.is_dir() and (d/'index.json').exists()
@@ -204,8 +225,7 @@ def _feature_store(d:Path) -> bool: return d.is_dir() and (d/'index.json').exist
 # %% ../nbs/28_experiments.ipynb #e1d9eb24
 def _finetune_record(spec:RunSpec, cfg:Experiment) -> dict:
     "Fine-tuning's settings, the features it reads and where its CRN starts."
-    rec = {'finetune': asdict(cfg.finetune), 'input': read_done(spec.stage_dir('extract')).get('id')}
-    rec['finetune'].pop('num_workers')
+    rec = {'finetune': stage_settings(cfg, 'finetune'), 'input': read_done(spec.stage_dir('extract')).get('id')}
     if ck := spec.crn_checkpoint:
         p = Path(ck)
         if not p.exists(): raise DataError(p, "CRN checkpoint not found (crn: 'auto', 'pretrain', 'scratch' or the path of a checkpoint or release)")
@@ -220,7 +240,7 @@ def _finetune_outputs(d:Path) -> dict: return {'scores': read_scores(d), 'predic
 
 def _finetune_in_kernel(spec:RunSpec, cfg:Experiment, d:Path, progress:bool|str=True):
     from bassl.train.finetune import finetune
-    finetune(cfg, spec.features_dir, d, progress=progress, crn=spec.crn_checkpoint, **_ddp_notebook(cfg))
+    finetune(cfg, spec.features_dir, d, progress=progress, crn=spec.crn_checkpoint, overwrite=spec.overwrite, **_ddp_notebook(cfg))
 
 # %% ../nbs/28_experiments.ipynb #58695715
 STAGES = {s.name: s for s in (  # in run order: a stage's upstream comes before it
@@ -272,7 +292,7 @@ def resolve_launcher(spec:RunSpec, stage:str='pretrain', env:dict|None=None) -> 
 def _cli(spec:RunSpec, stage:str) -> list[str]:
     "The `bassl` arguments of a stage, with the config the run folder holds."
     st, d = get_stage(stage), spec.stage_dir(stage)
-    return [st.command, '--config', str(d/'config.json'), '--progress', 'lines', *st.args(spec, d)]
+    return [st.command, '--config', str(d/'config.json'), '--progress', 'lines', *(['--overwrite'] if spec.overwrite else []), *st.args(spec, d)]
 
 def stage_command(spec:RunSpec, stage:str, launcher:str|None=None) -> list[str]:
     "The command line that runs `stage` of `spec` as a subprocess."
@@ -314,12 +334,17 @@ def stream(cmd:list[str], # the command line
     if rc: raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" + (f"; its output is in {log}" if log else ''))
 
 # %% ../nbs/28_experiments.ipynb #ca87c6b4
+def data_lock(root:str|os.PathLike) -> Path:
+    "The lock file of a dataset root, in bassl's cache folder (never beside the root: its folder may be read-only)."
+    key = hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:12]
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'bassl'/'locks'/f'{Path(root).name}-{key}.lock'
+
 def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
     "The run's dataset root, generating the built-in synthetic set there when it is missing and `spec.synth`."
     root = Path(spec.root)
     if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()): return MovieNetRoot(root)  # a real dataset, maybe read-only
     if not spec.synth and not root.exists(): raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
-    with stage_lock(root.parent/f'.{root.name}.lock'):  # two notebooks generating the same synthetic set: one waits
+    with stage_lock(data_lock(root)):  # two notebooks generating the same synthetic set: one waits
         if builtin_complete(root): return MovieNetRoot(root)
         if not spec.synth: raise DataError(root, "synthetic dataset incomplete (set synth=True to generate it again)")
         print(f"generating the built-in synthetic dataset in {root}", flush=True)
@@ -368,7 +393,8 @@ def run_stage(spec:RunSpec, stage:str,
         if state == 'done' and not spec.overwrite:
             print(f"== {spec.name}: {stage} finished before with the same parameters: reusing {d}", flush=True)
             return read_done(d)
-        if spec.overwrite and state != 'new': shutil.rmtree(d)
+        if spec.overwrite:  # the records go here; the stage itself removes its results (and only those) when told to overwrite
+            for f in ('started.json', 'done.json'): (d/f).unlink(missing_ok=True)
         d.mkdir(parents=True, exist_ok=True)
         save_config(cfg, d/'config.json')
         write_started(d, rec)

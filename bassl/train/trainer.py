@@ -57,9 +57,10 @@ class ParameterError(ValueError):
     def __init__(self,
                  name:str, # the parameter, as the user wrote it (`max_steps`, `--max-steps`, `finetune.epochs`)
                  value, # what was given
-                 expected:str): # what it accepts, in words
+                 expected:str, # what it accepts, in words
+                 message:str|None=None): # the whole message, in the caller's words (default: `name=value: expected ...`)
         self.name, self.value, self.expected = name, value, expected
-        super().__init__(f"{name}={value!r}: expected {expected}")
+        super().__init__(message or f"{name}={value!r}: expected {expected}")
 
 def check_max_steps(max_steps:int, # a step budget
                     name:str='max_steps', # its name, for the error
