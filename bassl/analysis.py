@@ -194,6 +194,9 @@ def explore(root:str|os.PathLike|WindowDataset, # dataset root, or a `window_dat
                          f"{method} at the encoder's {embedder.image_size} px (augment={augment})")
     ds = wd.dataset
     if (vid, center) not in wd.index: raise DataError(ds.root.anno_file('pretrain'), f"no record of shot {center} of {vid}")
+    if (n_shot := int(ds.table.num_shot[wd.index[vid, center]])) < 2:  # one shot repeated 17 times: no boundary to find
+        raise DataError(ds.root.movie_dir(vid), f"movie {vid} has {n_shot} shot: a pre-training window needs at least 2 shots "
+                                                "to hold a pseudo-boundary; choose another movie")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         s = ds[wd.index[vid, center]]
@@ -206,7 +209,7 @@ def explore(root:str|os.PathLike|WindowDataset, # dataset root, or a `window_dat
         mask = msm_mask(1, n)
         nn = int(shotcol_neighbour(zd[None])) if zs.shape[0] > 2 else None  # ShotCoL: searched from the dense centre
     dense_idx = s['dense_idx'].numpy()
-    return Exploration(vid, center, method, int(ds.table.num_shot[wd.index[vid, center]]), dense_idx, s['sparse_idx'].numpy(),
+    return Exploration(vid, center, method, n_shot, dense_idx, s['sparse_idx'].numpy(),
                        to_rgb(s['dense']), to_rgb(s['sparse']), a.cost[0].numpy(), a.accumulated[0].numpy(), a.path[0].numpy(),
                        int(b), window_truth(ds.root, vid, dense_idx), (int(pos), int(neg)), (int(b), int(other)),
                        mask[0].numpy(), nn, embedder.name)
