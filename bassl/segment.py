@@ -43,8 +43,8 @@ from .train.finetune import FinetuneTask, load_encoder
 __all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
            'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
            'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'jpeg_uri', 'timeline', 'report_html',
-           'cut_exact', 'keyframe_times', 'cut_keyframe', 'shot_spans', 'Segmentation', 'segment_video', 'segment',
-           'segment_cmd']
+           'cut_exact', 'keyframe_times', 'cut_keyframe', 'shot_spans', 'Segmentation', 'segment_video', 'truth_labels',
+           'segment', 'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -421,7 +421,23 @@ def segment_video(video:str|os.PathLike, # a video file
     clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
     return Segmentation(vid, video, folder, prob, scenes, threshold, clips, time.monotonic() - t_start)
 
-# %% ../nbs/33_segment.ipynb #66136bc4
+# %% ../nbs/33_segment.ipynb #25370b87
+def truth_labels(starts:np.ndarray, # [n] first frame of each detected shot
+                 scene_cuts:np.ndarray, # first frame of each true scene but the first
+                 tolerance:int=1, # frames between a true scene cut and a detected shot boundary that still match
+                ) -> tuple[np.ndarray, int]: # ([n-1] 0/1 per detected shot boundary, true scene cuts left unmatched)
+    "Scene-boundary labels of the detected shots from the true scene cuts (frames), and how many true cuts no detected cut matches."
+    cuts = np.asarray(starts)[1:]                                           # [n-1] detected shot boundaries
+    label = np.zeros(len(cuts), np.int64)
+    missed = 0
+    for c in np.asarray(scene_cuts):
+        d = np.abs(cuts - c)
+        j = int(np.argmin(d)) if len(d) else -1
+        if j < 0 or d[j] > tolerance or label[j]: missed += 1
+        else: label[j] = 1
+    return label, missed
+
+# %% ../nbs/33_segment.ipynb #c0eea33e
 def segment(videos:list[str|os.PathLike], # video files, and folders to search for them
             model:SceneModel|str|os.PathLike, # a fine-tuned model (see `load_scene_model`)
             out:str|os.PathLike, # output folder: `<out>/<vid>/` per video
@@ -445,7 +461,7 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
         log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
-# %% ../nbs/33_segment.ipynb #810176d6
+# %% ../nbs/33_segment.ipynb #531468c2
 def segment_cmd(videos:Param("video files, or folders to search for them", str, nargs='+'),
                 model:Param("fine-tuned model: a bassl run folder, its finetune/ folder or checkpoint, or a public release with an SBD head", str, required=True)=None,
                 out:Param("output folder: each video's results go to OUT/<video id>/", Path, required=True)=None,
