@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..core import DataError, check_id, iter_ndjson
 from .anno import read_movie_labels, scene_ids
 from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, count_shots, read_split,
-                                 read_vid2idx, scan_keyframes, shot_id)
+                                 read_utf8, read_vid2idx, scan_keyframes, shot_id)
 
 # %% auto #0
 __all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root', 'check_anno_set', 'verify_anno_set']
@@ -131,6 +131,8 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
     "Check one `anno.<name>.ndjson` file against the frames, labels and split."
     path = root.anno_file(name)
     if not path.exists(): report.add(path, "missing annotation file (run `bassl build-anno` to rebuild anno/)"); return
+    try: read_utf8(path)                                                      # another encoding: named once, then read as best it can be
+    except DataError as e: report.add_error(e)
     g = _Grouped(report)
     labelled = name != 'pretrain'
     need = {**_FIELDS, **(_LABEL_FIELDS if labelled else {})}
