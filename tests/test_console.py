@@ -176,3 +176,115 @@ def test_training_commands(root, tmp_path):
     assert json.loads((tmp_path/'finetune'/'scores.json').read_text()) == scores
     r = bassl('finetune', '--config', tmp_path/'nope.json', tmp_path/'features', tmp_path/'x', check=False)
     assert r.returncode != 0
+    # another feature store into the finished folder: refused, naming it, never the old store's scores reported as its own
+    shutil.copytree(tmp_path/'features', tmp_path/'features2')
+    r = bassl('finetune', '--config', tmp_path/'config.json', tmp_path/'features2', tmp_path/'finetune', check=False)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and 'AP' not in r.stdout, r.stdout + r.stderr
+    assert f"{tmp_path/'finetune'}: holds a fine-tuning made from other inputs (features.store: '{(tmp_path/'features').resolve()}' there, " \
+           f"'{(tmp_path/'features2').resolve()}' now): pass --overwrite" in r.stderr, r.stderr
+    # a changed pre-training config: refused before it resumes, config.json kept
+    from dataclasses import replace as rep
+    save_config(rep(cfg, seed=5), tmp_path/'seed5.json')
+    r = bassl('pretrain', '--config', tmp_path/'seed5.json', tmp_path/'pretrain', check=False)
+    assert r.returncode == 1 and 'holds pre-training checkpoints made from other inputs (seed: 0 there, 5 now)' in r.stderr, r.stderr
+    assert json.loads((tmp_path/'pretrain'/'config.json').read_text())['seed'] == 0
+
+
+@pytest.fixture
+def tiny_cfg(root, tmp_path):
+    "A tiny experiment on the module's root, saved as config.json: (its path, the Experiment, a function saving variants)."
+    from dataclasses import replace
+    from bassl.config import save_config
+    from bassl.test_utils import tiny_experiment
+    cfg = tiny_experiment('bassl', root)
+    cfg = replace(cfg, pretrain=replace(cfg.pretrain, epochs=1), finetune=replace(cfg.finetune, epochs=2, global_batch=16))
+    def save(name, c):
+        save_config(c, tmp_path/name)
+        return tmp_path/name
+    return save('config.json', cfg), cfg, save
+
+
+def one_line_error(r, *parts):
+    "The command failed with exit status 1 and one line on stderr, `error: ` and every one of `parts`, no traceback."
+    assert r.returncode == 1 and r.stderr.startswith('error: ') and len(r.stderr.splitlines()) == 1, (r.returncode, r.stderr)
+    for p in parts: assert str(p) in r.stderr, (p, r.stderr)
+
+
+def test_extract_refuses_another_config(tiny_cfg, tmp_path):
+    "A feature store made from other inputs is refused, naming them, and kept; --overwrite redoes it, sparing the user's files."
+    from dataclasses import replace
+    config, cfg, save = tiny_cfg
+    store = tmp_path/'features'
+    bassl('extract', '--config', config, store, '--progress', 'none')
+    (store/'notes.txt').write_text('mine')
+    before = {p.name: p.read_bytes() for p in store.glob('*.npy')}
+    bigger = save('bigger.json', replace(cfg, pretrain=replace(cfg.pretrain, image_size=48)))
+    r = bassl('extract', '--config', bigger, store, check=False)
+    one_line_error(r, f"{store}: holds features made from other inputs (image_size: 32 there, 48 now): pass --overwrite")
+    assert {p.name: p.read_bytes() for p in store.glob('*.npy')} == before
+    assert json.loads((store/'config.json').read_text())['pretrain']['image_size'] == 32
+    bassl('extract', '--config', bigger, store, '--progress', 'none', '--overwrite')
+    assert {p.name for p in store.glob('*.npy')} == set(before) and {p.name: p.read_bytes() for p in store.glob('*.npy')} != before
+    assert (store/'notes.txt').read_text() == 'mine'
+
+
+def test_runs_that_would_do_nothing_are_errors(tiny_cfg, root, tmp_path):
+    "0 steps, fewer samples than one batch, an empty feature store: one line naming why, and nothing written."
+    from dataclasses import replace
+    config, cfg, save = tiny_cfg
+    for steps in (0, -5):
+        one_line_error(bassl('pretrain', '--config', config, tmp_path/'run', '--max-steps', steps, check=False),
+                       f'--max-steps={steps}: expected a positive number of training steps, or -1 to train every epoch')
+    huge = save('huge.json', replace(cfg, pretrain=replace(cfg.pretrain, global_batch=1024)))
+    one_line_error(bassl('pretrain', '--config', huge, tmp_path/'run', check=False),
+                   f"anno.pretrain.ndjson: {len((root/'anno'/'anno.pretrain.ndjson').read_text().splitlines())} pre-training samples, "
+                   "fewer than one batch of 1024: nothing would train")
+    (tmp_path/'empty').mkdir()
+    one_line_error(bassl('finetune', '--config', config, tmp_path/'empty', tmp_path/'run', check=False), f"{tmp_path/'empty'}: no features here")
+    assert not (tmp_path/'run').exists()
+
+
+def test_pickled_resume_file_is_refused(tiny_cfg, tmp_path):
+    "A last.ckpt that needs pickled code: bassl's refusal and what to do, never torch's advice to load it with weights_only=False."
+    import torch
+    config, cfg, _ = tiny_cfg
+    ck = tmp_path/'run'/'checkpoints'/'last.ckpt'; ck.parent.mkdir(parents=True)
+    torch.save({'state_dict': {}, 'payload': dataclass_payload()}, ck)
+    r = bassl('pretrain', '--config', config, tmp_path/'run', check=False)
+    one_line_error(r, f'{ck}: needs more than weights-only loading', 'delete it')
+    assert 'weights_only=False' not in r.stderr + r.stdout
+
+
+def dataclass_payload():
+    "An object weights-only loading refuses: any pickled class."
+    import fractions
+    return fractions.Fraction(1, 3)
+
+
+def test_full_disk_during_extraction(tiny_cfg, tmp_path):
+    "A full disk: one line naming the store and what to do; the movies stored stay whole, no partial file, the rerun goes on."
+    config, *_ = tiny_cfg
+    store = tmp_path/'features'
+    full = ("import errno, sys, numpy as np\nreal, n = np.save, []\n"
+            "def save(f, a, *args, **kw):\n    n.append(1)\n    if len(n) > 1: f.write(b'partial'); raise OSError(errno.ENOSPC, 'No space left on device')\n"
+            "    return real(f, a, *args, **kw)\nnp.save = save\nfrom bassl.cli import main\n"
+            f"sys.exit(main(['extract', '--config', {str(config)!r}, {str(store)!r}, '--progress', 'none']))")
+    r = subprocess.run([sys.executable, '-c', full], capture_output=True, text=True)
+    one_line_error(r, f'{store}: no space left on the device to store', 'the 1 movie(s) this process stored are whole and kept')
+    assert len(list(store.glob('*.npy'))) == 1 and not list(store.glob('.*.tmp'))
+    r = bassl('extract', '--config', config, store, '--progress', 'none')
+    assert r.stdout.strip().endswith('4 movies')
+
+
+def test_worker_error_is_the_last_line(tiny_cfg, root, tmp_path):
+    "With DataLoader workers, a damaged keyframe is the one line the user sees last, not buried in a traceback."
+    from dataclasses import replace
+    config, cfg, save = tiny_cfg
+    copy = tmp_path/'movienet'; shutil.copytree(root, copy)
+    bad = sorted((copy/'240P_frames').glob('*/shot_0002_img_1.jpg'))[0]
+    bad.write_bytes(bad.read_bytes()[:40])
+    workers = save('workers.json', replace(cfg, root=str(copy), pretrain=replace(cfg.pretrain, num_workers=2)))
+    r = bassl('pretrain', '--config', workers, tmp_path/'run', '--progress', 'none', check=False)
+    last = r.stderr.rstrip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith('error: ') and str(bad.relative_to(copy)) in last, r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr, r.stderr[-3000:]
