@@ -144,9 +144,11 @@ class Range:
         if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo): return False
         return self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
     def __str__(self):
-        what = 'an integer' if self.kind is int else 'a number'
-        if self.hi is None: return f"{what} {'>' if self.lo_open else '>='} {self.lo:g}"
-        return f"{what} in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+        what, lo, hi = 'an integer' if self.kind is int else 'a number', _num(self.lo), _num(self.hi)
+        if self.hi is None: return f"{what} {'>' if self.lo_open else '>='} {lo}"
+        return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+
+def _num(v): return str(v) if isinstance(v, int) else f"{v:g}"
 
 _POS_INT, _NONNEG_INT, _POS = Range(int, 1), Range(int, 0), Range(float, 0, lo_open=True)
 _SHARE, _NONNEG = Range(float, 0, 1), Range(float, 0)
