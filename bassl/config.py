@@ -148,7 +148,7 @@ class Range:
         if self.hi is None: return f"{what} {'>' if self.lo_open else '>='} {lo}"
         return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
 
-def _num(v): return str(v) if isinstance(v, int) else f"{v:g}"
+def _num(v): return f"{v:g}" if isinstance(v, float) else str(v)
 
 _POS_INT, _NONNEG_INT, _POS = Range(int, 1), Range(int, 0), Range(float, 0, lo_open=True)
 _SHARE, _NONNEG = Range(float, 0, 1), Range(float, 0)
