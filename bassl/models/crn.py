@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 
 # %% auto #0
-__all__ = ['POOLINGS', 'ShotEmbedding', 'CRN']
+__all__ = ['POOLINGS', 'ShotEmbedding', 'take', 'CRN', 'encoder_layer']
 
 # %% ../../nbs/11_models.crn.ipynb #a5ad192c
 POOLINGS = ('center', 'cls', 'avg', 'max')
@@ -27,12 +29,24 @@ class ShotEmbedding(nn.Module):
 
     def forward(self, x:torch.Tensor, # [B, S, D_in] shot features
                 mask:torch.Tensor|None=None, # [B, S] bool, True = masked shot
+                noise:torch.Tensor|None=None, # [B, S+1, H] dropout mask drawn beforehand (`CRN.dropout_noise`); None: draw now
                ) -> torch.Tensor: # [B, S+1, H]
         if mask is not None: x = torch.where(mask[..., None], self.mask_embedding.weight[1], x)
         x = torch.cat([x.mean(1, keepdim=True), x], 1)                       # [B, S+1, D_in] with the [CLS] token first
-        h = self.shot_embedding(x) + self.position_embedding(self.pos_ids[:x.shape[1]])
-        return self.dropout(self.LayerNorm(h))
+        h = self.LayerNorm(self.shot_embedding(x) + self.position_embedding(self.pos_ids[:x.shape[1]]))
+        return self.dropout(h) if noise is None else h * noise
 
+# %% ../../nbs/11_models.crn.ipynb #40a1d804
+def take(t:torch.Tensor|None, # [B, L, ...]
+         rows, # None (all), a slice of positions, [B, k] positions, or [B, L] bool
+        ) -> torch.Tensor|None: # [B, L', ...], or [M, ...] for a bool mask (its True entries, row-major)
+    "The rows of `t` that `rows` selects."
+    if t is None or rows is None: return t
+    if isinstance(rows, slice): return t[:, rows]
+    if rows.dtype == torch.bool: return t[rows]
+    return t[torch.arange(len(t), device=t.device)[:, None], rows]
+
+# %% ../../nbs/11_models.crn.ipynb #ab8eda04
 class CRN(nn.Module):
     "Contextual relation network over a window of shot features."
     def __init__(self,
@@ -48,6 +62,7 @@ class CRN(nn.Module):
         super().__init__()
         if pooling not in POOLINGS: raise ValueError(f"unknown pooling {pooling!r}, expected one of {POOLINGS}")
         self.hidden, self.num_shots, self.pooling = hidden, num_shots, pooling
+        self.fused_attention:bool|None = None  # PyTorch's fused attention and dropout kernels; None: on CUDA only
         self.shot_embedding = ShotEmbedding(input_dim, hidden, num_shots, dropout)
         layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout, activation='gelu', layer_norm_eps=1e-12,
                                            batch_first=True, norm_first=False)
@@ -57,7 +72,7 @@ class CRN(nn.Module):
     def forward(self, x:torch.Tensor, # [B, S, D_in] shot features
                 mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
                ) -> tuple[torch.Tensor, torch.Tensor]: # ([B, S+1, H] all tokens, [B, H] pooled)
-        out = self.encoder(self.shot_embedding(x, mask))
+        out = self.tokens(x, mask)
         return out, self.pool(out)
 
     def pool(self, out:torch.Tensor) -> torch.Tensor:
@@ -66,3 +81,66 @@ class CRN(nn.Module):
         if self.pooling == 'cls': return out[:, 0]
         if self.pooling == 'avg': return out[:, 1:].mean(1)
         return out[:, 1:].amax(1)
+
+# %% ../../nbs/11_models.crn.ipynb #6fd6ed0c
+@patch
+def fused(self:CRN, device:torch.device) -> bool:
+    "Whether a pass on `device` runs PyTorch's fused attention and dropout kernels (default: on CUDA) rather than the replay."
+    return device.type == 'cuda' if self.fused_attention is None else self.fused_attention
+
+@patch
+def dropout_noise(self:CRN, B:int, # windows in the batch
+                  device=None) -> list[torch.Tensor|None]|None:
+    "Dropout masks (kept: `1/(1-p)`, dropped: 0) of one training pass, drawn as `nn.TransformerEncoder` draws them; None if no dropout."
+    if not self.training or self.fused(torch.device(device or 'cpu')): return None
+    L, H = self.num_shots + 1, self.hidden
+    def draw(p, shape, order=None):                                        # dropout of ones in the layer's memory layout
+        if p == 0: return None
+        t = torch.ones(shape, device=device)
+        return F.dropout(t if order is None else t.permute(order), p)
+    noise = [draw(self.shot_embedding.dropout.p, (B, L, H))]                # the embedding
+    for layer in self.encoder.layers:
+        noise += [draw(layer.self_attn.dropout, (B, layer.self_attn.num_heads, L, L)),  # attention weights
+                  draw(layer.dropout1.p, (L, B, H), (1, 0, 2)),           # attention output, stored sequence-first
+                  draw(layer.dropout2.p, (B, L, H))]                       # feed-forward output
+    return noise
+
+# %% ../../nbs/11_models.crn.ipynb #d86dcaae
+def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GELU
+                  x:torch.Tensor, # [B, L, H] tokens
+                  noise:list|None=None, # its three dropout masks (attention weights, attention output, feed-forward output)
+                  rows=None, # the rows (`take`) whose output is wanted: attention runs over all, the rest on these only
+                  fused:bool=False, # scaled-dot-product attention and dropout kernels instead of `noise`
+                 ) -> torch.Tensor: # [B, L', H] (or [M, H])
+    "One `nn.TransformerEncoderLayer` in training or eval mode, its per-token work (projection, feed-forward, norms) restricted to `rows`."
+    att, (B, L, H) = layer.self_attn, x.shape
+    nh = att.num_heads
+    q, k, v = F.linear(x, att.in_proj_weight, att.in_proj_bias).view(B, L, 3, nh, H // nh).permute(2, 0, 3, 1, 4)  # [B, nh, L, d] each
+    p = att.dropout if layer.training else 0.
+    if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+    else:
+        w = torch.softmax((q * (H // nh) ** -.5) @ k.transpose(-2, -1), -1)   # [B, nh, L, L]
+        if p: w = w * noise[0] if noise is not None else F.dropout(w, p)
+        ctx = w @ v
+    ctx, x = take(ctx.transpose(1, 2).reshape(B, L, H), rows), take(x, rows)
+    n1, n2 = (take(noise[1], rows), take(noise[2], rows)) if noise is not None else (None, None)
+    a = att.out_proj(ctx)
+    x = layer.norm1(x + (layer.dropout1(a) if n1 is None else a * n1))
+    f = layer.linear2(layer.activation(layer.linear1(x)))               # (the FFN's inner dropout is 0: none drawn)
+    return layer.norm2(x + (layer.dropout2(f) if n2 is None else f * n2))
+
+@patch
+def tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
+           mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
+           rows=None, # output tokens wanted (`take`: a slice, [B, k] positions or [B, S+1] bool); None: all S+1
+           noise:list|None=None, # `dropout_noise(B)` drawn beforehand; None: drawn now (same stream)
+          ) -> torch.Tensor: # [B, S+1, H], or the rows asked for
+    "The CRN's output tokens at `rows`; the last layer computes only those (its keys and values still see every token)."
+    fused = self.fused(x.device)
+    if noise is None and not fused: noise = self.dropout_noise(len(x), x.device)
+    n = noise or [None] * (1 + 3 * len(self.encoder.layers))
+    h = self.shot_embedding(x, mask, n[0])
+    last = len(self.encoder.layers) - 1
+    for i, layer in enumerate(self.encoder.layers):
+        h = encoder_layer(layer, h, noise and n[1 + 3 * i: 4 + 3 * i], rows if i == last else None, fused)
+    return h

@@ -18,9 +18,10 @@ from .dtw import pseudo_boundary
 
 # %% auto #0
 __all__ = ['gather_with_grad', 'info_nce', 'sample_where', 'msm_mask', 'scene_embeddings', 'nearest_neighbour', 'cgm_pairs',
-           'shotcol_neighbour', 'shotcol_nce', 'shot_scene_matching', 'contextual_group_matching',
-           'pseudo_boundary_prediction', 'masked_shot_modelling', 'BaSSLObjective', 'ShotLevelObjective',
-           'SimCLRObjective', 'ShotColObjective', 'make_objective', 'PretrainModel']
+           'shotcol_neighbour', 'shotcol_nce', 'shot_scene_matching', 'group_matching_loss',
+           'contextual_group_matching', 'pp_other', 'boundary_prediction_loss', 'pseudo_boundary_prediction',
+           'masked_shot_modelling', 'BaSSLObjective', 'ShotLevelObjective', 'SimCLRObjective', 'ShotColObjective',
+           'make_objective', 'PretrainModel']
 
 # %% ../../nbs/15_pretext.objectives.ipynb #76638fd0
 def gather_with_grad(x:torch.Tensor) -> torch.Tensor:
@@ -108,6 +109,18 @@ def shot_scene_matching(anchors:torch.Tensor, # [B, 2, d] unit-norm embeddings o
     return (info_nce(anchors[:, 0], scene[:, 0], temperature) + info_nce(anchors[:, 1], scene[:, 1], temperature)) / 2
 
 # %% ../../nbs/15_pretext.objectives.ipynb #5b433e97
+def group_matching_loss(centre:torch.Tensor, # [B, H] CRN token of the centre shot
+                        same:torch.Tensor, # [B, H] token of a shot of the centre's group
+                        other:torch.Tensor, # [B, H] token of a shot of the other group
+                        head:nn.Module, # CGM head: [2B, 2H] pairs -> [2B, 2] logits
+                       ) -> torch.Tensor:
+    "CGM's cross-entropy: (centre, same-group shot) is class 1, (centre, other-group shot) class 0, tokens L2-normalised."
+    B = centre.shape[0]
+    hc, hp, hn = F.normalize(centre, dim=-1), F.normalize(same, dim=-1), F.normalize(other, dim=-1)
+    logits = head(torch.cat([torch.cat([hc, hp], -1), torch.cat([hc, hn], -1)]))    # [2B, 2]
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=centre.device), torch.zeros(B, dtype=torch.long, device=centre.device)])
+    return F.cross_entropy(logits, target)
+
 def contextual_group_matching(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
                               boundary:torch.Tensor, # [B] pseudo-boundary
                               head:nn.Module, # CGM head: [2B, 2H] pairs -> [2B, 2] logits
@@ -116,30 +129,40 @@ def contextual_group_matching(h:torch.Tensor, # [B, n, H] CRN shot tokens of the
     B, n, _ = h.shape
     c, ar = n // 2, torch.arange(B, device=h.device)
     pos, neg = cgm_pairs(boundary, n)
-    hc, hp, hn = F.normalize(h[:, c], dim=-1), F.normalize(h[ar, pos], dim=-1), F.normalize(h[ar, neg], dim=-1)
-    logits = head(torch.cat([torch.cat([hc, hp], -1), torch.cat([hc, hn], -1)]))    # [2B, 2]
-    target = torch.cat([torch.ones(B, dtype=torch.long, device=h.device), torch.zeros(B, dtype=torch.long, device=h.device)])
-    return F.cross_entropy(logits, target)
+    return group_matching_loss(h[:, c], h[ar, pos], h[ar, neg], head)
 
 # %% ../../nbs/15_pretext.objectives.ipynb #8bbb30fe
+def pp_other(boundary:torch.Tensor, # [B] pseudo-boundary
+             n:int, # window length
+            ) -> torch.Tensor: # [B]
+    "Pseudo-boundary prediction's draw: any shot of the window but the boundary shot."
+    return sample_where(torch.arange(n, device=boundary.device)[None] != boundary[:, None])
+
+def boundary_prediction_loss(at_boundary:torch.Tensor, # [B, H] CRN token of the boundary shot
+                             elsewhere:torch.Tensor, # [B, H] token of another shot
+                             head:nn.Module, # PP head: [2B, H] tokens -> [2B, 2] logits
+                            ) -> torch.Tensor:
+    "PP's cross-entropy: the boundary shot's token is class 1, the other shot's class 0."
+    B = at_boundary.shape[0]
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=at_boundary.device), torch.zeros(B, dtype=torch.long, device=at_boundary.device)])
+    return F.cross_entropy(head(torch.cat([at_boundary, elsewhere])), target)
+
 def pseudo_boundary_prediction(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
                                boundary:torch.Tensor, # [B] pseudo-boundary
                                head:nn.Module, # PP head: [2B, H] tokens -> [2B, 2] logits
                               ) -> torch.Tensor:
     "PP: cross-entropy of the head on the boundary shot's token as class 1 and a random other shot's as class 0."
     B, n, _ = h.shape
-    ar, j = torch.arange(B, device=h.device), torch.arange(n, device=h.device)
-    other = sample_where(j[None] != boundary[:, None])                           # [B] any shot but the boundary
-    logits = head(torch.cat([h[ar, boundary], h[ar, other]]))                   # [2B, 2]
-    target = torch.cat([torch.ones(B, dtype=torch.long, device=h.device), torch.zeros(B, dtype=torch.long, device=h.device)])
-    return F.cross_entropy(logits, target)
+    ar = torch.arange(B, device=h.device)
+    return boundary_prediction_loss(h[ar, boundary], h[ar, pp_other(boundary, n)], head)
 
 # %% ../../nbs/15_pretext.objectives.ipynb #12647a5f
-def masked_shot_modelling(pred:torch.Tensor, # [B, n, D] the MSM head on the CRN's tokens of the masked window
+def masked_shot_modelling(pred:torch.Tensor, # the MSM head's prediction: [B, n, D] at every shot, or [M, D] at the masked shots only
                           target:torch.Tensor, # [B, n, D] the encoder features (no gradient flows into them)
                           mask:torch.Tensor, # [B, n] bool, the masked shots
                          ) -> torch.Tensor:
     "MSM: squared error of the prediction, averaged over features and then over the masked shots only."
+    if pred.ndim == 2: return (pred - target[mask].detach()).pow(2).mean(-1).mean()   # M = mask.sum() rows, row-major
     err = (pred - target.detach()).pow(2).mean(-1)                              # [B, n]
     return (err * mask).sum() / mask.sum()
 
@@ -178,12 +201,19 @@ class BaSSLObjective(nn.Module):
         out = {}
         if 'ssm' in on: out['ssm'] = shot_scene_matching(zs[:, :2], zd, b, self.temperature)
         if 'ssm' in on and self.shotcol: out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)  # one switch, as in the public code
-        if 'cgm' in on or 'pp' in on: h = crn(dense)[0][:, 1:]                 # [B, n, H] shot tokens
-        if 'cgm' in on: out['cgm'] = contextual_group_matching(h, b, self.head_cgm)
-        if 'pp' in on: out['pp'] = pseudo_boundary_prediction(h, b, self.head_pp)
+        if 'cgm' in on or 'pp' in on:
+            noise = crn.dropout_noise(B, dense.device)                         # the CRN pass's dropout comes first in the random stream
+            shots = []                                                          # [B] shot indices whose tokens the losses read
+            if 'cgm' in on: shots += [torch.full_like(b, n // 2), *cgm_pairs(b, n)]
+            if 'pp' in on: shots += [b, pp_other(b, n)]
+            h = crn.tokens(dense, rows=1 + torch.stack(shots, 1), noise=noise)  # [B, k, H]: token j + 1 is shot j
+            if 'cgm' in on: out['cgm'] = group_matching_loss(h[:, 0], h[:, 1], h[:, 2], self.head_cgm)
+            if 'pp' in on: out['pp'] = boundary_prediction_loss(h[:, -2], h[:, -1], self.head_pp)
         if 'msm' in on:
             mask = msm_mask(B, n, self.mask_prob, dense.device)                # [B, n]
-            out['msm'] = masked_shot_modelling(self.head_msm(crn(dense, mask)[0][:, 1:]), dense, mask)
+            host = dense.device.type == 'cpu' and not torch.compiler.is_compiling()   # a data-dependent shape costs no sync here
+            rows = F.pad(mask, (1, 0)) if host else slice(1, None)             # masked shots only ([M, H]), or every shot
+            out['msm'] = masked_shot_modelling(self.head_msm(crn.tokens(dense, mask, rows)), dense, mask)
         return out
 
 # %% ../../nbs/15_pretext.objectives.ipynb #094cf075
