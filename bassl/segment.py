@@ -30,7 +30,7 @@ from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
 from .data.movienet import MovieNetRoot
-from .data.video import DEFAULT_DETECTOR, add_video, find_videos, iter_frames, probe, video_id, video_ids
+from .data.video import DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id, video_ids
 from .features import FeatureStore, extract_features
 from .metrics import Predictions
 from .models.checkpoint import load_release
@@ -270,9 +270,10 @@ def report_html(title:str, # the page's heading (the video)
         shown = shots[np.unique(np.linspace(0, len(shots) - 1, min(per_scene, len(shots))).round().astype(int))]
         imgs = ''.join(f'<img src="{jpeg_uri(keyframes[i])}" title="shot {i}">' for i in shown)
         more = f'<span class="more"> ({len(shots) - len(shown)} more shots)</span>' if len(shown) < len(shots) else ''
+        which = f'shots {s.first_shot}–{s.last_shot}' if s.last_shot > s.first_shot else f'shot {s.first_shot}'
         parts.append(f'<div class="scene" style="border-color:{SCENE_COLORS[s.scene % len(SCENE_COLORS)]}"><h3>scene {s.scene} · '
-                     f'{s.start_timecode} – {s.end_timecode} ({s.duration:.1f} s) · shots {s.first_shot}–{s.last_shot} · '
-                     f'frames {s.start_frame}–{s.end_frame}</h3><div class="strip">{imgs}{more}</div></div>')
+                     f'{s.start_timecode} – {s.end_timecode} ({s.duration:.1f} s) · {which} · frames {s.start_frame}–{s.end_frame}</h3>'
+                     f'<div class="strip">{imgs}{more}</div></div>')
     return '\n'.join(parts + ['</body></html>'])
 
 # %% ../nbs/33_segment.ipynb #69a5b38c
@@ -466,7 +467,7 @@ def segment_cmd(videos:Param("video files, or folders to search for them", str, 
                 model:Param("fine-tuned model: a bassl run folder, its finetune/ folder or checkpoint, or a public release with an SBD head", str, required=True)=None,
                 out:Param("output folder: each video's results go to OUT/<video id>/", Path, required=True)=None,
                 threshold:float=0.5, # a scene boundary after a shot whose P(boundary) is above this
-                detector:str=DEFAULT_DETECTOR, # shot detector (see bassl.data.video.detect_shots)
+                detector:Param("shot detector (PySceneDetect's content or adaptive detector, or TransNetV2)", str, choices=list(DETECTORS))=DEFAULT_DETECTOR,
                 cut:Param("also write one clip per scene: exact (re-encoded, frame-exact) or keyframe (stream copy, fast, starts snapped to keyframes)",
                           str, choices=list(CUTS))=None,
                 device:str=None, # torch device (default: cuda when there is a GPU, else cpu)
