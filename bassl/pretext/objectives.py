@@ -197,7 +197,7 @@ class BaSSLObjective(nn.Module):
         if self.needs_crn and crn is None: raise ValueError(f"pretext tasks {[t for t in on if t in CRN_TASKS]} need the CRN, got crn=None")
         B, n, _ = dense.shape
         zs, zd = self.head_nce(sparse), self.head_nce(dense)                   # [B, A, d], [B, n, d]
-        b = pseudo_boundary(zs[:, :2], zd)                                      # [B], no gradient
+        b = pseudo_boundary(zs[:, :2].float(), zd.float())                      # [B], no gradient; fp32 under autocast too
         out = {}
         if 'ssm' in on: out['ssm'] = shot_scene_matching(zs[:, :2], zd, b, self.temperature)
         if 'ssm' in on and self.shotcol: out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)  # one switch, as in the public code
@@ -265,13 +265,19 @@ class PretrainModel(nn.Module):
         crn = {**(crn or {}), 'input_dim': self.shot_encoder.dim}
         self.loss = make_objective(method, self.shot_encoder.dim, crn.get('hidden', 768), temperature, tasks)
         self.crn = CRN(**crn) if self.loss.needs_crn else None
+        self.channels_last:bool|None = None  # frames in channels-last layout for the encoder; None: on CUDA only
+
+    def encode(self, frames:torch.Tensor) -> torch.Tensor: # [N, 3, S, S] -> [N, D]
+        "Shot encoder features; on CUDA the frames go channels-last, the layout cuDNN's fastest convolutions want."
+        cl = frames.is_cuda if self.channels_last is None else self.channels_last
+        return self.shot_encoder(frames.contiguous(memory_format=torch.channels_last) if cl else frames)
 
     def forward(self, batch:dict) -> dict[str, torch.Tensor]:
         "Loss terms of one `PretrainDataset` batch."
         if 'video' in batch:                                                    # instance / temporal: [B, 2, 3, S, S]
             v = batch['video']
-            return self.loss(self.shot_encoder(v.flatten(0, 1)).unflatten(0, v.shape[:2]))
+            return self.loss(self.encode(v.flatten(0, 1)).unflatten(0, v.shape[:2]))
         sparse, dense = batch['sparse'], batch['dense']                         # [B, A, 3, S, S], [B, n, 3, S, S]
         A = sparse.shape[1]
-        f = self.shot_encoder(torch.cat([sparse, dense], 1).flatten(0, 1)).unflatten(0, (sparse.shape[0], -1))
+        f = self.encode(torch.cat([sparse, dense], 1).flatten(0, 1)).unflatten(0, (sparse.shape[0], -1))
         return self.loss(f[:, :A], f[:, A:], self.crn)
