@@ -176,12 +176,12 @@ def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
 
 def test_a_failing_stage_fails_papermill(data, tmp_path):
     params = tiny(data, tmp_path/'runs', encoder='random')
-    params['config']['finetune']['crn'] = {**SMALL_CRN, 'heads': 3}  # 32 features do not split over 3 heads
+    params['config']['finetune']['global_batch'] = 4096  # more than the training shots: the stage refuses to train nothing
     r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'finetune.ipynb'), str(tmp_path/'out.ipynb'), '--cwd', str(ROOT),
                         '-y', json.dumps(params)], capture_output=True, text=True, timeout=600)
     assert r.returncode != 0
     assert 'failed with exit status 1' in r.stdout + r.stderr
-    assert 'divisible' in (tmp_path/'runs'/'tiny'/'finetune'/'stage.log').read_text()
+    assert 'fewer than one batch of 4096' in (tmp_path/'runs'/'tiny'/'finetune'/'stage.log').read_text()
     assert not (tmp_path/'runs'/'tiny'/'finetune'/'done.json').exists()
 
 
