@@ -36,7 +36,7 @@ __all__ = ['VIDEO_EXTS', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYF
            'SceneDetectShots', 'transnet_model', 'TransNetShots', 'make_detector', 'keyframe_frames', 'pick_keyframes',
            'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split', 'add_video', 'parse_time',
            'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits', 'PrepareSummary', 'is_done', 'prepare',
-           'prepare_cmd']
+           'prepare_cmd', 'cut_matches']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 VIDEO_EXTS = ('.3gp', '.avi', '.flv', '.m2ts', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv') # what a folder search picks up
@@ -378,7 +378,8 @@ class TransNetShots:
                  device:str|None=None): # torch device (default: cuda when there is one)
         self.model, self.info, self.threshold = transnet_model(device), info, threshold
         self.buf, self.n, self.done = [], 0, 0        # padded 48x27 frames still needed, frames pushed, frames predicted
-        self.run, self.lag, self.scores = None, 3 * self.window, []
+        self.run, self.scores = None, []
+        self.lag = self.window + 28             # a cut is known once its run of high scores ends and that window is predicted
     def _predict(self) -> list[int]:
         import torch
         x = torch.from_numpy(np.stack(self.buf[:self.window]))[None].to(self.model.device)   # [1, 100, 27, 48, 3] uint8
@@ -497,7 +498,7 @@ def detect_shots(path:str|os.PathLike, # a video file
     "Shots of a video, covering every frame, by one of `DETECTORS`, in one streaming pass; `kw` go to the detector."
     return _scan(path, probe(path), detector, None, None, progress, detector_kw=kw)[0]
 
-# %% ../../nbs/09_data.video.ipynb #562641aa
+# %% ../../nbs/09_data.video.ipynb #08f6c050
 KEYFRAME_HEIGHT = 240 # MovieNet's 240P keyframes
 RECORD_DIR = 'videos' # beside 240P_frames/: one `<vid>.json` per video, written last
 OWNER = '.bassl-video.json' # hidden file in a movie folder written from a video: which video it came from
@@ -535,7 +536,7 @@ def record_file(root:str|os.PathLike, vid:str) -> Path:
     "`videos/<vid>.json` of a root."
     return inside(Path(root)/RECORD_DIR, check_id(vid) + '.json')
 
-# %% ../../nbs/09_data.video.ipynb #17e2c693
+# %% ../../nbs/09_data.video.ipynb #70aa696c
 _REC_TYPES = {'video_id': str, 'source': str, 'source_size': int, 'fps': (int, float), 'n_frames': int, 'width': int, 'height': int,
               'rotation': int, 'duration': (int, float), 'detector': str, 'keyframe_height': int, 'shots': list}
 
@@ -555,7 +556,8 @@ def read_video_record(root:str|os.PathLike, # dataset root
     prev = -1
     for i, s in enumerate(d['shots']):
         ok = isinstance(s, dict) and all(isinstance(s.get(k), int) for k in ('start', 'end')) and isinstance(s.get('keyframes'), list) \
-             and len(s['keyframes']) == 3 and all(isinstance(s.get(k), (int, float)) for k in ('start_time', 'end_time'))
+             and len(s['keyframes']) == 3 and all(isinstance(k, int) for k in s['keyframes']) \
+             and all(isinstance(s.get(k), (int, float)) for k in ('start_time', 'end_time'))
         if not ok: raise DataError(p, f"shots[{i}]: expected {{start, end, start_time, end_time, keyframes: [3 frames]}}")
         if s['start'] != prev + 1 or not (s['start'] <= min(s['keyframes']) <= max(s['keyframes']) <= s['end']):
             raise DataError(p, f"shots[{i}]: frames {s['start']}..{s['end']} with keyframes {s['keyframes']} do not follow the previous shot (ended at {prev})")
@@ -563,7 +565,7 @@ def read_video_record(root:str|os.PathLike, # dataset root
     if prev != d['n_frames'] - 1: raise DataError(p, f"shots end at frame {prev}, but the video has {d['n_frames']} frames")
     return VideoRecord(**{k: d[k] for k in VideoRecord.__dataclass_fields__})
 
-# %% ../../nbs/09_data.video.ipynb #08f6c050
+# %% ../../nbs/09_data.video.ipynb #da5aac0b
 def _claim(root:MovieNetRoot, vid:str, path:Path):
     "Refuse to write `path` as `vid` where another video's results, or a movie folder bassl did not write from a video, would be replaced."
     rec = record_file(root.root, vid)
@@ -585,7 +587,7 @@ def ensure_split(root:MovieNetRoot):
     "Write an empty `split318.json` (no labelled movies) where the root has none, so `build_anno` can run."
     if not root.split_file.exists(): write_json(root.split_file, {k: [] for k in (*SPLITS, 'all')}, indent=1)
 
-# %% ../../nbs/09_data.video.ipynb #70aa696c
+# %% ../../nbs/09_data.video.ipynb #f0d025c5
 def add_video(path:str|os.PathLike, # a video file
               root:str|os.PathLike, # dataset root to add it to (created if missing)
               vid:str|None=None, # its id (default: `video_id(path)`)
@@ -628,7 +630,7 @@ def add_video(path:str|os.PathLike, # a video file
         build_anno(root)
     return rec
 
-# %% ../../nbs/09_data.video.ipynb #3994da4a
+# %% ../../nbs/09_data.video.ipynb #cd236644
 _TIME = re.compile(r'(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)')
 
 def parse_time(s:str, # seconds (`83.25`) or a timecode (`1:23.25`, `0:01:23.25`)
@@ -643,7 +645,7 @@ def parse_time(s:str, # seconds (`83.25`) or a timecode (`1:23.25`, `0:01:23.25`
     if not np.isfinite(v): raise ValueError(f"bad time {s!r}")
     return v
 
-# %% ../../nbs/09_data.video.ipynb #cd236644
+# %% ../../nbs/09_data.video.ipynb #1f33c6a4
 @dataclass
 class LabelRows:
     "Scene boundaries of one video in a labels CSV."
@@ -676,7 +678,7 @@ def read_labels_csv(path:str|os.PathLike, # a labels CSV
         e.times.append((i, sec))
     return out
 
-# %% ../../nbs/09_data.video.ipynb #1f33c6a4
+# %% ../../nbs/09_data.video.ipynb #6c713646
 def boundary_labels(rec:VideoRecord, # a video's record
                     times:list, # `(line, seconds)` of its scene boundaries
                     csv_path:str|os.PathLike='<labels>', # the CSV they came from, for messages
@@ -697,7 +699,7 @@ def boundary_labels(rec:VideoRecord, # a video's record
         labels[k] = 1
     return labels, warns
 
-# %% ../../nbs/09_data.video.ipynb #6c713646
+# %% ../../nbs/09_data.video.ipynb #22dcc6a7
 def assign_splits(vids:list[str], # labelled video ids
                   fixed:dict[str, str]|None=None, # `{vid: split}` already decided
                   seed:int=0,
@@ -712,7 +714,7 @@ def assign_splits(vids:list[str], # labelled video ids
     out = {k: sorted(out[k]) for k in SPLITS}
     return {**out, 'all': sorted(v for k in SPLITS for v in out[k])}
 
-# %% ../../nbs/09_data.video.ipynb #094e2f53
+# %% ../../nbs/09_data.video.ipynb #47d884ad
 @dataclass
 class PrepareSummary:
     "What `prepare` did: videos added, already done, failed (with why), labelled, and warnings."
@@ -741,7 +743,7 @@ def is_done(root:str|os.PathLike, # dataset root
         return rec.same_source(path) and count_shots(root, vid) == rec.num_shot
     except DataError: return False
 
-# %% ../../nbs/09_data.video.ipynb #a780ada8
+# %% ../../nbs/09_data.video.ipynb #9f91dec7
 def _collection_ids(paths:list[Path], summ:PrepareSummary) -> dict[Path, str]:
     "Ids of a collection's videos; both files of a collision go to the summary's failures."
     ids, owner = {}, {}
@@ -760,11 +762,11 @@ def _write_labels(mr:MovieNetRoot, table:dict, ids:dict, csv_path, summ:PrepareS
     "label318 files, shot tables and split318.json of the videos a labels CSV names."
     done = {p.stem for p in (mr.root/RECORD_DIR).glob('*.json')}
     names = {v: v for v in done}
-    for p, vid in ids.items(): names.update({p.name: vid, str(p): vid})
+    for p, vid in ids.items(): names.update({p.name: vid, str(p): vid, vid: vid})
     failed = {f for f, _ in summ.failed}
     labelled, fixed = {}, {}
     for name, rows in table.items():
-        vid = names.get(name)
+        vid = names.get(name) or names.get(Path(name).name)
         if vid is None: raise DataError(csv_path, f"video {name!r} is neither among the videos prepared nor in {mr.root/RECORD_DIR}", rows.line)
         if vid not in done or any(str(p) in failed for p, v in ids.items() if v == vid):
             summ.warnings.append(f"{csv_path}:{rows.line}: {name} not labelled: the video failed"); continue
@@ -783,7 +785,7 @@ def _write_labels(mr:MovieNetRoot, table:dict, ids:dict, csv_path, summ:PrepareS
     write_json(mr.split_file, split, indent=1)
     summ.labelled = sorted(labelled)
 
-# %% ../../nbs/09_data.video.ipynb #47d884ad
+# %% ../../nbs/09_data.video.ipynb #f83f1839
 def prepare(videos_or_folders, # video files, and folders searched recursively for them
             root:str|os.PathLike, # dataset root to write (created if missing; resumes where it holds finished videos)
             labels:str|os.PathLike|None=None, # labels CSV: a header `video,time` (or `video,time,split`), one row per scene boundary
@@ -814,11 +816,11 @@ def prepare(videos_or_folders, # video files, and folders searched recursively f
     build_anno(mr)
     return summ
 
-# %% ../../nbs/09_data.video.ipynb #f70533fe
+# %% ../../nbs/09_data.video.ipynb #21943ed8
 def prepare_cmd(videos_or_folders:Param("video files, or folders searched recursively for them", str, opt=False, nargs='+'),
                 root:Param("dataset root to write (resumes where it holds finished videos)", Path, opt=False),
                 labels:Path|None=None, # labels CSV: a header `video,time` (or `video,time,split`), then one row per scene boundary
-                detector:str=DEFAULT_DETECTOR, # shot detector: content, adaptive or transnetv2
+                detector:Param("shot detector", str, choices=list(DETECTORS))=DEFAULT_DETECTOR,
                 height:int=KEYFRAME_HEIGHT, # keyframe height in pixels
                 quiet:bool=False, # no progress bars
                ) -> int:
@@ -826,3 +828,17 @@ def prepare_cmd(videos_or_folders:Param("video files, or folders searched recurs
     s = prepare(videos_or_folders, root, labels=labels, detector=detector, height=height, progress=not quiet)
     print(s)
     return 0 if s.ok else 1
+
+# %% ../../nbs/09_data.video.ipynb #5cee52e8
+def cut_matches(truth:RenderTruth, # a rendered video's truth
+                starts:list[int], # detected first frames of shots after the first
+               ) -> dict[str, tuple[int, int]]:
+    "`{'cut'|'gradual': (found, total)}` of the true transitions, and `{'false': (detections matching none, detections)}`."
+    true = [(c, (c - 1, c + 1) if k == 'cut' else (a - 1, b + 1), 'cut' if k == 'cut' else 'gradual')
+            for c, k, (a, b) in zip(truth.cuts.tolist(), truth.kinds, truth.spans)]
+    pairs = sorted((abs(d - c), i, j) for i, (c, (lo, hi), _) in enumerate(true) for j, d in enumerate(starts) if lo <= d <= hi)
+    ti, dj = set(), set()
+    for _, i, j in pairs:
+        if i not in ti and j not in dj: ti.add(i); dj.add(j)
+    out = {k: (sum(1 for i in ti if true[i][2] == k), sum(1 for t in true if t[2] == k)) for k in ('cut', 'gradual')}
+    return {**out, 'false': (len(starts) - len(dj), len(starts))}
