@@ -36,8 +36,8 @@ MATMUL_OPS = {'aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::ma
 
 
 def stock_tokens(crn, x, mask=None):
-    "All shot tokens `[B, n, H]` through `nn.TransformerEncoder`'s own forward."
-    return crn.encoder(crn.shot_embedding(x, mask))[:, 1:]
+    "All shot tokens `[B, n, H]` the textbook way: embedding in input space, `nn.TransformerEncoder`'s own forward."
+    return crn.reference_tokens(x, mask)[:, 1:]
 
 
 def composition(obj, sparse, dense, crn, masked_only=False):

@@ -31,9 +31,11 @@ class ShotEmbedding(nn.Module):
                 mask:torch.Tensor|None=None, # [B, S] bool, True = masked shot
                 noise:torch.Tensor|None=None, # [B, S+1, H] dropout mask drawn beforehand (`CRN.dropout_noise`); None: draw now
                ) -> torch.Tensor: # [B, S+1, H]
-        if mask is not None: x = torch.where(mask[..., None], self.mask_embedding.weight[1], x)
-        x = torch.cat([x.mean(1, keepdim=True), x], 1)                       # [B, S+1, D_in] with the [CLS] token first
-        h = self.LayerNorm(self.shot_embedding(x) + self.position_embedding(self.pos_ids[:x.shape[1]]))
+        h = self.shot_embedding(x)                                            # [B, S, H]; the map is affine, so
+        if mask is not None:                                                  # replacing and averaging after it is the same
+            h = torch.where(mask[..., None], self.shot_embedding(self.mask_embedding.weight[1]), h)
+        h = torch.cat([h.mean(1, keepdim=True), h], 1)                        # [B, S+1, H] with the [CLS] token first
+        h = self.LayerNorm(h + self.position_embedding(self.pos_ids[:h.shape[1]]))
         return self.dropout(h) if noise is None else h * noise
 
 # %% ../../nbs/11_models.crn.ipynb #40a1d804
@@ -119,7 +121,7 @@ def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GE
     p = att.dropout if layer.training else 0.
     if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
     else:
-        w = torch.softmax((q * (H // nh) ** -.5) @ k.transpose(-2, -1), -1)   # [B, nh, L, L]
+        w = torch.softmax(q @ k.transpose(-2, -1) * (H // nh) ** -.5, -1)     # [B, nh, L, L]
         if p: w = w * noise[0] if noise is not None else F.dropout(w, p)
         ctx = w @ v
     ctx, x = take(ctx.transpose(1, 2).reshape(B, L, H), rows), take(x, rows)
@@ -144,3 +146,14 @@ def tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
     for i, layer in enumerate(self.encoder.layers):
         h = encoder_layer(layer, h, noise and n[1 + 3 * i: 4 + 3 * i], rows if i == last else None, fused)
     return h
+
+# %% ../../nbs/11_models.crn.ipynb #5ec58d0f
+@patch
+def reference_tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
+                     mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
+                    ) -> torch.Tensor: # [B, S+1, H]
+    "All tokens the textbook way: mask and [CLS] mean in input space, then `nn.TransformerEncoder`'s own forward; for tests and benchmarks."
+    e = self.shot_embedding
+    if mask is not None: x = torch.where(mask[..., None], e.mask_embedding.weight[1], x)
+    x = torch.cat([x.mean(1, keepdim=True), x], 1)                           # [B, S+1, D_in]
+    return self.encoder(e.dropout(e.LayerNorm(e.shot_embedding(x) + e.position_embedding(e.pos_ids[:x.shape[1]]))))
