@@ -144,7 +144,7 @@ def tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
     h = self.shot_embedding(x, mask, n[0])
     last = len(self.encoder.layers) - 1
     for i, layer in enumerate(self.encoder.layers):
-        h = encoder_layer(layer, h, noise and n[1 + 3 * i: 4 + 3 * i], rows if i == last else None, fused)
+        h = encoder_layer(layer, h, n[1 + 3 * i: 4 + 3 * i] if noise else None, rows if i == last else None, fused)
     return h
 
 # %% ../../nbs/11_models.crn.ipynb #5ec58d0f
