@@ -60,6 +60,8 @@ def check_cmd(root:Path, # dataset root (the folder holding 240P_frames/, anno/,
               quiet:bool=False, # no progress bar
               **kwargs) -> int:
     "Validate a dataset root; print every problem, or a summary when there is none."
+    if (w := kwargs.get('workers')) is not None and w < 1:
+        print(f"error: --workers={w}: expected at least 1 thread", file=sys.stderr); return 2
     rep = check_root(root, progress=not quiet, **kwargs)
     for p in rep.problems: print(p)
     if rep.problems:

@@ -25,13 +25,13 @@ from ..data.datasets import FinetuneDataset, ShotTable
 from ..data.movienet import MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
-from ..models.checkpoint import load_release
+from ..models.checkpoint import load_release, read_state_dict
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
 from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_encoder, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
-from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
+from .trainer import ParameterError, check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
 __all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'extract', 'balanced_cross_entropy',
@@ -204,6 +204,9 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
              **kw) -> dict[str, float]:
     "Score a fine-tuning checkpoint on the test movies; writes `scores.json` and `predictions.csv`."
     checkpoint = Path(checkpoint)
+    for k, v in (('devices', devices), ('num_nodes', num_nodes)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ParameterError(k, v, 'at least 1 (None: the run\'s)')
+    read_state_dict(checkpoint)  # bassl's refusal of a checkpoint that needs pickled code, before Lightning's loader gives torch's advice
     run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent.parent
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
     task.cfg = project_root(task.cfg, checkpoint)                         # its data, wherever this runs from
