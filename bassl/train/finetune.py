@@ -243,7 +243,7 @@ def finetune_inputs(cfg:Experiment, # the experiment
     "What a fine-tuning's checkpoint and scores are made from: the data, the seed, its settings, the features and the CRN it starts from."
     feats = {'store': str(store.folder.resolve()), 'made_from': read_inputs(store.folder) or {'encoder': store.encoder}, 'movies': len(store)}
     return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune'),
-            'features': feats, 'crn': None if src is None else {'checkpoint': src, 'input': file_stamp(src)}}
+            'features': feats, 'crn': None if src is None else {'checkpoint': src, 'input': file_stamp(pretrained(src, 'CRN').checkpoint)}}
 
 def _settings(cfg:Experiment) -> dict:
     "The part of `finetune_inputs` a `config.json` holds (for a folder made before `inputs.json`)."
