@@ -32,9 +32,9 @@ tensorboard: env
 	$(BIN)/tensorboard --logdir runs
 
 # every notebook as tests, then the pytest suite (console command, multi-process and end-to-end checks)
-# (in a temporary folder of their own, removed afterwards, pass or fail: a full disk is not left behind)
+# (in a temporary folder of their own, bassl's cache included, removed afterwards, pass or fail: nothing left behind)
 test: env browser
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export TMPDIR="$$tmp" && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export TMPDIR="$$tmp" XDG_CACHE_HOME="$$tmp/cache" && \
 	  $(BIN)/nbdev_test --n_workers 2 && $(BIN)/pytest -q tests
 
 # notebook cells flagged `#| slow` (full-size synthetic data and the like)
