@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bassl.data.synthetic import MARKER, SynthConfig, synthesize
-from bassl.data.video import (DETECTORS, _decode, _rgb, add_video, cut_matches, detect_shots, probe, render_movie)
+from bassl.data.video import (DEFAULT_DETECTOR, DETECTORS, _decode, _rgb, add_video, cut_matches, detect_shots, probe, render_movie)
 
 SIZES = {'240p': (426, 240), '720p': (1280, 720), '1080p': (1920, 1080)}
 
@@ -80,7 +80,7 @@ def detection(root, out, quick):
 def speed(root, out, quick):
     seconds = 2 if quick else 15
     print(f"CPU throughput on {seconds} s H.264 videos at 24 fps ({os.cpu_count()} cores; PyAV decodes with threads):\n")
-    print(f"{'input':7s} {'decode':>8s} {'+ detect':>9s} {'+ keyframes':>12s}   frames/s (x realtime at 24 fps)")
+    print(f"{'input':7s} {'decode':>8s} {'+ detect':>9s} {'+ keyframes':>12s}   frames/s (x realtime at 24 fps); detector {DEFAULT_DETECTOR!r}")
     rates = {}
     for name, size in (list(SIZES.items())[:2] if quick else SIZES.items()):
         truth = video(root, out, 'tt9000003', size, 24, seconds, shot_seconds=2.0)
@@ -89,7 +89,7 @@ def speed(root, out, quick):
         t0 = time.perf_counter()
         for i, t, f in _decode(truth.path, info): _rgb(f, info, small)
         dec = truth.n_frames / (time.perf_counter() - t0)
-        t0 = time.perf_counter(); detect_shots(truth.path, 'content', progress=False)
+        t0 = time.perf_counter(); detect_shots(truth.path, DEFAULT_DETECTOR, progress=False)
         det = truth.n_frames / (time.perf_counter() - t0)
         dst = out/'roots'/name
         shutil.rmtree(dst, ignore_errors=True)
@@ -118,7 +118,7 @@ def memory(root, out, quick):
     base = subprocess.run([sys.executable, '-c', f'import bassl.data.video; print({HWM})'],
                           capture_output=True, text=True, check=True)
     print(f"{'import bassl.data.video':24s} {int(base.stdout) / 1024:7.0f} MB")
-    runs = [('content', m) for m in minutes] + ([] if quick else [('transnetv2', m) for m in (1, 2)])
+    runs = [(DEFAULT_DETECTOR, m) for m in minutes] + ([] if quick else [('transnetv2', m) for m in (1, 2)])
     for detector, m in runs:
         truth = video(root, out, 'tt9000000', size, 24, int(60 * m), shot_seconds=3.0)
         dst = out/'roots'/f'mem-{detector}-{m}'
