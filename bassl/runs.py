@@ -23,7 +23,7 @@ import torch
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .metrics import Predictions
-from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT
+from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT, load_checkpoint
 
 # %% auto #0
 __all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir',
@@ -54,10 +54,7 @@ class Artefact:
 def checkpoint_kind(path:str|os.PathLike, # a `.ckpt` file
                    ) -> str:
     "'pretrain-checkpoint', 'finetune-checkpoint' or 'release', from the names under the checkpoint's 'state_dict'."
-    try:
-        try: ck = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-        except RuntimeError: ck = torch.load(path, map_location='cpu', weights_only=True)  # an old (non-zip) file: no mmap
-    except Exception as e: raise DataError(path, f"not a readable weights-only checkpoint ({type(e).__name__})") from None
+    ck = load_checkpoint(path, mmap=True)  # weights-only; a damaged, foreign or code-carrying file is named
     sd = ck.get('state_dict') if isinstance(ck, dict) else None
     if not isinstance(sd, dict): raise DataError(path, "expected a checkpoint with a 'state_dict'")
     if any(k.startswith('model.head_sbd.') for k in sd): return 'finetune-checkpoint'

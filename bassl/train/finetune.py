@@ -25,7 +25,7 @@ from ..data.datasets import FinetuneDataset, ShotTable
 from ..data.movienet import MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
-from ..models.checkpoint import load_release, read_state_dict
+from ..models.checkpoint import load_checkpoint, load_release, read_state_dict
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryModel
@@ -42,8 +42,8 @@ def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
                      prefix:str='model.', # keep the weights under this prefix, without it
                     ) -> tuple[Experiment, dict[str, torch.Tensor]]:
     "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `crn.*`, `loss.*`)."
-    ck = torch.load(path, map_location='cpu', weights_only=True)
-    if 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
+    ck = load_checkpoint(path)  # weights-only; a damaged, foreign or code-carrying file is named
+    if not isinstance(ck, dict) or 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
     return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
 
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
