@@ -758,22 +758,30 @@ def _collection_ids(paths:list[Path], summ:PrepareSummary) -> dict[Path, str]:
         owner[vid], ids[p] = (key, p), vid
     return ids
 
-def _write_labels(mr:MovieNetRoot, table:dict, ids:dict, csv_path, summ:PrepareSummary):
-    "label318 files, shot tables and split318.json of the videos a labels CSV names."
-    done = {p.stem for p in (mr.root/RECORD_DIR).glob('*.json')}
-    names = {v: v for v in done}
+def _label_targets(mr:MovieNetRoot, table:dict, ids:dict, csv_path) -> dict[str, str]:
+    "`{name in the CSV: video id}`: each name is a video of the collection (file name, path or id) or one the root holds already."
+    names = {p.stem: p.stem for p in (mr.root/RECORD_DIR).glob('*.json')}
     for p, vid in ids.items(): names.update({p.name: vid, str(p): vid, vid: vid})
-    failed = {f for f, _ in summ.failed}
-    labelled, fixed = {}, {}
+    out = {}
     for name, rows in table.items():
         vid = names.get(name) or names.get(Path(name).name)
-        if vid is None: raise DataError(csv_path, f"video {name!r} is neither among the videos prepared nor in {mr.root/RECORD_DIR}", rows.line)
-        if vid not in done or any(str(p) in failed for p, v in ids.items() if v == vid):
+        if vid is None: raise DataError(csv_path, f"video {name!r} is neither among the videos to prepare nor in {mr.root/RECORD_DIR}", rows.line)
+        out[name] = vid
+    return out
+
+def _write_labels(mr:MovieNetRoot, table:dict, targets:dict, csv_path, summ:PrepareSummary):
+    "label318 files, shot tables and split318.json of the videos a labels CSV names; a video whose times do not fit it is a failure."
+    labelled, fixed = {}, {}
+    for name, rows in table.items():
+        vid = targets[name]
+        if not record_file(mr.root, vid).exists():
             summ.warnings.append(f"{csv_path}:{rows.line}: {name} not labelled: the video failed"); continue
         rec = read_video_record(mr.root, vid)
-        labelled[vid], warns = boundary_labels(rec, rows.times, csv_path)
+        try: lab, warns = boundary_labels(rec, rows.times, csv_path)
+        except DataError as e: summ.failed.append((e.where, f"{e.msg}: {name} left unlabelled")); continue
+        labelled[vid] = lab
         summ.warnings += warns
-        write_labels(mr.label_file(vid), labelled[vid])
+        write_labels(mr.label_file(vid), lab)
         write_shot_table(mr.shot_table_file(vid), rec.table())
         if rows.split: fixed[vid] = rows.split
     old = read_split(mr.split_file) if mr.split_file.exists() else {k: [] for k in (*SPLITS, 'all')}
@@ -800,6 +808,7 @@ def prepare(videos_or_folders, # video files, and folders searched recursively f
     paths, missing = find_videos(videos_or_folders)
     summ.failed += [(str(p), m) for p, m in missing]
     ids = _collection_ids(paths, summ)
+    targets = _label_targets(mr, table, ids, labels)                   # a name the CSV cannot mean stops before any work too
     bar = tqdm(total=len(ids), desc='videos', unit='video', disable=not progress or len(ids) < 2)
     for p, vid in ids.items():
         try:
@@ -811,7 +820,7 @@ def prepare(videos_or_folders, # video files, and folders searched recursively f
             summ.failed.append((str(p), e.msg if isinstance(e, DataError) else f"{type(e).__name__}: {e}"))
         bar.update()
     bar.close()
-    if table: _write_labels(mr, table, ids, labels, summ)
+    if table: _write_labels(mr, table, targets, labels, summ)
     ensure_split(mr)
     build_anno(mr)
     return summ
