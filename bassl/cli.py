@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import importlib
 import re
 import sys
 import time
@@ -24,7 +25,7 @@ from .data.synthetic import DEFAULT_ROOT, SynthConfig, synthesize
 
 # %% auto #0
 __all__ = ['COMMANDS', 'frame_size', 'synth_cmd', 'check_cmd', 'build_anno_cmd', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd',
-           'demo_cmd', 'add_command', 'parser', 'failure_line', 'main']
+           'demo_cmd', 'add_command', 'command', 'parser', 'failure_line', 'main']
 
 # %% ../nbs/40_cli.ipynb #40274bcd
 def frame_size(s:str, # `WIDTHxHEIGHT`, e.g. `256x144`
@@ -197,13 +198,25 @@ def add_command(sub:argparse._SubParsersAction, # what `ArgumentParser.add_subpa
 
 # %% ../nbs/40_cli.ipynb #c88d1830
 COMMANDS = {'synth': synth_cmd, 'check': check_cmd, 'build-anno': build_anno_cmd, 'pretrain': pretrain_cmd,
-            'extract': extract_cmd, 'finetune': finetune_cmd, 'demo': demo_cmd}
+            'extract': extract_cmd, 'finetune': finetune_cmd, 'demo': demo_cmd,
+            'prepare': 'bassl.data.video:prepare_cmd',  # your own videos: owned (arguments included) by the modules that do the work,
+            'segment': 'bassl.segment:segment_cmd'}     # imported only when asked for (`bassl.segment` brings in torch and Lightning)
 
-def parser() -> argparse.ArgumentParser:
+def command(name:str, # a key of `COMMANDS`
+           ) -> callable:
+    "The function behind subcommand `name`, importing it when `COMMANDS` names it as `'module:function'`."
+    f = COMMANDS[name]
+    if isinstance(f, str):
+        mod, _, attr = f.partition(':')
+        f = getattr(importlib.import_module(mod), attr)
+    return f
+
+def parser(names:list[str]|None=None, # build only these subcommands (default: all of `COMMANDS`)
+          ) -> argparse.ArgumentParser:
     "The `bassl` command line: a subcommand for each of `COMMANDS`."
     p = argparse.ArgumentParser(prog='bassl', description='BaSSL video scene segmentation workbench.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for name, f in COMMANDS.items(): add_command(sub, name, f)
+    for name in names or COMMANDS: add_command(sub, name, command(name))
     return p
 
 _DISK = {errno.ENOSPC: 'free space there and run the same command again (it goes on from what was saved)',
@@ -225,7 +238,8 @@ def failure_line(e:BaseException) -> str|None:
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `bassl` console command: an expected failure is one line `error: ...` and exit status 1, a bug its traceback."
-    a = vars(parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    a = vars(parser(argv[:1] if argv[:1] and argv[0] in COMMANDS else None).parse_args(argv))  # one subcommand's imports, not all
     f = a.pop('func'); del a['command']
     try: return f(**a)
     except Exception as e:
