@@ -96,10 +96,12 @@ def dropout_noise(self:CRN, B:int, # windows in the batch
     "Dropout masks (kept: `1/(1-p)`, dropped: 0) of one training pass, drawn as `nn.TransformerEncoder` draws them; None if no dropout."
     if not self.training or self.fused(torch.device(device or 'cpu')): return None
     L, H = self.num_shots + 1, self.hidden
-    def draw(p, shape, order=None):                                        # dropout of ones in the layer's memory layout
+    compiling = torch.compiler.is_compiling()
+    def draw(p, shape, order=None):                                        # at::dropout's mask, in the layer's memory layout
         if p == 0: return None
-        t = torch.ones(shape, device=device)
-        return F.dropout(t if order is None else t.permute(order), p)
+        t = torch.ones(shape, device=device) if compiling else torch.empty(shape, device=device)
+        t = t if order is None else t.permute(order)
+        return F.dropout(t, p) if compiling else t.bernoulli_(1 - p).div_(1 - p)   # (traced, only dropout keeps that layout)
     noise = [draw(self.shot_embedding.dropout.p, (B, L, H))]                # the embedding
     for layer in self.encoder.layers:
         noise += [draw(layer.self_attn.dropout, (B, layer.self_attn.num_heads, L, L)),  # attention weights
