@@ -45,7 +45,7 @@ test-slow: env
 bench: env
 	$(BIN)/python bench/loading.py
 
-# forward + backward of the full-size BaSSL objective at B = 64 and 256, and the share outside the CRN and heads
+# forward + backward of the full-size BaSSL objective at B = 64 and 256: eager and compiled, against the original implementation's structure, and the matmul share of the step
 bench-objective: env
 	$(BIN)/python bench/objective.py
 
