@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bassl.data.synthetic import MARKER, SynthConfig, synthesize
+from bassl.data.synthetic import MARKER, SynthConfig, plan_movie, synthesize
 from bassl.data.video import (DEFAULT_DETECTOR, DETECTORS, _decode, _rgb, add_video, cut_matches, detect_shots, probe, render_movie)
 
 SIZES = {'240p': (426, 240), '720p': (1280, 720), '1080p': (1920, 1080)}
@@ -43,22 +43,22 @@ def video(root, out, vid, size, fps, seconds, **kw):
     "A rendered video of about `seconds` (cached by its parameters) and its truth."
     w, h = size
     name = f"{vid}-{w}x{h}-{fps}fps-{seconds}s-{'-'.join(f'{k}{v}' for k, v in sorted(kw.items()))}.mp4"
-    shots = max(2, round(seconds / kw.get('shot_seconds', 3)))
+    shots = max(2, round(seconds / kw.get('shot_seconds', 3)))     # the plan may have fewer: then the video is shorter
     return render_movie(root, vid, out/'videos'/name, fps=fps, size=size, shots=shots, **kw)
 
 
-def detection(root, out, quick):
+def detection(root, out, quick, detectors=tuple(DETECTORS)):
     settings = [(24, (320, 180)), (30, (640, 360))][:1 if quick else 2]
     vids = ['tt9000000', 'tt9000001'][:1 if quick else 2]
     seconds = 10 if quick else 45
     print(f"shot detection: {len(vids)} movies x {len(settings)} settings (fps, size), ~{seconds} s each, shots of ~1.5 s; "
           "hard cuts within 1 frame, gradual transitions inside their span (+-1 frame)\n")
-    tally = {d: {'cut': [0, 0, 0, 0], 'gradual': [0, 0, 0, 0], 'frames': 0, 'seconds': 0.} for d in DETECTORS}
+    tally = {d: {'cut': [0, 0, 0, 0], 'gradual': [0, 0, 0, 0], 'frames': 0, 'seconds': 0.} for d in detectors}
     for fps, size in settings:
         for kind, gradual in (('cut', 0.), ('gradual', 1.)):
             for v in vids:
                 truth = video(root, out, v, size, fps, seconds, shot_seconds=1.5, gradual=gradual)
-                for d in DETECTORS:
+                for d in detectors:
                     t0 = time.perf_counter()
                     shots = detect_shots(truth.path, d, progress=False)
                     tally[d]['seconds'] += time.perf_counter() - t0
@@ -68,11 +68,11 @@ def detection(root, out, quick):
                     false, dets = m['false']
                     t = tally[d][kind]
                     t[0] += found; t[1] += total; t[2] += dets - false; t[3] += dets
-    print(f"{'detector':12s} {'hard P':>7s} {'hard R':>7s} {'grad. P':>8s} {'grad. R':>8s} {'frames/s':>9s}   (transitions: hard / gradual)")
+    print(f"{'detector':20s} {'hard P':>7s} {'hard R':>7s} {'grad. P':>8s} {'grad. R':>8s} {'frames/s':>9s}   (transitions: hard / gradual)")
     for d, t in tally.items():
         c, g = t['cut'], t['gradual']
         p = lambda a, b: f"{100 * a / b:.1f}" if b else '-'
-        print(f"{d:12s} {p(c[2], c[3]):>7s} {p(c[0], c[1]):>7s} {p(g[2], g[3]):>8s} {p(g[0], g[1]):>8s} "
+        print(f"{d:20s} {p(c[2], c[3]):>7s} {p(c[0], c[1]):>7s} {p(g[2], g[3]):>8s} {p(g[0], g[1]):>8s} "
               f"{t['frames'] / t['seconds']:9.0f}   ({c[1]} / {g[1]})")
     print()
 
@@ -114,13 +114,16 @@ print({HWM}, time.perf_counter() - t0)
 
 def memory(root, out, quick):
     minutes, size = ((.1, .3), (426, 240)) if quick else ((1, 5), (1280, 720))
+    long = out/'synth-long'                                   # one movie with enough shots for 5 minutes of 3-second shots
+    if not (long/MARKER).exists(): synthesize(long, SynthConfig(movies=1, shots=120, seed=1), workers=1, progress=False)
+    n_shot = plan_movie(SynthConfig(movies=1, shots=120, seed=1), 0).num_shot
     print(f"peak RSS of add_video in a fresh process ({size[0]}x{size[1]}, 24 fps; interpreter and libraries included, torch only for transnetv2):\n")
     base = subprocess.run([sys.executable, '-c', f'import bassl.data.video; print({HWM})'],
                           capture_output=True, text=True, check=True)
     print(f"{'import bassl.data.video':24s} {int(base.stdout) / 1024:7.0f} MB")
-    runs = [(DEFAULT_DETECTOR, m) for m in minutes] + ([] if quick else [('transnetv2', m) for m in (1, 2)])
+    runs = [(DEFAULT_DETECTOR, m) for m in minutes] + ([] if quick else [('transnetv2', m) for m in (1, 3)])
     for detector, m in runs:
-        truth = video(root, out, 'tt9000000', size, 24, int(60 * m), shot_seconds=3.0)
+        truth = video(long, out, 'tt9000000', size, 24, int(60 * m), shot_seconds=60 * max(minutes) / n_shot)
         dst = out/'roots'/f'mem-{detector}-{m}'
         shutil.rmtree(dst, ignore_errors=True)
         r = subprocess.run([sys.executable, '-c', RSS, str(truth.path), str(dst), detector], capture_output=True, text=True, check=True)
@@ -143,6 +146,7 @@ def ten_minutes(root, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--parts', default='detection,speed,memory', help='comma-separated: detection, speed, memory')
+    ap.add_argument('--detectors', default=','.join(DETECTORS), help='comma-separated detectors to measure')
     ap.add_argument('--quick', action='store_true', help='short videos, one setting: a smoke run of every part')
     ap.add_argument('--ten-minutes', action='store_true', help='also render and ingest a real 10-minute 720p video')
     ap.add_argument('--out', type=Path, default=Path('bench/out/video'), help='rendered videos (kept for the next run) and roots')
@@ -150,7 +154,7 @@ def main():
     a.out.mkdir(parents=True, exist_ok=True)
     root = synth_root(a.out)
     parts = a.parts.split(',')
-    if 'detection' in parts: detection(root, a.out, a.quick)
+    if 'detection' in parts: detection(root, a.out, a.quick, a.detectors.split(','))
     if 'speed' in parts: speed(root, a.out, a.quick)
     if 'memory' in parts: memory(root, a.out, a.quick)
     if a.ten_minutes: ten_minutes(root, a.out)

@@ -33,10 +33,10 @@ from .synthetic import MARKER, SynthConfig, plan_movie, render_place, render_vie
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER', 'video_id',
            'video_ids', 'find_videos', 'RenderTruth', 'render_movie', 'VideoInfo', 'probe', 'iter_frames', 'Shot',
-           'SceneDetectShots', 'transnet_model', 'TransNetShots', 'make_detector', 'keyframe_frames', 'pick_keyframes',
-           'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split', 'add_video', 'parse_time',
-           'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits', 'PrepareSummary', 'is_done', 'prepare',
-           'prepare_cmd', 'cut_matches']
+           'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames',
+           'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split',
+           'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits',
+           'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd', 'cut_matches']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 VIDEO_EXTS = ('.3gp', '.avi', '.flv', '.m2ts', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv') # what a folder search picks up
@@ -412,11 +412,40 @@ class TransNetShots:
             cuts += self._predict()
         return cuts
 
-# %% ../../nbs/09_data.video.ipynb #a4ba3478
+# %% ../../nbs/09_data.video.ipynb #7ccecc59
+class BothShots:
+    "The cuts of PySceneDetect's adaptive detector and of TransNetV2 together; cuts within `merge` frames are one, at TransNetV2's."
+    def __init__(self, info:VideoInfo, # the video
+                 merge:int|None=None, # frames within which two cuts are one transition (default: half a second)
+                 **kw): # TransNetV2's options
+        self.fast, self.tn = SceneDetectShots('adaptive', info.fps), TransNetShots(info, **kw)
+        self.merge = merge if merge is not None else max(1, round(info.fps / 2))
+        self.lag = max(self.fast.lag, self.tn.lag) + self.merge
+        self.pending = []                            # (cut, 0 for adaptive or 1 for TransNetV2), not yet merged
+    def _take(self, upto:int) -> list[int]:
+        "Merged cuts of the pending ones starting at or before `upto` (every cut that could join them has arrived)."
+        out, self.pending = [], sorted(self.pending)
+        while self.pending and self.pending[0][0] <= upto:
+            c0 = self.pending[0][0]
+            group = [p for p in self.pending if p[0] <= c0 + self.merge]
+            self.pending = self.pending[len(group):]
+            out.append(next((c for c, src in group if src == 1), c0))
+        return out
+    def push(self, i:int, frame, rgb) -> list[int]:
+        "Cuts found on seeing frame `i`."
+        self.pending += [(c, 0) for c in self.fast.push(i, frame, rgb)] + [(c, 1) for c in self.tn.push(i, frame, rgb)]
+        return self._take(i - self.lag)
+    def flush(self) -> list[int]:
+        "The cuts still held back at the end of the video."
+        self.pending += [(c, 0) for c in self.fast.flush()] + [(c, 1) for c in self.tn.flush()]
+        return self._take(float('inf'))
+
+# %% ../../nbs/09_data.video.ipynb #7ca5f384
 DETECTORS = {'content': lambda info, **kw: SceneDetectShots('content', info.fps, **kw),
              'adaptive': lambda info, **kw: SceneDetectShots('adaptive', info.fps, **kw),
-             'transnetv2': lambda info, **kw: TransNetShots(info, **kw)} # name -> detector of a video
-DEFAULT_DETECTOR = 'adaptive' # measured below: the only one to find every hard cut, with no false cut, at ~20x TransNetV2's CPU speed
+             'transnetv2': lambda info, **kw: TransNetShots(info, **kw),
+             'adaptive+transnetv2': lambda info, **kw: BothShots(info, **kw)} # name -> detector of a video
+DEFAULT_DETECTOR = 'adaptive' # measured below: every hard cut, no false cut, ~15x TransNetV2's CPU speed ('adaptive+transnetv2' for dissolves and fades)
 
 def make_detector(name:str, # one of `DETECTORS`
                   info:VideoInfo, # the video it will see
@@ -425,7 +454,7 @@ def make_detector(name:str, # one of `DETECTORS`
     if name not in DETECTORS: raise ValueError(f"unknown shot detector {name!r}, expected one of {', '.join(DETECTORS)}")
     return DETECTORS[name](info, **kw)
 
-# %% ../../nbs/09_data.video.ipynb #7ca5f384
+# %% ../../nbs/09_data.video.ipynb #bb66d9f7
 def keyframe_frames(start:int, # first frame of the shot
                     end:int, # last frame of the shot (inclusive)
                    ) -> tuple[int, int, int]:
@@ -433,7 +462,7 @@ def keyframe_frames(start:int, # first frame of the shot
     step = (end - start) // 4
     return tuple(start + (j + 1) * step for j in range(3))
 
-# %% ../../nbs/09_data.video.ipynb #bb66d9f7
+# %% ../../nbs/09_data.video.ipynb #4ceab998
 class _ShotFrames:
     "Frames of the open shot: the last `lag` exactly, older ones thinned to a grid whose step doubles past `keep` frames."
     def __init__(self, lag:int, keep:int=64):
@@ -460,7 +489,7 @@ def pick_keyframes(start:int, end:int, # the shot's first and last frame
     "The kept `(index, image)` nearest to each of MovieNet's 3 keyframe positions."
     return [min(frames, key=lambda f: (abs(f[0] - t), f[0])) for t in keyframe_frames(start, end)]
 
-# %% ../../nbs/09_data.video.ipynb #4ceab998
+# %% ../../nbs/09_data.video.ipynb #b5f954e8
 def _scan(path, info:VideoInfo, detector:str, height:int|None, on_shot:Callable|None, progress:bool,
           desc:str|None=None, detector_kw:dict|None=None) -> tuple[list[Shot], list[float]]:
     "One decoding pass: shots (and, with `on_shot(k, Shot, keyframes)`, their keyframes at `height`) of a video, and every frame's time."
@@ -498,7 +527,7 @@ def detect_shots(path:str|os.PathLike, # a video file
     "Shots of a video, covering every frame, by one of `DETECTORS`, in one streaming pass; `kw` go to the detector."
     return _scan(path, probe(path), detector, None, None, progress, detector_kw=kw)[0]
 
-# %% ../../nbs/09_data.video.ipynb #08f6c050
+# %% ../../nbs/09_data.video.ipynb #f0d025c5
 KEYFRAME_HEIGHT = 240 # MovieNet's 240P keyframes
 RECORD_DIR = 'videos' # beside 240P_frames/: one `<vid>.json` per video, written last
 OWNER = '.bassl-video.json' # hidden file in a movie folder written from a video: which video it came from
@@ -536,7 +565,7 @@ def record_file(root:str|os.PathLike, vid:str) -> Path:
     "`videos/<vid>.json` of a root."
     return inside(Path(root)/RECORD_DIR, check_id(vid) + '.json')
 
-# %% ../../nbs/09_data.video.ipynb #70aa696c
+# %% ../../nbs/09_data.video.ipynb #5e636ed3
 _REC_TYPES = {'video_id': str, 'source': str, 'source_size': int, 'fps': (int, float), 'n_frames': int, 'width': int, 'height': int,
               'rotation': int, 'duration': (int, float), 'detector': str, 'keyframe_height': int, 'shots': list}
 
@@ -565,7 +594,7 @@ def read_video_record(root:str|os.PathLike, # dataset root
     if prev != d['n_frames'] - 1: raise DataError(p, f"shots end at frame {prev}, but the video has {d['n_frames']} frames")
     return VideoRecord(**{k: d[k] for k in VideoRecord.__dataclass_fields__})
 
-# %% ../../nbs/09_data.video.ipynb #da5aac0b
+# %% ../../nbs/09_data.video.ipynb #b609cff7
 def _claim(root:MovieNetRoot, vid:str, path:Path):
     "Refuse to write `path` as `vid` where another video's results, or a movie folder bassl did not write from a video, would be replaced."
     rec = record_file(root.root, vid)
@@ -587,7 +616,7 @@ def ensure_split(root:MovieNetRoot):
     "Write an empty `split318.json` (no labelled movies) where the root has none, so `build_anno` can run."
     if not root.split_file.exists(): write_json(root.split_file, {k: [] for k in (*SPLITS, 'all')}, indent=1)
 
-# %% ../../nbs/09_data.video.ipynb #f0d025c5
+# %% ../../nbs/09_data.video.ipynb #a6a32efa
 def add_video(path:str|os.PathLike, # a video file
               root:str|os.PathLike, # dataset root to add it to (created if missing)
               vid:str|None=None, # its id (default: `video_id(path)`)
@@ -630,7 +659,7 @@ def add_video(path:str|os.PathLike, # a video file
         build_anno(root)
     return rec
 
-# %% ../../nbs/09_data.video.ipynb #cd236644
+# %% ../../nbs/09_data.video.ipynb #40353466
 _TIME = re.compile(r'(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)')
 
 def parse_time(s:str, # seconds (`83.25`) or a timecode (`1:23.25`, `0:01:23.25`)
@@ -645,7 +674,7 @@ def parse_time(s:str, # seconds (`83.25`) or a timecode (`1:23.25`, `0:01:23.25`
     if not np.isfinite(v): raise ValueError(f"bad time {s!r}")
     return v
 
-# %% ../../nbs/09_data.video.ipynb #1f33c6a4
+# %% ../../nbs/09_data.video.ipynb #cd36e0b3
 @dataclass
 class LabelRows:
     "Scene boundaries of one video in a labels CSV."
@@ -678,7 +707,7 @@ def read_labels_csv(path:str|os.PathLike, # a labels CSV
         e.times.append((i, sec))
     return out
 
-# %% ../../nbs/09_data.video.ipynb #6c713646
+# %% ../../nbs/09_data.video.ipynb #094e2f53
 def boundary_labels(rec:VideoRecord, # a video's record
                     times:list, # `(line, seconds)` of its scene boundaries
                     csv_path:str|os.PathLike='<labels>', # the CSV they came from, for messages
@@ -699,7 +728,7 @@ def boundary_labels(rec:VideoRecord, # a video's record
         labels[k] = 1
     return labels, warns
 
-# %% ../../nbs/09_data.video.ipynb #22dcc6a7
+# %% ../../nbs/09_data.video.ipynb #47d884ad
 def assign_splits(vids:list[str], # labelled video ids
                   fixed:dict[str, str]|None=None, # `{vid: split}` already decided
                   seed:int=0,
@@ -714,7 +743,7 @@ def assign_splits(vids:list[str], # labelled video ids
     out = {k: sorted(out[k]) for k in SPLITS}
     return {**out, 'all': sorted(v for k in SPLITS for v in out[k])}
 
-# %% ../../nbs/09_data.video.ipynb #47d884ad
+# %% ../../nbs/09_data.video.ipynb #d4c316e1
 @dataclass
 class PrepareSummary:
     "What `prepare` did: videos added, already done, failed (with why), labelled, and warnings."
@@ -743,7 +772,7 @@ def is_done(root:str|os.PathLike, # dataset root
         return rec.same_source(path) and count_shots(root, vid) == rec.num_shot
     except DataError: return False
 
-# %% ../../nbs/09_data.video.ipynb #9f91dec7
+# %% ../../nbs/09_data.video.ipynb #bbd6aa5b
 def _collection_ids(paths:list[Path], summ:PrepareSummary) -> dict[Path, str]:
     "Ids of a collection's videos; both files of a collision go to the summary's failures."
     ids, owner = {}, {}
@@ -793,7 +822,7 @@ def _write_labels(mr:MovieNetRoot, table:dict, targets:dict, csv_path, summ:Prep
     write_json(mr.split_file, split, indent=1)
     summ.labelled = sorted(labelled)
 
-# %% ../../nbs/09_data.video.ipynb #f83f1839
+# %% ../../nbs/09_data.video.ipynb #b6511973
 def prepare(videos_or_folders, # video files, and folders searched recursively for them
             root:str|os.PathLike, # dataset root to write (created if missing; resumes where it holds finished videos)
             labels:str|os.PathLike|None=None, # labels CSV: a header `video,time` (or `video,time,split`), one row per scene boundary
@@ -825,7 +854,7 @@ def prepare(videos_or_folders, # video files, and folders searched recursively f
     build_anno(mr)
     return summ
 
-# %% ../../nbs/09_data.video.ipynb #21943ed8
+# %% ../../nbs/09_data.video.ipynb #5cee52e8
 def prepare_cmd(videos_or_folders:Param("video files, or folders searched recursively for them", str, opt=False, nargs='+'),
                 root:Param("dataset root to write (resumes where it holds finished videos)", Path, opt=False),
                 labels:Path|None=None, # labels CSV: a header `video,time` (or `video,time,split`), then one row per scene boundary
@@ -838,7 +867,7 @@ def prepare_cmd(videos_or_folders:Param("video files, or folders searched recurs
     print(s)
     return 0 if s.ok else 1
 
-# %% ../../nbs/09_data.video.ipynb #2341ab47
+# %% ../../nbs/09_data.video.ipynb #12719bce
 def cut_matches(truth:RenderTruth, # a rendered video's truth
                 starts:list[int], # detected first frames of shots after the first
                ) -> dict[str, tuple[int, int]]:
