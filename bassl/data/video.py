@@ -837,6 +837,7 @@ def prepare(videos_or_folders, # video files, and folders searched recursively f
     paths, missing = find_videos(videos_or_folders)
     summ.failed += [(str(p), m) for p, m in missing]
     ids = _collection_ids(paths, summ)
+    mr.frames_dir.mkdir(parents=True, exist_ok=True)                       # a root, even when no video is good
     targets = _label_targets(mr, table, ids, labels)                   # a name the CSV cannot mean stops before any work too
     bar = tqdm(total=len(ids), desc='videos', unit='video', disable=not progress or len(ids) < 2)
     for p, vid in ids.items():
