@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..core import DataError, check_id, iter_ndjson
 from .anno import read_movie_labels, scene_ids
 from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, count_shots, read_split,
-                                 read_utf8, read_vid2idx, scan_keyframes, shot_id)
+                                 read_shot_table, read_utf8, read_vid2idx, scan_keyframes, shot_id)
 
 # %% auto #0
 __all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root', 'check_anno_set', 'verify_anno_set']
@@ -209,9 +209,14 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
                 try: labels[vid] = read_movie_labels(root, vid, num_shot.get(vid))  # the checks build_anno makes
                 except DataError as e: report.add_error(e)
                 if not root.shot_table_file(vid).exists(): report.add(root.shot_table_file(vid), f"missing shot table of {k} movie {vid}")
-        for d in (root.label_dir, root.shot_table_dir):
-            for p in sorted(d.glob('*.txt')) if d.is_dir() else []:
-                if p.stem not in split['all']: report.add(p, f"{p.stem} is not a labelled movie in split318.json")
+        for p in sorted(root.label_dir.glob('*.txt')) if root.label_dir.is_dir() else []:
+            if p.stem not in split['all']: report.add(p, f"{p.stem} is not a labelled movie in split318.json")
+        for p in sorted(root.shot_table_dir.glob('*.txt')) if root.shot_table_dir.is_dir() else []:
+            if p.stem in split['all']: continue                                # checked with its labels above
+            if p.stem not in num_shot: report.add(p, f"{p.stem} is neither a labelled movie in split318.json nor a movie of 240P_frames"); continue
+            try: n = len(read_shot_table(p))                                    # an unlabelled movie's table (a video's, say): it must match
+            except DataError as e: report.add_error(e); continue
+            if n != num_shot[p.stem]: report.add(p, f"{n} shots, expected {num_shot[p.stem]} (shots on disk)")
     for name in ANNO_SETS: _check_anno(root, report, name, vid2idx, num_shot, labels, split or {k: [] for k in (*SPLITS, 'all')})
     lab_all = list(labels.values())
     report.summary = {

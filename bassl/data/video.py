@@ -651,6 +651,7 @@ def add_video(path:str|os.PathLike, # a video file
         final = root.movie_dir(vid)
         if final.exists(): shutil.rmtree(final)
         os.replace(tmp, final)
+        write_shot_table(root.shot_table_file(vid), rec.table())  # its shots with real frame numbers, as MovieNet's `shot_movie318`
         write_json(rfile, asdict(rec), indent=1)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
