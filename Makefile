@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: env browser screenshots docs docs-serve demo lab tensorboard test test-slow bench bench-objective bench-features readme clean-data
+.PHONY: env browser screenshots docs docs-serve demo lab tensorboard test test-slow bench bench-objective bench-features bench-video readme clean-data
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(STAMP)
@@ -48,6 +48,10 @@ bench: env
 # forward + backward of the full-size BaSSL objective at B = 64 and 256: eager and compiled, against the original implementation's structure, and the matmul share of the step
 bench-objective: env
 	$(BIN)/python bench/objective.py
+
+# your own videos: shot detection per detector (hard cuts, dissolves and fades), CPU frames/s at 240p/720p/1080p, memory on long videos
+bench-video: env
+	$(BIN)/python bench/video.py
 
 # 17-shot feature windows per second: the feature store against one .npy file per shot
 bench-features: env
