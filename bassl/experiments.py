@@ -12,6 +12,7 @@ import hashlib
 import math
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -27,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .config import CRN_INITS, Experiment, config_from_dict, preset, save_config
-from .core import DataError, check_id
+from .core import DataError
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
@@ -56,14 +57,13 @@ _RANGES = (('epochs', lambda v: v >= 0, "0 (the preset's) or a positive number o
            ('devices', lambda v: v >= 1, 'at least 1 device per node'), ('num_nodes', lambda v: v >= 1, 'at least 1 node'),
            ('seed', lambda v: v >= 0, 'a non-negative integer'))
 
+_NAME_PART = re.compile(r'[A-Za-z0-9_.+-]+')  # a method's name is a natural run name: 'bassl+shotcol'
+
 def _check_name(name:str):
-    "Refuse a run name that is not `/`-separated safe ids (no empty part, '.', '..' or absolute path): it would leave `runs`."
-    try:
-        if not name or name.startswith('/'): raise DataError('name', 'empty or absolute')
-        for part in name.split('/'): check_id(part)
-    except DataError:
-        want = "a run name: letters, digits, '_', '-' or '.', parts separated by '/' (no empty part, '.' or '..')"
-        raise ParameterError('name', name, want, f"parameter 'name' must be {want}, got {name!r}") from None
+    "Refuse a run name that is not `/`-separated safe parts (no empty part, '.', '..' or absolute path): it would leave `runs`."
+    if not all(p not in ('.', '..') and _NAME_PART.fullmatch(p) for p in name.split('/')):  # '' and '/x' have an empty part
+        want = "a run name: letters, digits, '_', '-', '+' or '.', parts separated by '/' (no empty part, '.' or '..')"
+        raise ParameterError('name', name, want, f"parameter 'name' must be {want}, got {name!r}")
 
 @dataclass
 class RunSpec:
