@@ -32,7 +32,7 @@ def test_help_lists_commands():
     from bassl.cli import COMMANDS
     out = bassl('--help').stdout
     listed = re.findall(r'^    (\S+)', out, re.M)
-    assert listed == ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo'] == list(COMMANDS), out
+    assert listed == ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'prepare', 'segment'] == list(COMMANDS), out
 
 
 def _help(cmd):
@@ -41,21 +41,23 @@ def _help(cmd):
     return r.stdout
 
 
-@pytest.mark.parametrize('cmd', ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo'])
+@pytest.mark.parametrize('cmd', ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'prepare', 'segment'])
 def test_command_help_is_the_functions(cmd):
     "Each option's help is its function's docment and default, whichever module that function lives in."
     from fastcore.docments import docments
-    from bassl.cli import COMMANDS
+    from bassl.cli import command
     out = _help(cmd)
-    f = COMMANDS[cmd]
+    f = command(cmd)
     docs = docments(f, full=True, returns=False)
     assert f.__doc__ in out
     for k, d in docs.items():
-        opt = f"--{k.replace('_', '-')}"
-        if d.default is inspect.Parameter.empty: assert re.search(rf'^  {k}\s+{re.escape(d.docment)}$', out, re.M), (k, out)
-        elif d.default is False: assert re.search(rf'^  {opt}\s+{re.escape(d.docment)}$', out, re.M), (k, out)
-        elif d.docment and d.default is not None:
-            assert re.search(rf'^  {opt}( [A-Z_]+)?\s+{re.escape(d.docment)} \(default: {re.escape(str(d.default))}\)$', out, re.M) \
+        anno = inspect.signature(f).parameters[k].annotation
+        anno = eval(anno, f.__globals__) if isinstance(anno, str) else anno       # postponed annotations: a `Param` holds the help
+        opt, doc = f"--{k.replace('_', '-')}", d.docment or getattr(anno, 'help', None)
+        if d.default is inspect.Parameter.empty: assert re.search(rf'^  {k}\s+{re.escape(doc)}$', out, re.M), (k, out)
+        elif d.default is False: assert re.search(rf'^  {opt}\s+{re.escape(doc)}$', out, re.M), (k, out)
+        elif doc and d.default is not None:
+            assert re.search(rf'^  {opt}( [A-Z_]+| {{[a-z,+0-9]+}})?\s+{re.escape(doc)} \(default: {re.escape(str(d.default))}\)$', out, re.M) \
                 or (cmd, k) == ('demo', 'root'), (k, out)
     options = set(re.findall(r'^  (--[a-z-]+)', out, re.M)) - {'--help'}
     assert options == {f"--{k.replace('_', '-')}" for k, d in docs.items() if d.default is not inspect.Parameter.empty} - {'--root'}
