@@ -1,5 +1,6 @@
 "Lightning DDP on CPU (2 processes, gloo): distributed evaluation gives the 1-process numbers."
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +62,8 @@ def test_extraction_shards_cover_every_shot_once(root, tmp_path):
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29518',
                         str(HERE/'scripts'/'ddp_extract.py'), str(root), str(tmp_path/'store')], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    per_rank = {l.split(':')[0]: l.split(':')[1].split() for l in r.stdout.splitlines() if l.startswith('rank ')}
-    assert set(per_rank) == {'rank 0', 'rank 1'} and not set(per_rank['rank 0']) & set(per_rank['rank 1'])
+    per_rank = {f'rank {k}': v.split() for k, v in re.findall(r'rank (\d): ([^\n]*)', r.stdout)}  # wherever a line starts
+    assert set(per_rank) == {'rank 0', 'rank 1'} and not set(per_rank['rank 0']) & set(per_rank['rank 1']), (r.stdout, r.stderr[-3000:])
     recs = read_ndjson(MovieNetRoot(root).anno_file('trainvaltest'))
     store = FeatureStore(tmp_path/'store')
     assert sorted(per_rank['rank 0'] + per_rank['rank 1']) == sorted(store) == sorted({x['video_id'] for x in recs})
