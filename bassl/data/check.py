@@ -180,6 +180,18 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
         if miss: report.add(path, f"{len(miss)} shots of {vid} missing, e.g. shot {shot_id(miss[0])}")
     report.summary[f'records {name}'] = count
 
+def _read_index(root:MovieNetRoot, report:CheckReport, need_split:bool=True) -> tuple[dict|None, dict|None]:
+    "`vid2idx.json` and `split318.json` (None where missing or broken, which `report` records)."
+    vid2idx = split = None
+    try: vid2idx = read_vid2idx(root.vid2idx_file)
+    except FileNotFoundError: report.add(root.vid2idx_file, "missing (run `bassl build-anno` to rebuild anno/)")
+    except DataError as e: report.add_error(e)
+    try: split = read_split(root.split_file)
+    except FileNotFoundError:
+        if need_split: report.add(root.split_file, "missing split file")
+    except DataError as e: report.add_error(e)
+    return vid2idx, split
+
 def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
                deep:bool=False, # decode every keyframe instead of checking JPEG markers
                workers:int=8, # threads reading keyframes
@@ -189,13 +201,7 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
     root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
     report = CheckReport(root.root)
     if not root.root.is_dir(): report.add(root.root, "no such folder"); return report
-    vid2idx = split = None
-    try: vid2idx = read_vid2idx(root.vid2idx_file)
-    except FileNotFoundError: report.add(root.vid2idx_file, "missing (run `bassl build-anno` to rebuild anno/)")
-    except DataError as e: report.add_error(e)
-    try: split = read_split(root.split_file)
-    except FileNotFoundError: report.add(root.split_file, "missing split file")
-    except DataError as e: report.add_error(e)
+    vid2idx, split = _read_index(root, report)
     if not root.frames_dir.is_dir(): report.add(root.frames_dir, "missing folder of keyframes"); return report
     num_shot = _check_frames(root, report, vid2idx, deep, workers, progress)
     labels = {}
@@ -254,14 +260,8 @@ def check_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
     "`check_root`'s rules for one annotation set and what it is built from; no keyframe is opened."
     root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
     if labels is None: labels = name != 'pretrain'                         # pre-training reads no labels
-    report, vid2idx, split = CheckReport(root.root), None, None
-    try: vid2idx = read_vid2idx(root.vid2idx_file)
-    except FileNotFoundError: report.add(root.vid2idx_file, "missing (run `bassl build-anno` to rebuild anno/)")
-    except DataError as e: report.add_error(e)
-    try: split = read_split(root.split_file)
-    except FileNotFoundError:
-        if name != 'pretrain': report.add(root.split_file, "missing split file")  # pre-training needs no labels
-    except DataError as e: report.add_error(e)
+    report = CheckReport(root.root)
+    vid2idx, split = _read_index(root, report, need_split=name != 'pretrain')  # pre-training needs no labels
     if report.problems: return report
     num_shot = _OnDemand(lambda v: count_shots(root, v), report)
     labelled = set(split['all']) if split and labels else set()
