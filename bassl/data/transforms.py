@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+from functools import partial
 from typing import Any, Sequence
 
 import torch
@@ -20,9 +21,9 @@ from torchvision.transforms.v2 import functional as F
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BICUBIC', 'decode_frames', 'decode_clip', 'reuse_freed_memory', 'adjust_hue',
-           'ClipColorJitter', 'ClipGaussianBlur', 'blur_frames', 'Frames', 'StackFrames', 'train_transform',
-           'eval_transform']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BICUBIC', 'JITTER_STEPS', 'decode_frames', 'decode_clip', 'reuse_freed_memory',
+           'adjust_hue', 'ClipColorJitter', 'ClipGaussianBlur', 'blur_radius', 'blur_frames', 'Frames', 'StackFrames',
+           'eval_transform', 'ClipAugment', 'train_transform']
 
 # %% ../../nbs/07_data.transforms.ipynb #f3d61943
 def _read(path) -> torch.Tensor:
@@ -62,15 +63,17 @@ def reuse_freed_memory(max_block:int=32 << 20, # largest block kept on the heap 
 _SEXTANT_CENTRES = torch.tensor([0., 2., 4.]).view(3, 1, 1)  # hue (in sextants) where R, G, B is the max channel
 
 def adjust_hue(x:torch.Tensor, # `[..., 3, H, W]` float RGB in [0, 1]
-               hue_factor:float, # shift of the hue in [-0.5, 0.5] turns
+               hue_factor:float|torch.Tensor, # shift of the hue in [-0.5, 0.5] turns; or float64 shifts broadcasting against `x[..., 0, :, :]` (e.g. one per clip)
               ) -> torch.Tensor:
     "Rotate the HSV hue of `x` by `hue_factor`; equals `F.adjust_hue` on float images."
-    if not -0.5 <= hue_factor <= 0.5: raise ValueError(f"hue_factor must be in [-0.5, 0.5], got {hue_factor}")
+    if isinstance(hue_factor, torch.Tensor): shift = (6 * hue_factor).to(x.dtype)  # the rounding of a Python number's 6 * h
+    elif -0.5 <= hue_factor <= 0.5: shift = 6 * hue_factor
+    else: raise ValueError(f"hue_factor must be in [-0.5, 0.5], got {hue_factor}")
     r, g, b = x.unbind(-3)
     maxc, minc = x.amax(-3), x.amin(-3)
     c = maxc - minc                                                              # chroma
     num = torch.where(maxc == r, g - b, torch.where(maxc == g, b - r + 2 * c, r - g + 4 * c))
-    h6 = num.div_(c + (c == 0)).add_(6 * hue_factor).remainder_(6)               # new hue in sextants, [0, 6)
+    h6 = num.div_(c + (c == 0)).add_(shift).remainder_(6)                        # new hue in sextants, [0, 6)
     # channel n = max - chroma * clamp(2 - ||h - centre_n| - 3|, 0, 1): the HSV->RGB trapezoid in closed form
     f = (h6.unsqueeze(-3) - _SEXTANT_CENTRES.to(x.device)).abs_().sub_(3).abs_().neg_().add_(2).clamp_(0, 1)
     return maxc.unsqueeze(-3) - c.unsqueeze(-3) * f
@@ -105,15 +108,19 @@ class ClipGaussianBlur(v2.Transform):
         if params['sigmas'] is None: return inpt
         return blur_frames(inpt, params['sigmas'])
 
+def blur_radius(sigmas:torch.Tensor) -> torch.Tensor:
+    "Kernel radius of a clip blurred with `sigmas` (`[..., T]`): 3 of its largest sigma, rounded up."
+    return torch.ceil(3 * sigmas.double().amax(-1)).long()
+
 def blur_frames(x:torch.Tensor, # `[T, C, H, W]` (or `[C, H, W]`) float frames
                 sigmas:torch.Tensor, # `[T]` standard deviation per frame, in pixels
+                radius:int|None=None, # kernel radius (default: `blur_radius(sigmas)`, the clip's)
                ) -> torch.Tensor:
     "Gaussian-blur frame t of `x` with `sigmas[t]`: two grouped 1-D convolutions over the clip."
     shape = x.shape
     x = x.reshape(-1, *shape[-3:])
     T, C, H, W = x.shape
-    rad = int(math.ceil(3 * float(sigmas.max())))
-    rad = min(rad, H - 1, W - 1)
+    rad = min(int(blur_radius(sigmas)) if radius is None else radius, H - 1, W - 1)
     t = torch.arange(-rad, rad + 1, dtype=x.dtype, device=x.device)
     w = torch.exp(-0.5 * (t[None] / sigmas.to(x)[:, None]) ** 2)
     w = (w / w.sum(1, keepdim=True)).repeat_interleave(C, 0)  # [T*C, 2*rad+1]
@@ -137,24 +144,6 @@ class StackFrames(v2.Transform):
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 BICUBIC = v2.InterpolationMode.BICUBIC
 
-def train_transform(size:int=224, # output side
-                    scale:tuple=(0.14, 1.0), # crop area range
-                    ratio:tuple=(3/4, 4/3), # crop aspect range
-                    jitter:tuple=(0.2, 0.2, 0.2, 0.05), # brightness, contrast, saturation, hue
-                    p_jitter:float=0.8, p_blur:float=0.5,
-                    blur_sigma:tuple=(0.1, 2.0),
-                   ) -> v2.Compose:
-    "Pre-training augmentation of a uint8 clip (`[T, 3, H, W]` or a list of frames) -> `[T, 3, size, size]` float, parameters shared by the clip."
-    return v2.Compose([
-        Frames(),
-        v2.RandomResizedCrop(size, scale=scale, ratio=ratio, interpolation=BICUBIC, antialias=True),
-        StackFrames(),
-        v2.RandomHorizontalFlip(0.5),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.RandomApply([ClipColorJitter(*jitter)], p=p_jitter),
-        ClipGaussianBlur(blur_sigma, p=p_blur),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
 def eval_transform(size:int=224, # output side
                    resize:int|None=None, # shorter side before the centre crop (default: size * 256/224)
                   ) -> v2.Compose:
@@ -162,3 +151,118 @@ def eval_transform(size:int=224, # output side
     resize = resize or int(round(size * 256 / 224))
     return v2.Compose([Frames(), v2.Resize(resize, interpolation=BICUBIC, antialias=True), v2.CenterCrop(size), StackFrames(),
                        v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+# %% ../../nbs/07_data.transforms.ipynb #7a29b942
+JITTER_STEPS = ('brightness', 'contrast', 'saturation', 'hue')  # `v2.ColorJitter`'s steps, by its `fn_idx`
+
+class ClipAugment:
+    "BaSSL's pre-training augmentation of clips, split at the device boundary: `worker` crops and flips `uint8` frames with freshly drawn parameters, `device` jitters, blurs and normalises a batch of clips at once."
+    def __init__(self, size:int=224, # output side
+                 scale:tuple=(0.14, 1.0), # crop area range
+                 ratio:tuple=(3/4, 4/3), # crop aspect range
+                 jitter:tuple=(0.2, 0.2, 0.2, 0.05), # brightness, contrast, saturation, hue
+                 p_jitter:float=0.8, # probability of colour jitter, per clip
+                 p_blur:float=0.5, # probability of blur, per clip
+                 blur_sigma:tuple=(0.1, 2.0), # range of the blur's sigma, drawn per frame
+                ):
+        self.size, self.scale, self.ratio, self.jitter = size, tuple(scale), tuple(ratio), tuple(jitter)
+        self.p_jitter, self.p_blur, self.blur_sigma = p_jitter, p_blur, tuple(blur_sigma)
+        self._crop = v2.RandomResizedCrop(size, scale=scale, ratio=ratio, interpolation=BICUBIC, antialias=True)
+        self._jitter = v2.ColorJitter(*jitter)
+
+    def __repr__(self): return f"ClipAugment(size={self.size})"
+
+    def compose(self) -> v2.Compose:
+        "The same augmentation as one `torchvision.transforms.v2` pipeline called per clip: the reference the split is tested against."
+        return v2.Compose([
+            Frames(),
+            v2.RandomResizedCrop(self.size, scale=self.scale, ratio=self.ratio, interpolation=BICUBIC, antialias=True),
+            StackFrames(),
+            v2.RandomHorizontalFlip(0.5),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.RandomApply([ClipColorJitter(*self.jitter)], p=self.p_jitter),
+            ClipGaussianBlur(self.blur_sigma, p=self.p_blur),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+    def draw(self, height:int, width:int, frames:int) -> dict[str, torch.Tensor]:
+        "One clip's random parameters, with the draws of `compose()` in its order: crop box, flip, jitter order and factors (NaN: step off), per-frame blur sigmas (0: no blur)."
+        box = self._crop.make_params([torch.empty(1, 1, 1, dtype=torch.uint8).expand(3, height, width)])
+        flip = bool(torch.rand(1) < 0.5)                                     # RandomHorizontalFlip(0.5)
+        order, factors = torch.full((4,), -1), torch.full((4,), math.nan, dtype=torch.float64)
+        if torch.rand(1) < self.p_jitter:                                    # RandomApply(p_jitter), then the jitter's own draws
+            j = self._jitter.make_params([])
+            order = j['fn_idx']
+            factors = torch.tensor([math.nan if j[f'{s}_factor'] is None else j[f'{s}_factor'] for s in JITTER_STEPS], dtype=torch.float64)
+        sigma = torch.empty(frames).uniform_(*self.blur_sigma) if torch.rand(()) < self.p_blur else torch.zeros(frames)
+        return {'box': torch.tensor([box['top'], box['left'], box['height'], box['width']]), 'flip': torch.tensor(flip),
+                'order': order, 'factors': factors, 'sigma': sigma}
+
+    def crop(self, frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size
+             params:dict) -> torch.Tensor:
+        "Crop + resize every frame to the clip's box, then flip the clip as drawn: `[T, 3, S, S]` uint8."
+        top, left, h, w = params['box'].tolist()
+        clip = torch.stack([F.resized_crop(f, top, left, h, w, [self.size, self.size], BICUBIC, antialias=True) for f in frames])
+        return F.horizontal_flip(clip) if bool(params['flip']) else clip
+
+    def worker(self, frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size, or a `[T, 3, H, W]` clip
+              ) -> tuple[torch.Tensor, dict]:
+        "The worker half: draw a clip's parameters, crop, resize and flip -> (`[T, 3, S, S]` uint8 clip, its parameters)."
+        p = self.draw(*frames[0].shape[-2:], len(frames))
+        return self.crop(frames, p), p
+
+    @staticmethod
+    def plan(params:dict[str, torch.Tensor], # parameters of N clips, collated: `[..., 4]`, `[..., T]` with any leading shape
+            ) -> dict[str, torch.Tensor]:
+        "On the host: per-clip factors, and the clips of each jitter step (`jitter.<step>.<op>`) and of each blur radius (`blur.<radius>`)."
+        order, f, sigma = (params[k].reshape(-1, params[k].shape[-1]) for k in ('order', 'factors', 'sigma'))
+        out = {'scale': f.nan_to_num(1.).float(), 'rest': (1 - f).nan_to_num(0.).float(),  # rounded as torchvision rounds a Python factor
+               'hue': f[:, 3].nan_to_num(0.), 'sigma': sigma.float()}
+        for step in range(4):
+            for op in range(4):
+                idx = ((order[:, step] == op) & ~f[:, op].isnan()).nonzero().flatten()
+                if len(idx): out[f'jitter.{step}.{op}'] = idx
+        rad = blur_radius(sigma)                                             # 0: not blurred
+        for r in rad.unique().tolist():
+            if r > 0: out[f'blur.{r}'] = (rad == r).nonzero().flatten()
+        return out
+
+    @staticmethod
+    def device(clips:torch.Tensor, # `[N, T, 3, S, S]` uint8 (or `[..., 3, S, S]` holding the plan's N clips in order)
+               plan:dict[str, torch.Tensor], # `ClipAugment.plan` of the clips' parameters, on the clips' device
+              ) -> torch.Tensor:
+        "The device half: colour jitter in each clip's drawn order, blur with its drawn sigmas, normalisation -> float clips of the input's shape."
+        N = len(plan['scale'])
+        x = F.to_dtype(clips.reshape(N, -1, *clips.shape[-3:]), torch.float32, scale=True)  # [N, T, 3, S, S]
+        def apply(idx, fn):                                                  # fn on the clips `idx`, written back in place
+            nonlocal x
+            if len(idx) == N: x = fn(x, slice(None))
+            else: x.index_copy_(0, idx, fn(x.index_select(0, idx), idx))
+        for step in range(4):
+            for op in range(4):
+                if (idx := plan.get(f'jitter.{step}.{op}')) is not None: apply(idx, partial(_jitter_step, op, plan))
+        for key, idx in plan.items():
+            if key.startswith('blur.'):
+                r = int(key[5:])
+                apply(idx, lambda y, i: blur_frames(y.flatten(0, 1), plan['sigma'][i].flatten(), r).view_as(y))
+        return F.normalize(x, IMAGENET_MEAN, IMAGENET_STD).reshape(clips.shape)
+
+    def __call__(self, frames:Sequence[torch.Tensor]|torch.Tensor) -> torch.Tensor:
+        "Both halves on one clip: `[T, 3, H, W]` uint8 (or a list of frames) -> `[T, 3, S, S]` float."
+        clip, p = self.worker(frames)
+        return self.device(clip, self.plan(p))
+
+def _jitter_step(op:int, plan:dict, y:torch.Tensor, idx) -> torch.Tensor:
+    "Jitter step `op` on clips `y` (`[n, T, 3, S, S]`) with the factors of clips `idx`: torchvision's arithmetic, one factor per clip."
+    if op == 3: return adjust_hue(y, plan['hue'][idx].view(-1, 1, 1, 1))
+    s, rest = plan['scale'][idx, op].view(-1, 1, 1, 1, 1), plan['rest'][idx, op].view(-1, 1, 1, 1, 1)
+    if op == 0: return y.mul(s).clamp_(0, 1)
+    grey = F.rgb_to_grayscale(y)                                             # [n, T, 1, S, S]
+    if op == 1: grey = grey.mean((-3, -2, -1), keepdim=True)                 # contrast blends with each frame's mean grey
+    return torch.addcmul(y.mul(s), grey, rest).clamp_(0, 1)
+
+# %% ../../nbs/07_data.transforms.ipynb #3b1d5509
+def train_transform(size:int=224, # output side
+                    **kwargs, # the other settings of `ClipAugment`
+                   ) -> ClipAugment:
+    "Pre-training augmentation of a uint8 clip (`[T, 3, H, W]` or a list of frames) -> `[T, 3, size, size]` float, parameters shared by the clip; split into `worker` and `device` halves for training."
+    return ClipAugment(size, **kwargs)
