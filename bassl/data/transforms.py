@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import ctypes
+import io
 import math
 import os
 from functools import partial
 from typing import Any, Sequence
 
 import torch
+from fastcore.basics import patch
+from PIL import Image
 import torch.nn.functional as tF
 from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision import tv_tensors
@@ -23,7 +26,7 @@ from ..core import DataError
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BICUBIC', 'JITTER_STEPS', 'decode_frames', 'decode_clip', 'reuse_freed_memory',
            'adjust_hue', 'ClipColorJitter', 'ClipGaussianBlur', 'blur_radius', 'blur_frames', 'Frames', 'StackFrames',
-           'eval_transform', 'ClipAugment', 'train_transform']
+           'eval_transform', 'ClipAugment', 'train_transform', 'jpeg_size', 'read_jpegs']
 
 # %% ../../nbs/07_data.transforms.ipynb #f3d61943
 def _read(path) -> torch.Tensor:
@@ -213,7 +216,7 @@ class ClipAugment:
     @staticmethod
     def plan(params:dict[str, torch.Tensor], # parameters of N clips, collated: `[..., 4]`, `[..., T]` with any leading shape
             ) -> dict[str, torch.Tensor]:
-        "On the host: per-clip factors, and the clips of each jitter step (`jitter.<step>.<op>`) and of each blur radius (`blur.<radius>`)."
+        "On the host: per-clip factors and crops, and the clips of each jitter step (`jitter.<step>.<op>`) and of each blur radius (`blur.<radius>`)."
         order, f, sigma = (params[k].reshape(-1, params[k].shape[-1]) for k in ('order', 'factors', 'sigma'))
         out = {'scale': f.nan_to_num(1.).float(), 'rest': (1 - f).nan_to_num(0.).float(),  # rounded as torchvision rounds a Python factor
                'hue': f[:, 3].nan_to_num(0.), 'sigma': sigma.float()}
@@ -221,6 +224,7 @@ class ClipAugment:
             for op in range(4):
                 idx = ((order[:, step] == op) & ~f[:, op].isnan()).nonzero().flatten()
                 if len(idx): out[f'jitter.{step}.{op}'] = idx
+        if 'box' in params: out['crops'] = [(*b, f) for b, f in zip(params['box'].reshape(-1, 4).tolist(), params['flip'].reshape(-1).tolist())]
         rad = blur_radius(sigma)                                             # 0: not blurred
         for r in rad.unique().tolist():
             if r > 0: out[f'blur.{r}'] = (rad == r).nonzero().flatten()
@@ -266,3 +270,64 @@ def train_transform(size:int=224, # output side
                    ) -> ClipAugment:
     "Pre-training augmentation of a uint8 clip (`[T, 3, H, W]` or a list of frames) -> `[T, 3, size, size]` float, parameters shared by the clip; split into `worker` and `device` halves for training."
     return ClipAugment(size, **kwargs)
+
+# %% ../../nbs/07_data.transforms.ipynb #d31bf86d
+def jpeg_size(data:torch.Tensor, # a JPEG file's bytes (`uint8`)
+              path:str|os.PathLike='<bytes>', # where they come from, for the error
+             ) -> tuple[int, int]:
+    "`(height, width)` of a JPEG image from its header, without decoding it."
+    try:
+        with Image.open(io.BytesIO(data.numpy())) as im:
+            if im.format != 'JPEG': raise OSError(f"a {im.format} image")
+            w, h = im.size
+    except (OSError, SyntaxError) as e: raise DataError(path, f"corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
+    return h, w
+
+def read_jpegs(paths:Sequence[str|os.PathLike]) -> list[torch.Tensor]:
+    "The bytes of JPEG files, undecoded (a `DataError` names a missing or empty one)."
+    return [_read(p) for p in paths]
+
+@patch
+def encoded(self:ClipAugment, datas:Sequence[torch.Tensor], # the clip's frames' JPEG bytes (frames of another size are resized to the first's)
+            path:str|os.PathLike='<bytes>', # the first frame's file, for errors
+           ) -> tuple[list[torch.Tensor], dict]:
+    "The worker half when the device decodes: draw the clip's parameters for its frame size -> (the bytes, the parameters)."
+    return list(datas), self.draw(*jpeg_size(datas[0], path), len(datas))
+
+@patch
+def decode_crop(self:ClipAugment, jpegs:Sequence[Sequence[torch.Tensor]], # N clips, each a list of its frames' JPEG bytes
+                crops:Sequence[tuple], # per clip `(top, left, height, width, flip)` (a plan's `crops`)
+                device:torch.device|str='cpu', # where to decode: 'cuda' uses nvJPEG
+                names:Sequence[str]|None=None, # per clip, what to call it in an error (default: its index)
+               ) -> torch.Tensor:
+    "Decode a batch of clips on `device` in one call, then crop, resize and flip each: `[N, T, 3, S, S]` uint8."
+    flat = [d for clip in jpegs for d in clip]
+    try: frames = decode_jpeg(flat, mode=ImageReadMode.RGB, device=device)
+    except RuntimeError:
+        for n, clip in enumerate(jpegs):                                     # find the culprit
+            for t, d in enumerate(clip):
+                try: decode_jpeg(d, mode=ImageReadMode.RGB, device=device)
+                except RuntimeError as e:
+                    raise DataError(names[n] if names else f'clip {n}', f"frame {t}: corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
+        raise
+    out, i = [], 0
+    for clip, (top, left, h, w, flip) in zip(jpegs, crops):
+        fs, i = frames[i:i + len(clip)], i + len(clip)
+        size = fs[0].shape[-2:]
+        fs = torch.stack([f if f.shape[-2:] == size else F.resize(f, list(size), antialias=True) for f in fs])
+        c = F.resized_crop(fs, top, left, h, w, [self.size, self.size], BICUBIC, antialias=True)
+        out.append(F.horizontal_flip(c) if flip else c)
+    return torch.stack(out)
+
+@patch
+def batch(self:ClipAugment, batch:dict, # a collated pre-training batch on its device, `augment` holding a plan per augmented key
+         ) -> dict:
+    "The device half of a pre-training batch (Lightning's `on_after_batch_transfer`): every augmented key's clips -> float, plans removed."
+    batch, B = dict(batch), len(batch['idx'])
+    for key, plan in batch.pop('augment').items():
+        x = batch[key]
+        if isinstance(x, list):                                              # JPEG bytes: decoded here
+            names = [f"movie {v}, window of shot {int(s)}" for v, s in zip(batch['vid'], batch['shot']) for _ in range(len(x) // B)]
+            x = self.decode_crop(x, plan['crops'], plan['scale'].device, names).reshape(B, -1, 3, self.size, self.size)
+        batch[key] = self.device(x, plan)
+    return batch
