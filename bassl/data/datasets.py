@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate, default_collate
 
 from ..core import DataError, check_id, iter_ndjson
 from ..methods import get_method
@@ -20,11 +20,11 @@ from pathlib import Path
 from .check import verify_anno_set
 from .movienet import ANNO_SETS, NUM_KEYFRAMES, MovieNetRoot, read_utf8
 from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
-from .transforms import decode_clip, decode_frames, reuse_freed_memory, eval_transform, train_transform
+from .transforms import ClipAugment, decode_clip, decode_frames, eval_transform, jpeg_size, read_jpegs, reuse_freed_memory, train_transform
 
 # %% auto #0
-__all__ = ['ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset', 'anno_set_of',
-           'FinetuneDataset']
+__all__ = ['DEVICE_HALVES', 'ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
+           'anno_set_of', 'FinetuneDataset']
 
 # %% ../../nbs/08_data.datasets.ipynb #5831fc44
 @dataclass
@@ -76,6 +76,8 @@ class ShotTable:
         return self.vids[self.movie[i]], int(self.shot[i]), int(self.num_shot[i])
 
 # %% ../../nbs/08_data.datasets.ipynb #8fb9cc1d
+DEVICE_HALVES = (None, 'augment', 'decode')  # what the training process does after the transfer
+
 class PretrainDataset(Dataset):
     "Pre-training samples of one of the five methods (`bassl.methods.METHODS`) over an annotation set of a MovieNet-SSeg root."
     def __init__(self,
@@ -86,23 +88,39 @@ class PretrainDataset(Dataset):
                  neighbor_size:int=NEIGHBOR_SIZE, # window half-width: 2k+1 dense shots
                  single_keyframe:bool=True, # one random keyframe per shot (else keyframe 1, the middle one)
                  check:bool=True, # check the annotation set against the root first (`ShotTable.load`)
+                 device_half:str|None=None, # left to the training process (`ClipAugment.batch`): None (float clips out), 'augment' (uint8 clips out) or 'decode' (JPEG bytes out)
                 ):
         spec = get_method(method)                                           # an error naming the five for any other name
+        if device_half not in DEVICE_HALVES: raise ValueError(f"device_half must be one of {DEVICE_HALVES}, got {device_half!r}")
         self.root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
         self.method, self.neighbor_size, self.single_keyframe = method, neighbor_size, single_keyframe
         self.table = ShotTable.load(self.root, anno, check)
         self.transform = transform or train_transform()
+        if device_half and not isinstance(self.transform, ClipAugment): raise ValueError(f"device_half={device_half!r} needs a ClipAugment transform")
+        self.device_half = device_half
         self.sample = spec.sample                                           # 'instance', 'temporal' or 'window'
         self.anchors = sparse_anchors(spec.anchors, neighbor_size) if spec.anchors else None  # [A] positions in the window
 
     def __len__(self): return len(self.table)
 
     def load(self, vid:str, shots) -> list[torch.Tensor]:
-        "One `[3, H, W]` uint8 keyframe per shot of `shots`, decoded once per distinct shot (a repeated shot repeats its keyframe)."
+        "One `[3, H, W]` uint8 keyframe per shot of `shots`, decoded once per distinct shot (a repeated shot repeats its keyframe); JPEG bytes when the device decodes."
         uniq, inv = np.unique(np.asarray(shots), return_inverse=True)
         ks = torch.randint(NUM_KEYFRAMES, (len(uniq),)).tolist() if self.single_keyframe else [1] * len(uniq)
-        frames = decode_frames([self.root.keyframe(vid, s, k) for s, k in zip(uniq.tolist(), ks)])
+        paths = [self.root.keyframe(vid, s, k) for s, k in zip(uniq.tolist(), ks)]
+        if self.device_half == 'decode':
+            frames = read_jpegs(paths)
+            for p, d in zip(paths, frames): jpeg_size(d, p)                 # a bad header named here, with its file
+        else: frames = decode_frames(paths)
         return [frames[i] for i in inv.reshape(-1).tolist()]
+
+    def augment(self, key:str, clips:list, out:dict):
+        "Put `clips` (lists of frames) through the transform as `out[key]`: float clips, or the worker half's output and parameters in `out['augment'][key]`."
+        t = self.transform
+        if self.device_half is None: out[key] = torch.cat([t(c) for c in clips]); return
+        pairs = [t.encoded(c) if self.device_half == 'decode' else t.worker(c) for c in clips]
+        out[key] = [c for c, _ in pairs] if self.device_half == 'decode' else torch.cat([c for c, _ in pairs])
+        out.setdefault('augment', {})[key] = {k: torch.stack([p[k] for _, p in pairs]) for k in pairs[0][1]}
 
     def __getitem__(self, idx:int) -> dict:
         vid, c, n = self.table.record(idx)
@@ -110,15 +128,24 @@ class PretrainDataset(Dataset):
         if self.sample != 'window':  # two views: one shot twice, or a shot and a neighbour
             pair = instance_pair(c, n) if self.sample == 'instance' else temporal_pair(c, n, self.neighbor_size)
             frames = self.load(vid, pair)                                   # one decode when the pair is one shot
-            out['video'] = torch.cat([self.transform(frames[:1]), self.transform(frames[1:])])  # [2,3,S,S]
+            self.augment('video', [frames[:1], frames[1:]], out)            # [2,3,S,S]: two clips of one frame
             out['shots'] = torch.tensor(pair)
             return out
         dense_idx = dense_window(c, n, self.neighbor_size)
         frames = self.load(vid, dense_idx)                              # 17 x [3,H,W] uint8, decoded once
-        out['dense'] = self.transform(frames)                           # [17,3,S,S] one augmentation
-        out['sparse'] = self.transform([frames[k] for k in self.anchors.tolist()])  # [A,3,S,S] another
+        self.augment('dense', [frames], out)                            # [17,3,S,S] one augmentation
+        self.augment('sparse', [[frames[k] for k in self.anchors.tolist()]], out)  # [A,3,S,S] another
         out['dense_idx'], out['sparse_idx'] = torch.from_numpy(dense_idx), torch.from_numpy(self.anchors)
         return out
+
+    @staticmethod
+    def collate(samples:list[dict]) -> dict:
+        "DataLoader `collate_fn`: `default_collate`, JPEG bytes kept as a list of clips, and each key's parameters made into `ClipAugment.plan`, in the loading process."
+        keys = [k for k in ('video', 'dense', 'sparse') if k in samples[0] and isinstance(samples[0][k], list)]
+        batch = default_collate([{k: v for k, v in s.items() if k not in keys} for s in samples])
+        for k in keys: batch[k] = [clip for s in samples for clip in s[k]]
+        if 'augment' in batch: batch['augment'] = {k: ClipAugment.plan(p) for k, p in batch['augment'].items()}
+        return batch
 
 # %% ../../nbs/08_data.datasets.ipynb #7046f9a6
 def worker_init(worker_id:int):
