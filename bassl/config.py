@@ -54,10 +54,12 @@ class PretrainConfig:
     precision:str='16-mixed' # Lightning precision (falls back to 32 where the hardware has no fp16)
     sync_bn:bool=True
     num_workers:int=8 # loading processes per device
+    decode_on:str='worker' # where keyframes are decoded: 'worker' (the loading processes) or 'device' (the GPU, nvJPEG; a CPU run decodes in its workers)
     checkpoint_every:int=500 # steps between `last.ckpt` saves (and at every epoch end)
 
     def __post_init__(self):
         if self.method not in METHODS: raise ValueError(f"pretrain.method must be one of {tuple(METHODS)}, got {self.method!r}")
+        if self.decode_on not in ('worker', 'device'): raise ValueError(f"pretrain.decode_on must be 'worker' or 'device', got {self.decode_on!r}")
         self.tasks = list(check_tasks(self.tasks, 'pretrain.tasks'))
 
     @property

@@ -258,12 +258,12 @@ def claim_folder(folder:str|os.PathLike, # a stage folder
     return bool(there) and not overwrite
 
 # %% ../nbs/24_runs.ipynb #4e66b58c
-HOW = {'pretrain': ('num_workers', 'checkpoint_every', 'precision'), 'finetune': ('num_workers',)}  # how a stage runs, not what it makes
+HOW = {'pretrain': ('num_workers', 'decode_on', 'checkpoint_every', 'precision'), 'finetune': ('num_workers',)}  # how a stage runs, not what it makes
 
 def stage_settings(cfg:Experiment, # the experiment
                    stage:str='pretrain', # 'pretrain' or 'finetune'
                   ) -> dict:
-    "The stage's settings that change its result: its config section less `HOW` (workers, checkpoint period, precision)."
+    "The stage's settings that change its result: its config section less `HOW` (workers, where keyframes are decoded, checkpoint period, precision)."
     d = dataclasses.asdict(cfg.stage(stage))
     for k in HOW[stage]: d.pop(k)
     return d

@@ -38,6 +38,7 @@ class PretrainTask(L.LightningModule):
         self.cfg = config_from_dict(config)
         p = self.cfg.pretrain
         self.model = PretrainModel(p.method, p.encoder, asdict(p.crn), p.temperature, p.tasks)
+        self.augment = train_transform(p.image_size)                        # its device half runs in `on_after_batch_transfer`
         self._val = []
 
     @property
@@ -48,18 +49,23 @@ class PretrainTask(L.LightningModule):
 
     def train_dataloader(self):
         p = self.cfg.pretrain
-        ds = PretrainDataset(self.cfg.root, p.method, transform=train_transform(p.image_size))
+        half = 'decode' if p.decode_on == 'device' and self.device.type == 'cuda' else 'augment'
+        ds = PretrainDataset(self.cfg.root, p.method, transform=self.augment, device_half=half)
         sampler = EpochSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=True,
                                seed=self.cfg.seed, drop_last=True)
         return StatefulDataLoader(SeededSamples(ds, self.cfg.seed), batch_size=self.cfg.per_device_batch('pretrain'),
                                   sampler=sampler, drop_last=True, num_workers=p.num_workers, worker_init_fn=worker_init,
-                                  pin_memory=self.device.type == 'cuda')
+                                  collate_fn=PretrainDataset.collate, pin_memory=self.device.type == 'cuda')
 
     def val_dataloader(self):
         ds = knn_dataset(self.cfg.root, eval_transform(self.cfg.pretrain.image_size))
         sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False)
         return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('pretrain'), sampler=sampler,
                                   num_workers=self.cfg.pretrain.num_workers, worker_init_fn=worker_init)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        "The augmentation's device half (colour jitter, blur, normalisation; with `decode_on='device'` the decode and crop too), on the whole batch."
+        return self.augment.batch(batch) if 'augment' in batch else batch
 
     def on_train_batch_start(self, batch, batch_idx):
         torch.manual_seed(seed_for(self.cfg.seed, 1 + self.global_rank, self.global_step))
