@@ -233,10 +233,14 @@ class ClipAugment:
     @staticmethod
     def device(clips:torch.Tensor, # `[N, T, 3, S, S]` uint8 (or `[..., 3, S, S]` holding the plan's N clips in order)
                plan:dict[str, torch.Tensor], # `ClipAugment.plan` of the clips' parameters, on the clips' device
+               by_clip:bool|None=None, # one clip at a time (default: on a CPU) instead of all at once
               ) -> torch.Tensor:
         "The device half: colour jitter in each clip's drawn order, blur with its drawn sigmas, normalisation -> float clips of the input's shape."
         N = len(plan['scale'])
-        x = F.to_dtype(clips.reshape(N, -1, *clips.shape[-3:]), torch.float32, scale=True)  # [N, T, 3, S, S]
+        x = clips.reshape(N, -1, *clips.shape[-3:])                          # [N, T, 3, S, S]
+        if (x.device.type == 'cpu' if by_clip is None else by_clip) and N > 1:                                 # clip by clip: a clip's floats stay in the CPU's caches
+            return torch.cat([ClipAugment.device(x[i:i + 1], _clip_plan(plan, i)) for i in range(N)]).reshape(clips.shape)
+        x = F.to_dtype(x, torch.float32, scale=True)
         def apply(idx, fn):                                                  # fn on the clips `idx`, written back in place
             nonlocal x
             if len(idx) == N: x = fn(x, slice(None))
@@ -254,6 +258,13 @@ class ClipAugment:
         "Both halves on one clip: `[T, 3, H, W]` uint8 (or a list of frames) -> `[T, 3, S, S]` float."
         clip, p = self.worker(frames)
         return self.device(clip, self.plan(p))
+
+def _clip_plan(plan:dict, i:int) -> dict:
+    "The plan of clip `i` alone (host indices)."
+    out = {k: plan[k][i:i + 1] for k in ('scale', 'rest', 'hue', 'sigma')}
+    for k, idx in plan.items():
+        if k.startswith(('jitter.', 'blur.')) and (idx == i).any(): out[k] = torch.zeros(1, dtype=torch.long)
+    return out
 
 def _jitter_step(op:int, plan:dict, y:torch.Tensor, idx) -> torch.Tensor:
     "Jitter step `op` on clips `y` (`[n, T, 3, S, S]`) with the factors of clips `idx`: torchvision's arithmetic, one factor per clip."
