@@ -20,7 +20,7 @@ from pathlib import Path
 from .check import verify_anno_set
 from .movienet import ANNO_SETS, NUM_KEYFRAMES, MovieNetRoot, read_utf8
 from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
-from .transforms import ClipAugment, decode_clip, decode_frames, eval_transform, jpeg_size, read_jpegs, reuse_freed_memory, train_transform
+from .transforms import ClipAugment, JpegClips, decode_clip, decode_frames, eval_transform, jpeg_size, read_jpegs, reuse_freed_memory, train_transform
 
 # %% auto #0
 __all__ = ['DEVICE_HALVES', 'ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
@@ -140,10 +140,10 @@ class PretrainDataset(Dataset):
 
     @staticmethod
     def collate(samples:list[dict]) -> dict:
-        "DataLoader `collate_fn`: `default_collate`, JPEG bytes kept as a list of clips, and each key's parameters made into `ClipAugment.plan`, in the loading process."
+        "DataLoader `collate_fn`: `default_collate`, JPEG bytes as `JpegClips`, and each key's parameters made into `ClipAugment.plan`, in the loading process."
         keys = [k for k in ('video', 'dense', 'sparse') if k in samples[0] and isinstance(samples[0][k], list)]
         batch = default_collate([{k: v for k, v in s.items() if k not in keys} for s in samples])
-        for k in keys: batch[k] = [clip for s in samples for clip in s[k]]
+        for k in keys: batch[k] = JpegClips([clip for s in samples for clip in s[k]])
         if 'augment' in batch: batch['augment'] = {k: ClipAugment.plan(p) for k, p in batch['augment'].items()}
         return batch
 

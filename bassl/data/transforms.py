@@ -26,7 +26,7 @@ from ..core import DataError
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BICUBIC', 'JITTER_STEPS', 'decode_frames', 'decode_clip', 'reuse_freed_memory',
            'adjust_hue', 'ClipColorJitter', 'ClipGaussianBlur', 'blur_radius', 'blur_frames', 'Frames', 'StackFrames',
-           'eval_transform', 'ClipAugment', 'train_transform', 'jpeg_size', 'read_jpegs']
+           'eval_transform', 'ClipAugment', 'train_transform', 'jpeg_size', 'read_jpegs', 'JpegClips']
 
 # %% ../../nbs/07_data.transforms.ipynb #f3d61943
 def _read(path) -> torch.Tensor:
@@ -298,6 +298,13 @@ def read_jpegs(paths:Sequence[str|os.PathLike]) -> list[torch.Tensor]:
     "The bytes of JPEG files, undecoded (a `DataError` names a missing or empty one)."
     return [_read(p) for p in paths]
 
+class JpegClips:
+    "A batch's clips as undecoded JPEG bytes: kept on the host when the batch moves to the device (`decode_jpeg` reads CPU bytes), pinned with it."
+    def __init__(self, clips:list[list[torch.Tensor]]): self.clips = clips # N clips, each a list of its frames' bytes
+    def __len__(self): return len(self.clips)
+    def __iter__(self): return iter(self.clips)
+    def pin_memory(self, device=None) -> JpegClips: return JpegClips([[d.pin_memory() for d in c] for c in self.clips])
+
 @patch
 def encoded(self:ClipAugment, datas:Sequence[torch.Tensor], # the clip's frames' JPEG bytes (frames of another size are resized to the first's)
             path:str|os.PathLike='<bytes>', # the first frame's file, for errors
@@ -306,7 +313,7 @@ def encoded(self:ClipAugment, datas:Sequence[torch.Tensor], # the clip's frames'
     return list(datas), self.draw(*jpeg_size(datas[0], path), len(datas))
 
 @patch
-def decode_crop(self:ClipAugment, jpegs:Sequence[Sequence[torch.Tensor]], # N clips, each a list of its frames' JPEG bytes
+def decode_crop(self:ClipAugment, jpegs:JpegClips|Sequence[Sequence[torch.Tensor]], # N clips, each a list of its frames' JPEG bytes (on the host)
                 crops:Sequence[tuple], # per clip `(top, left, height, width, flip)` (a plan's `crops`)
                 device:torch.device|str='cpu', # where to decode: 'cuda' uses nvJPEG
                 names:Sequence[str]|None=None, # per clip, what to call it in an error (default: its index)
@@ -337,7 +344,7 @@ def batch(self:ClipAugment, batch:dict, # a collated pre-training batch on its d
     batch, B = dict(batch), len(batch['idx'])
     for key, plan in batch.pop('augment').items():
         x = batch[key]
-        if isinstance(x, list):                                              # JPEG bytes: decoded here
+        if isinstance(x, JpegClips):                                         # JPEG bytes: decoded here
             names = [f"movie {v}, window of shot {int(s)}" for v, s in zip(batch['vid'], batch['shot']) for _ in range(len(x) // B)]
             x = self.decode_crop(x, plan['crops'], plan['scale'].device, names).reshape(B, -1, 3, self.size, self.size)
         batch[key] = self.device(x, plan)
