@@ -1,4 +1,5 @@
 "The GPU readiness script stays runnable: its CPU dry run goes through the same code path."
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,10 +7,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_bench_dry_run():
-    r = subprocess.run([sys.executable, str(ROOT/'bench'/'gpu.py'), '--dry-run'], capture_output=True, text=True, timeout=600)
+def test_gpu_bench_dry_run(tmp_path):
+    "The dry run measures (i) the encoder, (ii) the whole step on synthetic batches, (iii) the whole step fed by the real loader, their ratio, and fine-tuning."
+    r = subprocess.run([sys.executable, str(ROOT/'bench'/'gpu.py'), '--dry-run'], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, 'TMPDIR': str(tmp_path)})
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'images/s' in r.stdout and 'windows/s' in r.stdout
+    lines = r.stdout.splitlines()
+    def rate(prefix):   # images/s of the measurement line starting with `prefix`
+        l = next((l for l in lines if l.startswith(prefix) and 'images/s' in l), None)
+        assert l is not None, r.stdout
+        return float(l.split(' images/s')[0].split()[-1].replace(',', ''))
+    assert rate('(i) ') > 0 and rate('(ii) ') > 0 and rate('(iii) whole step, real loader (1 worker, CPU decode)') > 0
+    assert any(l.startswith('(iii)') and 'GPU decode' in l and 'skipped' in l for l in lines), r.stdout   # no CUDA in a dry run
+    ratio = next(l for l in lines if l.startswith('ratio (iii)/(i), CPU decode:'))
+    assert float(ratio.split(':')[1].split()[0]) > 0, ratio
+    assert 'windows/s' in r.stdout
+    assert not any(tmp_path.glob('bassl-gpu-bench-*')), list(tmp_path.iterdir())   # its tiny root (a temporary folder) is removed afterwards
 
 
 def test_objective_bench_dry_run():
