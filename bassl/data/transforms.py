@@ -10,7 +10,7 @@ import io
 import math
 import os
 from functools import partial
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from fastcore.basics import patch
@@ -316,7 +316,7 @@ def encoded(self:ClipAugment, datas:Sequence[torch.Tensor], # the clip's frames'
 def decode_crop(self:ClipAugment, jpegs:JpegClips|Sequence[Sequence[torch.Tensor]], # N clips, each a list of its frames' JPEG bytes (on the host)
                 crops:Sequence[tuple], # per clip `(top, left, height, width, flip)` (a plan's `crops`)
                 device:torch.device|str='cpu', # where to decode: 'cuda' uses nvJPEG
-                names:Sequence[str]|None=None, # per clip, what to call it in an error (default: its index)
+                name:Callable[[int], str]|None=None, # what to call clip n in an error (default: 'clip n'); asked only then
                ) -> torch.Tensor:
     "Decode a batch of clips on `device` in one call, then crop, resize and flip each: `[N, T, 3, S, S]` uint8."
     flat = [d for clip in jpegs for d in clip]
@@ -326,7 +326,7 @@ def decode_crop(self:ClipAugment, jpegs:JpegClips|Sequence[Sequence[torch.Tensor
             for t, d in enumerate(clip):
                 try: decode_jpeg(d, mode=ImageReadMode.RGB, device=device)
                 except RuntimeError as e:
-                    raise DataError(names[n] if names else f'clip {n}', f"frame {t}: corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
+                    raise DataError(name(n) if name else f'clip {n}', f"frame {t}: corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
         raise
     out, i = [], 0
     for clip, (top, left, h, w, flip) in zip(jpegs, crops):
@@ -345,7 +345,7 @@ def batch(self:ClipAugment, batch:dict, # a collated pre-training batch on its d
     for key, plan in batch.pop('augment').items():
         x = batch[key]
         if isinstance(x, JpegClips):                                         # JPEG bytes: decoded here
-            names = [f"movie {v}, window of shot {int(s)}" for v, s in zip(batch['vid'], batch['shot']) for _ in range(len(x) // B)]
-            x = self.decode_crop(x, plan['crops'], plan['scale'].device, names).reshape(B, -1, 3, self.size, self.size)
+            name = lambda n, k=len(x) // B: f"movie {batch['vid'][n // k]}, window of shot {int(batch['shot'][n // k])}"  # read back only on an error
+            x = self.decode_crop(x, plan['crops'], plan['scale'].device, name).reshape(B, -1, 3, self.size, self.size)
         batch[key] = self.device(x, plan)
     return batch
