@@ -224,7 +224,7 @@ class ClipAugment:
             for op in range(4):
                 idx = ((order[:, step] == op) & ~f[:, op].isnan()).nonzero().flatten()
                 if len(idx): out[f'jitter.{step}.{op}'] = idx
-        if 'box' in params: out['crops'] = [(*b, f) for b, f in zip(params['box'].reshape(-1, 4).tolist(), params['flip'].reshape(-1).tolist())]
+        if 'box' in params: out['crops'] = [(*box, flip) for box, flip in zip(params['box'].reshape(-1, 4).tolist(), params['flip'].reshape(-1).tolist())]
         rad = blur_radius(sigma)                                             # 0: not blurred
         for r in rad.unique().tolist():
             if r > 0: out[f'blur.{r}'] = (rad == r).nonzero().flatten()
@@ -238,7 +238,7 @@ class ClipAugment:
         "The device half: colour jitter in each clip's drawn order, blur with its drawn sigmas, normalisation -> float clips of the input's shape."
         N = len(plan['scale'])
         x = clips.reshape(N, -1, *clips.shape[-3:])                          # [N, T, 3, S, S]
-        if (x.device.type == 'cpu' if by_clip is None else by_clip) and N > 1:                                 # clip by clip: a clip's floats stay in the CPU's caches
+        if (x.device.type == 'cpu' if by_clip is None else by_clip) and N > 1:  # clip by clip: its floats stay in the CPU's caches
             return torch.cat([ClipAugment.device(x[i:i + 1], _clip_plan(plan, i)) for i in range(N)]).reshape(clips.shape)
         x = F.to_dtype(x, torch.float32, scale=True)
         def apply(idx, fn):                                                  # fn on the clips `idx`, written back in place
