@@ -37,7 +37,7 @@ from .models.checkpoint import load_release
 from .models.encoder import ShotEncoder
 from .models.sbd import SceneBoundaryModel
 from .runs import LAST, STAGE_FOLDERS, claim_folder, read_encoder, resolve, write_predictions
-from .train.finetune import FinetuneTask, load_encoder
+from .train.finetune import FinetuneTask, load_encoder, random_encoder
 
 # %% auto #0
 __all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
@@ -85,12 +85,6 @@ def _features_folder(task:FinetuneTask, ck:Path) -> Path:
                                            "features/): which encoder made its features is unknown")
 
 # %% ../nbs/33_segment.ipynb #eb48b96d
-def _random_encoder(cfg:Experiment) -> ShotEncoder:
-    "The seeded random encoder extraction builds for `cfg` (`bassl.train.finetune.extract` with no checkpoint)."
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        return ShotEncoder(cfg.pretrain.encoder)
-
 def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or checkpoint, or a fine-tuned public release
                     ) -> SceneModel:
     "The shot encoder, CRN and SBD head of a fine-tuned model, on the CPU in evaluation mode."
@@ -105,7 +99,7 @@ def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or
     store = _features_folder(task, ck)
     cfg = load_config(store/'config.json') if (store/'config.json').is_file() else task.cfg
     src = read_encoder(store)
-    enc = _random_encoder(cfg) if src is None else load_encoder(src)
+    enc = random_encoder(cfg) if src is None else load_encoder(src)  # the encoder extraction used
     return SceneModel(enc, task.model, cfg.pretrain.image_size, task.cfg.finetune.neighbor_size, str(ck), src).to('cpu')
 
 # %% ../nbs/33_segment.ipynb #df6d60df

@@ -800,7 +800,7 @@ def _label_targets(mr:MovieNetRoot, table:dict, ids:dict, csv_path) -> dict[str,
     return out
 
 def _write_labels(mr:MovieNetRoot, table:dict, targets:dict, csv_path, summ:PrepareSummary):
-    "label318 files, shot tables and split318.json of the videos a labels CSV names; a video whose times do not fit it is a failure."
+    "label318 files (and any missing shot table) and split318.json of the videos a labels CSV names; a video whose times do not fit it is a failure."
     labelled, fixed = {}, {}
     for name, rows in table.items():
         vid = targets[name]
@@ -812,7 +812,7 @@ def _write_labels(mr:MovieNetRoot, table:dict, targets:dict, csv_path, summ:Prep
         labelled[vid] = lab
         summ.warnings += warns
         write_labels(mr.label_file(vid), lab)
-        write_shot_table(mr.shot_table_file(vid), rec.table())
+        if not mr.shot_table_file(vid).exists(): write_shot_table(mr.shot_table_file(vid), rec.table())  # add_video writes it; a root from before did not
         if rows.split: fixed[vid] = rows.split
     old = read_split(mr.split_file) if mr.split_file.exists() else {k: [] for k in (*SPLITS, 'all')}
     was = {v: k for k in SPLITS for v in old[k]}

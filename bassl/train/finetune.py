@@ -34,8 +34,8 @@ from .optim import cosine_schedule
 from .trainer import ParameterError, check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'extract', 'balanced_cross_entropy',
-           'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs', 'finetune']
+__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'random_encoder', 'extract',
+           'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs', 'finetune']
 
 # %% ../../nbs/27_train.finetune.ipynb #1e5e618f
 def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
@@ -95,6 +95,12 @@ def _store_before(store:Path, inputs:dict) -> dict|None:
     except DataError: c = None
     return before if c is None else {**before, 'root': str(Path(c.root).resolve()), 'image_size': c.pretrain.image_size}
 
+def random_encoder(cfg:Experiment) -> ShotEncoder:
+    "The random-init shot encoder of `cfg`: seeded with the run's seed, the caller's random state left as it was."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return ShotEncoder(cfg.pretrain.encoder)
+
 def extract(cfg:Experiment, # experiment (data root, image size)
             encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from, or None for random init
             store_dir:str|os.PathLike, # the feature store folder
@@ -104,8 +110,7 @@ def extract(cfg:Experiment, # experiment (data root, image size)
            ) -> FeatureStore:
     "Extract every labelled shot's feature into `store_dir` (resuming one made from the same inputs); under torchrun or SLURM each process takes every n-th movie."
     inputs = extract_inputs(cfg, encoder)
-    if encoder is None: torch.manual_seed(cfg.seed)
-    net = ShotEncoder(cfg.pretrain.encoder) if encoder is None else load_encoder(encoder)
+    net = random_encoder(cfg) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
     claim_folder(store.folder, inputs, ('*.npy',), ('index.json',), overwrite, 'features', _store_before(store.folder, inputs))
     gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
