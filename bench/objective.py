@@ -11,7 +11,8 @@ repetitions interleaved (so that the load of the machine weighs on all of them a
 - `compiled`: the same under `torch.compile(fullgraph=True)` (fixed shapes: MSM on all 17 shots).
 
 Then the profiler's share of the step that is matrix products (`aten::mm`, `addmm`, `bmm`, ...), for `composition` and
-`eager`, and what else takes the most time.
+`eager`, and what else takes the most time, summed over `--reps` steps (a single step moves by a point or two on a
+shared machine).
 
     python bench/objective.py [--batch 64 256] [--reps 3] [--backend inductor] [--quick]
 
@@ -65,9 +66,10 @@ def median_ms(fns, reps):
     return {k: 1000 * float(np.median(v)) for k, v in ts.items()}
 
 
-def profile_step(fn):
-    "Share of the step's CPU time in matrix products, and the largest other operators as (name, share)."
-    with profile(activities=[ProfilerActivity.CPU]) as p: fn()
+def profile_step(fn, reps=1):
+    "Share of the step's CPU time in matrix products, and the largest other operators as (name, share), summed over `reps` steps."
+    with profile(activities=[ProfilerActivity.CPU]) as p:
+        for _ in range(reps): fn()
     ev = [e for e in p.key_averages() if e.key.startswith('aten::')]
     total = sum(e.self_cpu_time_total for e in ev)
     mm = sum(e.self_cpu_time_total for e in ev if e.key in MATMUL_OPS)
@@ -104,8 +106,9 @@ def main():
         t = median_ms(fns, a.reps)
         print(f"{B:5d} {t['original']:10.1f} {t['composition']:12.1f} {t['eager']:9.1f} {t['compiled']:9.1f}   "
               f"{t['eager'] / t['original']:14.3f} {t['eager'] / t['composition']:17.3f} {t['compiled'] / t['eager']:14.3f}")
-        shares[B] = {k: profile_step(fns[k]) for k in ('composition', 'eager')}
-    print("\nShare of the step in matrix products (torch.profiler, self CPU time of aten operators), and the largest others:")
+        shares[B] = {k: profile_step(fns[k], a.reps) for k in ('composition', 'eager')}
+    print(f"\nShare of the step in matrix products (torch.profiler, self CPU time of aten operators over {a.reps} steps), "
+          "and the largest others:")
     for B, s in shares.items():
         for k, (mm, rest) in s.items():
             print(f"{B:5d} {k:12s} {100 * mm:6.2f}%   " + ", ".join(f"{n} {100 * f:.2f}%" for n, f in rest))

@@ -119,7 +119,9 @@ def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GE
     "One `nn.TransformerEncoderLayer` in training or eval mode, its per-token work (projection, feed-forward, norms) restricted to `rows`."
     att, (B, L, H) = layer.self_attn, x.shape
     nh = att.num_heads
-    q, k, v = F.linear(x, att.in_proj_weight, att.in_proj_bias).view(B, L, 3, nh, H // nh).permute(2, 0, 3, 1, 4)  # [B, nh, L, d] each
+    qkv = F.linear(x, att.in_proj_weight, att.in_proj_bias).view(B, L, 3, nh, H // nh)
+    q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))                  # [B, nh, L, d] each; split before transposing, the
+                                                                          # backward stacks their gradients in qkv's layout: no copy
     p = att.dropout if layer.training else 0.
     if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
     else:
