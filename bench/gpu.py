@@ -31,7 +31,6 @@ keeps a real one: this measures decoding and augmenting, not the disk.
 Prints figures and ratios; it asserts nothing about speed.
 """
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -44,7 +43,7 @@ from torch.utils.data import RandomSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from bassl.data.datasets import PretrainDataset, worker_init
-from bassl.data.synthetic import MARKER, SynthConfig, builtin_complete, synthesize
+from bassl.data.synthetic import SynthConfig, builtin_complete, synthesize
 from bassl.data.transforms import train_transform
 from bassl.models.sbd import SceneBoundaryModel
 from bassl.pretext.objectives import PretrainModel
@@ -56,11 +55,6 @@ IMAGES = 17 + 2                 # per sample: the dense window and the two spars
 
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
-
-
-def to_device(x, device):
-    "A collated batch to `device` as Lightning's transfer moves it (non-blocking from pinned memory; `JpegClips` stay on the host)."
-    return move_data_to_device(x, device)
 
 
 class Step:
@@ -103,14 +97,12 @@ def loader_batches(root, half, aug, B, workers, n, device):
     sampler = RandomSampler(ds, replacement=True, num_samples=B * n, generator=torch.Generator().manual_seed(0))
     dl = StatefulDataLoader(ds, batch_size=B, sampler=sampler, drop_last=True, num_workers=workers, worker_init_fn=worker_init,
                             collate_fn=PretrainDataset.collate, pin_memory=device.type == 'cuda')
-    for batch in dl: yield aug.batch(to_device(batch, device))
+    for batch in dl: yield aug.batch(move_data_to_device(batch, device))  # as Lightning moves it: `JpegClips` stay on the host
 
 
 def data_root(root: Path, cfg: SynthConfig) -> Path:
-    "`root`, (re)generated unless it is a finished synthetic root of the same settings (bench/loading.py's default root too)."
-    try: rec = json.loads((root/MARKER).read_text())
-    except (OSError, ValueError): rec = {}
-    if not (builtin_complete(root) and all(rec.get(k) == getattr(cfg, k) for k in ('movies', 'shots', 'seed', 'width', 'height'))):
+    "`root`, generated unless it already holds a finished synthetic root of `cfg` (bench/loading.py's default root too)."
+    if not builtin_complete(root, cfg):
         print(f"generating {root} ({cfg.movies} movies of ~{cfg.shots} shots, {cfg.width}x{cfg.height} keyframes)", flush=True)
         synthesize(root, cfg, progress=False)
     return root

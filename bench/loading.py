@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from bassl.data.datasets import PretrainDataset, worker_init
 from bassl.data.movienet import NUM_KEYFRAMES
 from bassl.data.sampling import dense_window, sparse_anchors
-from bassl.data.synthetic import MARKER, SynthConfig, synthesize
+from bassl.data.synthetic import SynthConfig, builtin_complete, synthesize
 from bassl.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, ClipAugment, adjust_hue, blur_frames, decode_clip, decode_frames,
                                    reuse_freed_memory, train_transform)
 
@@ -103,7 +103,7 @@ def main():
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split('x'))
     cfg = SynthConfig(movies=3, shots=80, seed=0, width=w, height=h)
-    if not (a.root/MARKER).exists() or f'"width": {w},' not in (a.root/MARKER).read_text():
+    if not builtin_complete(a.root, cfg):
         print(f"generating {a.root} ({cfg.movies} movies of {w}x{h} keyframes)")
         synthesize(a.root, cfg, progress=False)
     torch.set_num_threads(1)  # one DataLoader worker = one core

@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate, default_collate
+from torch.utils.data import Dataset, default_collate
 
 from ..core import DataError, check_id, iter_ndjson
 from ..methods import get_method
@@ -20,7 +20,7 @@ from pathlib import Path
 from .check import verify_anno_set
 from .movienet import ANNO_SETS, NUM_KEYFRAMES, MovieNetRoot, read_utf8
 from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
-from .transforms import ClipAugment, JpegClips, decode_clip, decode_frames, eval_transform, jpeg_size, read_jpegs, reuse_freed_memory, train_transform
+from .transforms import ClipAugment, JpegClips, decode_clip, decode_frames, eval_transform, read_jpegs, reuse_freed_memory, train_transform
 
 # %% auto #0
 __all__ = ['DEVICE_HALVES', 'ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
@@ -108,19 +108,17 @@ class PretrainDataset(Dataset):
         uniq, inv = np.unique(np.asarray(shots), return_inverse=True)
         ks = torch.randint(NUM_KEYFRAMES, (len(uniq),)).tolist() if self.single_keyframe else [1] * len(uniq)
         paths = [self.root.keyframe(vid, s, k) for s, k in zip(uniq.tolist(), ks)]
-        if self.device_half == 'decode':
-            frames = read_jpegs(paths)
-            for p, d in zip(paths, frames): jpeg_size(d, p)                 # a bad header named here, with its file
-        else: frames = decode_frames(paths)
+        frames = read_jpegs(paths) if self.device_half == 'decode' else decode_frames(paths)  # a bad file named here, in the worker
         return [frames[i] for i in inv.reshape(-1).tolist()]
 
     def augment(self, key:str, clips:list, out:dict):
         "Put `clips` (lists of frames) through the transform as `out[key]`: float clips, or the worker half's output and parameters in `out['augment'][key]`."
         t = self.transform
         if self.device_half is None: out[key] = torch.cat([t(c) for c in clips]); return
-        pairs = [t.encoded(c) if self.device_half == 'decode' else t.worker(c) for c in clips]
-        out[key] = [c for c, _ in pairs] if self.device_half == 'decode' else torch.cat([c for c, _ in pairs])
-        out.setdefault('augment', {})[key] = {k: torch.stack([p[k] for _, p in pairs]) for k in pairs[0][1]}
+        decode = self.device_half == 'decode'
+        clips, params = zip(*[t.encoded(c) if decode else t.worker(c) for c in clips])
+        out[key] = list(clips) if decode else torch.cat(clips)
+        out.setdefault('augment', {})[key] = {k: torch.stack([p[k] for p in params]) for k in params[0]}
 
     def __getitem__(self, idx:int) -> dict:
         vid, c, n = self.table.record(idx)

@@ -367,8 +367,13 @@ def synthesize(root:str|os.PathLike, # folder to write the dataset root into
 
 # %% ../../nbs/04_data.synthetic.ipynb #01d0898b
 def builtin_complete(root:str|os.PathLike, # a dataset root
+                     cfg:SynthConfig|None=None, # also require the root to be made with these settings
                     ) -> bool:
-    "Whether `root` holds a finished synthetic dataset: its marker, and `vid2idx.json` (written last) no older than it."
+    "Whether `root` holds a finished synthetic dataset (of `cfg`, when given): its marker, and `vid2idx.json` (written last) no older than it."
     root = MovieNetRoot(root)
     marker, last = root.root/MARKER, root.vid2idx_file
-    return marker.is_file() and last.is_file() and last.stat().st_mtime_ns >= marker.stat().st_mtime_ns
+    if not (marker.is_file() and last.is_file() and last.stat().st_mtime_ns >= marker.stat().st_mtime_ns): return False
+    if cfg is None: return True
+    try: made = json.loads(marker.read_text(encoding='utf-8'))
+    except ValueError: return False                                          # a damaged marker: not the root asked for
+    return all(made.get(k) == v for k, v in asdict(cfg).items())

@@ -36,17 +36,28 @@ def _read(path) -> torch.Tensor:
     if not data: raise DataError(path, "empty keyframe file")
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
-def decode_frames(paths:Sequence[str|os.PathLike]) -> list[torch.Tensor]:
-    "Decode JPEG keyframes to a list of `[3, H, W]` uint8 frames of one size."
-    datas = [_read(p) for p in paths]
-    try: frames = decode_jpeg(datas, mode=ImageReadMode.RGB)
+def _decode(datas:list[torch.Tensor], # JPEG files' bytes
+            where:Callable[[int], tuple[Any, str]], # item i's `(file or name, message prefix)` for the error; asked only then
+            device:torch.device|str='cpu', # where to decode: 'cuda' uses nvJPEG
+           ) -> list[torch.Tensor]:
+    "`[3, H, W]` uint8 frames of `datas` from one `decode_jpeg` call; if it fails, a `DataError` names the first that does not decode."
+    try: return decode_jpeg(datas, mode=ImageReadMode.RGB, device=device)
     except RuntimeError:
-        for p, d in zip(paths, datas):  # find the culprit
-            try: decode_jpeg(d, mode=ImageReadMode.RGB)
-            except RuntimeError as e: raise DataError(p, f"corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
+        for i, d in enumerate(datas):                                        # find the culprit
+            try: decode_jpeg(d, mode=ImageReadMode.RGB, device=device)
+            except RuntimeError as e:
+                who, prefix = where(i)
+                raise DataError(who, f"{prefix}corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
         raise
+
+def _one_size(frames:Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    "The frames, any of another size resized to the first's."
     size = frames[0].shape[-2:]
     return [f if f.shape[-2:] == size else F.resize(f, list(size), antialias=True) for f in frames]
+
+def decode_frames(paths:Sequence[str|os.PathLike]) -> list[torch.Tensor]:
+    "Decode JPEG keyframes to a list of `[3, H, W]` uint8 frames of one size."
+    return _one_size(_decode([_read(p) for p in paths], lambda i: (paths[i], '')))
 
 def decode_clip(paths:Sequence[str|os.PathLike]) -> torch.Tensor:
     "Decode JPEG keyframes to a `[T, 3, H, W]` uint8 clip."
@@ -179,7 +190,7 @@ class ClipAugment:
         "The same augmentation as one `torchvision.transforms.v2` pipeline called per clip: the reference the split is tested against."
         return v2.Compose([
             Frames(),
-            v2.RandomResizedCrop(self.size, scale=self.scale, ratio=self.ratio, interpolation=BICUBIC, antialias=True),
+            self._crop,
             StackFrames(),
             v2.RandomHorizontalFlip(0.5),
             v2.ToDtype(torch.float32, scale=True),
@@ -200,18 +211,20 @@ class ClipAugment:
         return {'box': torch.tensor([box['top'], box['left'], box['height'], box['width']]), 'flip': torch.tensor(flip),
                 'order': order, 'factors': factors, 'sigma': sigma}
 
-    def crop(self, frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size
-             params:dict) -> torch.Tensor:
-        "Crop + resize every frame to the clip's box, then flip the clip as drawn: `[T, 3, S, S]` uint8."
-        top, left, h, w = params['box'].tolist()
-        clip = torch.stack([F.resized_crop(f, top, left, h, w, [self.size, self.size], BICUBIC, antialias=True) for f in frames])
-        return F.horizontal_flip(clip) if bool(params['flip']) else clip
+    def crop(self, frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size, or a `[T, 3, H, W]` clip
+             top:int, left:int, height:int, width:int, # the clip's box
+             flip:bool, # flip the clip (with the box: a plan's `crops` entry)
+            ) -> torch.Tensor:
+        "Crop + resize the clip to its box, then flip it as drawn: `[T, 3, S, S]` uint8."
+        rc = lambda x: F.resized_crop(x, top, left, height, width, [self.size, self.size], BICUBIC, antialias=True)
+        clip = rc(frames) if isinstance(frames, torch.Tensor) else torch.stack([rc(f) for f in frames])  # a list: crop, then stack
+        return F.horizontal_flip(clip) if flip else clip
 
     def worker(self, frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size, or a `[T, 3, H, W]` clip
               ) -> tuple[torch.Tensor, dict]:
         "The worker half: draw a clip's parameters, crop, resize and flip -> (`[T, 3, S, S]` uint8 clip, its parameters)."
         p = self.draw(*frames[0].shape[-2:], len(frames))
-        return self.crop(frames, p), p
+        return self.crop(frames, *p['box'].tolist(), bool(p['flip'])), p
 
     @staticmethod
     def plan(params:dict[str, torch.Tensor], # parameters of N clips, collated: `[..., 4]`, `[..., T]` with any leading shape
@@ -295,8 +308,10 @@ def jpeg_size(data:torch.Tensor, # a JPEG file's bytes (`uint8`)
     return h, w
 
 def read_jpegs(paths:Sequence[str|os.PathLike]) -> list[torch.Tensor]:
-    "The bytes of JPEG files, undecoded (a `DataError` names a missing or empty one)."
-    return [_read(p) for p in paths]
+    "The bytes of JPEG files, undecoded, their headers checked (a `DataError` names a missing, empty or non-JPEG one)."
+    datas = [_read(p) for p in paths]
+    for p, d in zip(paths, datas): jpeg_size(d, p)
+    return datas
 
 class JpegClips:
     "A batch's clips as undecoded JPEG bytes: kept on the host when the batch moves to the device (`decode_jpeg` reads CPU bytes), pinned with it."
@@ -319,22 +334,15 @@ def decode_crop(self:ClipAugment, jpegs:JpegClips|Sequence[Sequence[torch.Tensor
                 name:Callable[[int], str]|None=None, # what to call clip n in an error (default: 'clip n'); asked only then
                ) -> torch.Tensor:
     "Decode a batch of clips on `device` in one call, then crop, resize and flip each: `[N, T, 3, S, S]` uint8."
-    flat = [d for clip in jpegs for d in clip]
-    try: frames = decode_jpeg(flat, mode=ImageReadMode.RGB, device=device)
-    except RuntimeError:
-        for n, clip in enumerate(jpegs):                                     # find the culprit
-            for t, d in enumerate(clip):
-                try: decode_jpeg(d, mode=ImageReadMode.RGB, device=device)
-                except RuntimeError as e:
-                    raise DataError(name(n) if name else f'clip {n}', f"frame {t}: corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
-        raise
+    def where(i):                                                            # clip and frame of decoded item i
+        for n, clip in enumerate(jpegs):
+            if i < len(clip): return (name(n) if name else f'clip {n}'), f"frame {i}: "
+            i -= len(clip)
+    frames = _decode([d for clip in jpegs for d in clip], where, device)
     out, i = [], 0
-    for clip, (top, left, h, w, flip) in zip(jpegs, crops):
-        fs, i = frames[i:i + len(clip)], i + len(clip)
-        size = fs[0].shape[-2:]
-        fs = torch.stack([f if f.shape[-2:] == size else F.resize(f, list(size), antialias=True) for f in fs])
-        c = F.resized_crop(fs, top, left, h, w, [self.size, self.size], BICUBIC, antialias=True)
-        out.append(F.horizontal_flip(c) if flip else c)
+    for clip, crop in zip(jpegs, crops):
+        out.append(self.crop(torch.stack(_one_size(frames[i:i + len(clip)])), *crop))  # the clip at once
+        i += len(clip)
     return torch.stack(out)
 
 @patch
