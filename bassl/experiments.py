@@ -27,19 +27,22 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .config import CRN_INITS, Experiment, config_from_dict, preset, save_config
+from .config import CRN_INITS, Experiment, config_from_dict, load_config, preset, save_config
 from .core import DataError
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
+from .data.sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sparse_anchors
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
-from .methods import METHODS, TASKS
+from .methods import METHODS, TASKS, get_method
+from .models.checkpoint import load_checkpoint
 from .train.trainer import ParameterError
 from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'Stage', 'encoder_checkpoint', 'get_stage', 'stage_record',
-           'stage_lock', 'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data',
-           'run_stage', 'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
+__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'Stage', 'images_per_sample', 'pretrain_budget',
+           'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock', 'resolve_launcher', 'stage_command',
+           'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage', 'score_table', 'boundary_rate',
+           'metric_rows', 'training_curves', 'save_curves']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -168,6 +171,22 @@ class Stage:
         "The other run or stage folder `spec` takes this stage's result from ('': it makes its own)."
         return getattr(spec, self.borrow) if self.borrow else ''
 
+# %% ../nbs/28_experiments.ipynb #58a73b80
+def images_per_sample(method:str, # a key of `bassl.methods.METHODS`
+                      neighbor_size:int=NEIGHBOR_SIZE, # window half-width k: 2k+1 dense shots
+                     ) -> int:
+    "Images one pre-training sample of `method` encodes: the two views of a pair, or a window's dense shots and sparse anchors."
+    m = get_method(method)
+    if m.sample != 'window': return len(instance_pair(0, 1))  # a temporal pair is a pair as well
+    return len(dense_window(neighbor_size, 2 * neighbor_size + 1, neighbor_size)) + len(sparse_anchors(m.anchors, neighbor_size))
+
+def pretrain_budget(d:str|os.PathLike, # a finished pre-training folder (`config.json`, `checkpoints/last.ckpt`)
+                   ) -> dict:
+    "What a pre-training spent: optimiser steps, and images encoded = steps x global batch x images per sample."
+    d = Path(d)
+    cfg, steps = load_config(d/'config.json'), int(load_checkpoint(d/LAST, mmap=True)['global_step'])
+    return {'steps': steps, 'images_encoded': steps * cfg.pretrain.global_batch * images_per_sample(cfg.pretrain.method)}
+
 # %% ../nbs/28_experiments.ipynb #f963b847
 def _pretrain_record(spec:RunSpec, cfg:Experiment) -> dict:
     "Pre-training's settings and step budget."
@@ -179,7 +198,7 @@ def _pretrain_args(spec:RunSpec, d:Path) -> list[str]:
 def _pretrain_outputs(d:Path) -> dict:
     if not (d/LAST).is_file(): raise DataError(d/LAST, "the pre-training ended without saving it: nothing to record")
     best = sorted((d/'checkpoints').glob('best-*.ckpt'))
-    return {'checkpoint': str(d/LAST), 'best': str(best[-1]) if best else None}
+    return {'checkpoint': str(d/LAST), 'best': str(best[-1]) if best else None, **pretrain_budget(d)}
 
 def _ddp_notebook(cfg:Experiment) -> dict:
     "The strategy a training stage takes inside the kernel: Lightning's `ddp_notebook` for several devices."
