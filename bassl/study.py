@@ -233,10 +233,10 @@ def _cpu_model() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
-def machine(reps:int=5, # the yardstick's repetitions
+def machine(reps:int=5, # the yardstick's repetitions (0: no yardstick)
            ) -> dict:
     "What a study ran on: the yardstick's seconds, the CPU model, torch's threads and version, the GPU (or None)."
-    return {'yardstick_s': round(yardstick(reps), 4), 'cpu': _cpu_model(), 'threads': torch.get_num_threads(),
+    return {'yardstick_s': round(yardstick(reps), 4) if reps else None, 'cpu': _cpu_model(), 'threads': torch.get_num_threads(),
             'torch': torch.__version__, 'python': platform.python_version(),
             'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -250,7 +250,7 @@ def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
 
 def run_study(study:Study, # what to run
               progress:bool|str=True, # with launcher 'kernel': a bar, 'lines' or nothing (subprocesses print lines)
-              reps:int=5, # the machine's yardstick repetitions
+              reps:int=5, # the machine's yardstick repetitions (0: none)
              ) -> dict:
     "Run (or reuse) every cell of `study` in order, rewriting study.json after each; returns its final contents."
     cells = study_cells(study)

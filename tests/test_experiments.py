@@ -19,7 +19,7 @@ from bassl.test_utils import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
 NBS = ROOT/'nbs'/'experiments'
-CONFIGS = sorted((ROOT/'configs').glob('*.yaml'))
+CONFIGS = sorted(c for c in (ROOT/'configs').glob('*.yaml') if not c.stem.startswith('study'))  # study-*.yaml: studies (bassl.study), not runs
 SCORES = {'AP', 'mAP', 'AUC', 'F1', 'acc_boundary', 'acc_no_boundary', 'Recall', 'Recall@3s', 'mIoU'}
 
 
