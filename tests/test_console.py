@@ -32,7 +32,7 @@ def test_help_lists_commands():
     from bassl.cli import COMMANDS
     out = bassl('--help').stdout
     listed = re.findall(r'^    (\S+)', out, re.M)
-    assert listed == ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'prepare', 'segment'] == list(COMMANDS), out
+    assert listed == ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'study', 'prepare', 'segment'] == list(COMMANDS), out
 
 
 def _help(cmd):
@@ -41,7 +41,7 @@ def _help(cmd):
     return r.stdout
 
 
-@pytest.mark.parametrize('cmd', ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'prepare', 'segment'])
+@pytest.mark.parametrize('cmd', ['synth', 'check', 'build-anno', 'pretrain', 'extract', 'finetune', 'demo', 'study', 'prepare', 'segment'])
 def test_command_help_is_the_functions(cmd):
     "Each option's help is its function's docment and default, whichever module that function lives in."
     from fastcore.docments import docments
