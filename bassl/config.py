@@ -77,6 +77,7 @@ class FinetuneConfig:
     base_lr:float=2.5e-6 # at batch 256; 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one (`finetune_lr`)
     weight_decay:float=0.
     warmup:float=0.
+    members:int=1 # CRN + SBD heads trained side by side from their own initialisations, their probabilities averaged (1: the paper's one model)
     precision:str='32-true'
     neighbor_size:int=8
     num_workers:int=4
@@ -160,7 +161,7 @@ RANGES = {  # per dataclass: field -> allowed values
                          momentum=Range(float, 0, 1, hi_open=True), weight_decay=_NONNEG, trust_coefficient=_POS, warmup=_SHARE,
                          num_workers=_NONNEG_INT, checkpoint_every=_POS_INT),
     FinetuneConfig: dict(epochs=_POS_INT, global_batch=_POS_INT, base_lr=_POS, weight_decay=_NONNEG, warmup=_SHARE,
-                         neighbor_size=_POS_INT, num_workers=_NONNEG_INT),
+                         neighbor_size=_POS_INT, num_workers=_NONNEG_INT, members=_POS_INT),
     Experiment: dict(devices=_POS_INT, num_nodes=_POS_INT, seed=Range(int, 0, 2**32 - 1)),  # the seeds torch and numpy accept
 }
 

@@ -5,6 +5,8 @@
 # %% ../../nbs/13_models.sbd.ipynb #80ce3389
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -13,7 +15,7 @@ from .encoder import ShotEncoder
 from .heads import sbd_head
 
 # %% auto #0
-__all__ = ['SceneBoundaryModel']
+__all__ = ['SceneBoundaryModel', 'SceneBoundaryEnsemble']
 
 # %% ../../nbs/13_models.sbd.ipynb #3ac942c0
 class SceneBoundaryModel(nn.Module):
@@ -34,3 +36,26 @@ class SceneBoundaryModel(nn.Module):
             if self.shot_encoder is None: raise ValueError("keyframe input [B, S, 3, H, W] needs a shot encoder")
             x = self.shot_encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
         return self.head_sbd(self.crn(x)[1])
+
+    def member_logits(self, x:torch.Tensor) -> torch.Tensor:
+        "`[1, B, 2]`: the logits of the one member (what training's loss reads, as for an ensemble)."
+        return self(x)[None]
+
+# %% ../../nbs/13_models.sbd.ipynb #6151e178
+class SceneBoundaryEnsemble(nn.Module):
+    "`members` CRN + SBD heads, each initialised on its own, trained side by side: `[B, S, D]` -> `[B, 2]` log mean probabilities."
+    def __init__(self,
+                 input_dim:int=2048, # shot feature size
+                 crn:dict|None=None, # CRN arguments (sizes, pooling), the same for every member
+                 members:int=5, # how many
+                ):
+        super().__init__()
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be an integer >= 1, got {members!r}")
+        self.members = nn.ModuleList(SceneBoundaryModel(input_dim, crn) for _ in range(members))
+
+    def member_logits(self, x:torch.Tensor) -> torch.Tensor:
+        "`[members, B, 2]`: each member's logits."
+        return torch.stack([m(x) for m in self.members])
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        return self.member_logits(x).log_softmax(-1).logsumexp(0) - math.log(len(self.members))

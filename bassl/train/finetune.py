@@ -28,7 +28,7 @@ from ..metrics import Predictions, boundary_metrics, gather_predictions
 from ..models.checkpoint import load_checkpoint, load_release, read_state_dict
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
-from ..models.sbd import SceneBoundaryModel
+from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
 from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_encoder, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import ParameterError, check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
@@ -149,8 +149,9 @@ class FinetuneTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
-        self.model = SceneBoundaryModel(input_dim, crn=asdict(self.cfg.finetune.crn))
-        self.model.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
+        f = self.cfg.finetune
+        self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn)) if f.members == 1 else SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members)
+        for m in self.members: m.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
         self._test, self.results = [], None
 
     def _loader(self, anno:str, train:bool):
@@ -161,12 +162,17 @@ class FinetuneTask(L.LightningModule):
         return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler, num_workers=f.num_workers,
                                   drop_last=train)  # training drops the last partial batch; evaluation sees every shot
 
+    @property
+    def members(self) -> list[SceneBoundaryModel]:
+        "The CRN + SBD heads it trains: one, or an ensemble's members."
+        return list(self.model.members) if isinstance(self.model, SceneBoundaryEnsemble) else [self.model]
     def train_dataloader(self): return self._loader('train', True)
     def test_dataloader(self): return self._loader('test', False)
 
     def training_step(self, batch, batch_idx):
-        loss = balanced_cross_entropy(self.model(batch['features']), batch['label'])
-        self.log('train/loss', loss.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch['label']))
+        losses = [balanced_cross_entropy(l, batch['label']) for l in self.model.member_logits(batch['features'])]
+        loss = sum(losses)  # each member's gradient is its own loss's: each learns as it would alone
+        self.log('train/loss', loss.detach() / len(losses), on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch['label']))
         return loss
 
     def test_step(self, batch, batch_idx):
@@ -281,10 +287,10 @@ def finetune(cfg:Experiment, # the experiment
     if src is not None and not last.exists():  # (a resumed run restores every weight from last.ckpt)
         pre, head = pretrained_crn(src)
         _check_crn(cfg, pre, dim, src)
-        task.model.crn.load_state_dict(pre.state_dict())
-        if head is not None:                     # a fine-tuned release: nothing left to train
-            task.model.head_sbd.load_state_dict(head.state_dict())
-            return _test(task, run_dir, progress, **kw)
+        for m in task.members:                   # every member starts from it; their heads differ
+            m.crn.load_state_dict(pre.state_dict())
+            if head is not None: m.head_sbd.load_state_dict(head.state_dict())
+        if head is not None: return _test(task, run_dir, progress, **kw)  # a fine-tuned release: nothing left to train
     train = MovieNetRoot(cfg.root).anno_file('train')
     check_batches(cfg, 'finetune', len(ShotTable.read(train)), train)  # the last partial batch is dropped: nothing would train
     with quiet_worker_advice():
