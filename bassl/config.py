@@ -207,7 +207,7 @@ def preset(method:str='bassl', # a key of `METHODS`
                        pretrain=PretrainConfig(method=method, encoder='resnet18', crn=small(), image_size=64, epochs=2, global_batch=16,
                                                base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
                                                precision='32-true', sync_bn=False, num_workers=2, **on),
-                       finetune=FinetuneConfig(crn=small(), epochs=15, global_batch=64, num_workers=0))
+                       finetune=FinetuneConfig(crn=small(), epochs=40, global_batch=64, members=5, num_workers=0))  # see above
     e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
     init = 'pretrain' if e.transfers_crn else 'scratch'            # recorded resolved, so a run's config says which CRN it used
     e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init])
