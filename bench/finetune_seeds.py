@@ -5,30 +5,37 @@ initialisation, the batch order) can move one run's AP by tens of points on the 
 feature store of a finished `make demo` (BaSSL with its transferred and with a fresh CRN, SimCLR instance, a random
 encoder) with --seeds seeds under each recipe, with bassl's own `finetune` (the runs are kept under --out and reused when
 run again), and prints per row and recipe: the AP of every seed, mean, standard deviation and 95 % interval (Student t).
+Each recipe's figures are also written as a study record (`bassl.study`'s study.json: the rows, every cell's scores,
+the pre-training's budget, the machine and its yardstick), which `bassl.study.summarize` and `study_table` read: README
+and the docs' results page render the committed ones in results/.
 
-    python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds]
+    python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds] [--results DIR]
                                    [--recipes "one model, 15 epochs=members:1,epochs:15" "cpu preset=preset"]
 
-A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is). It
-writes the figures to --out/finetune_seeds.json with the machine (bassl.study.machine: the yardstick and the CPU).
+A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is). The
+records go to --results (default: --out) as finetune-seeds-<recipe>.json.
 """
 import argparse
 import dataclasses
-import json
+import re
 import time
 from pathlib import Path
 
 from bassl.config import FinetuneConfig, preset
 from bassl.core import write_json
+from bassl.experiments import boundary_rate, pretrain_budget
 from bassl.features import FeatureStore
-from bassl.study import machine, mean_interval
+from bassl.runs import read_done
+from bassl.study import NO_BUDGET, Row, Study, machine, mean_interval, summarize, study_table
 from bassl.train.finetune import finetune
 
-ROWS = {  # label: (feature store under the demo's run folder, crn_init, method whose preset it is)
-    'BaSSL, transferred CRN': ('features', 'pretrain', 'bassl'),
-    'BaSSL, fresh CRN': ('features', 'scratch', 'bassl'),
-    'SimCLR instance': ('instance/features', 'scratch', 'instance'),
-    'random init': ('random/features', 'scratch', 'bassl')}
+ROWS = {  # label: (feature store under the demo's run folder, crn_init, method whose preset it is, its pre-training folder)
+    'BaSSL, transferred CRN': ('features', 'pretrain', 'bassl', 'pretrain'),
+    'BaSSL, fresh CRN': ('features', 'scratch', 'bassl', 'pretrain'),
+    'SimCLR instance': ('instance/features', 'scratch', 'instance', 'instance/pretrain'),
+    'random init': ('random/features', 'scratch', 'bassl', None)}
+STUDY_ROWS = {'BaSSL, transferred CRN': Row('BaSSL, transferred CRN', crn='pretrain'), 'BaSSL, fresh CRN': Row('BaSSL, fresh CRN', crn='scratch'),
+              'SimCLR instance': Row('SimCLR instance', 'instance'), 'random init': Row('random init', encoder='random', crn='scratch')}
 TYPES = {f.name: f.type for f in dataclasses.fields(FinetuneConfig)}
 
 
@@ -52,28 +59,40 @@ def main():
     ap.add_argument('--out', default='runs/finetune-seeds', help='where the fine-tunings go (reused when run again)')
     ap.add_argument('--recipes', nargs='+', default=['one model, 15 epochs=members:1,epochs:15', 'cpu preset=preset'])
     ap.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
+    ap.add_argument('--results', default=None, help='folder of the study records, one per recipe (default: --out)')
     a = ap.parse_args()
     demo, out = Path(a.demo), Path(a.out)
     recipes = dict(recipe(r) for r in a.recipes)
     for label in a.rows:
         if not len(FeatureStore(demo/ROWS[label][0])): raise SystemExit(f"{demo/ROWS[label][0]}: no features: run `make demo` first")
-    res = {'machine': machine(), 'seeds': list(range(a.seeds)), 'rows': {}}
-    print(f"yardstick {res['machine']['yardstick_s']:.2f} s ({res['machine']['cpu']})", flush=True)
+    mach, seeds = machine(), list(range(a.seeds))
+    print(f"yardstick {mach['yardstick_s']:.2f} s ({mach['cpu']})", flush=True)
+    slug = lambda text: re.sub(r'[^a-z0-9+]+', '-', text.lower()).strip('-')
+    records = {name: {'study': Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in a.rows], finetune_seeds=seeds,
+                                     baseline='SimCLR instance' if 'SimCLR instance' in a.rows else '').declaration(),
+                      'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
+                      'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
-        store, crn, method = ROWS[label]
+        store, crn, method, pre = ROWS[label]
+        budget = dict(NO_BUDGET) if pre is None else {**pretrain_budget(demo/pre), 'seconds': read_done(demo/pre)['seconds']}
         for name, fields in recipes.items():
             scores, t0 = [], time.time()
-            for s in range(a.seeds):
+            for s in seeds:
                 cfg = preset(method, 'cpu', crn=crn, seed=s)
                 cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, **fields))
-                slug = f"{label}-{name}".lower().replace(' ', '-').replace(',', '')
-                scores.append(finetune(cfg, demo/store, out/slug/f'seed{s}', progress=False)['AP'])
+                run, t1 = out/slug(f"{label}-{name}")/f'seed{s}', time.time()
+                sc = finetune(cfg, demo/store, run, progress=False)
+                scores.append(sc['AP'])
+                records[name]['cells'].append({'row': label, 'pretrain_seed': 0, 'finetune_seed': s, 'pretrain_run': str(demo/(pre or store)),
+                                               'finetune_run': str(run), 'scores': sc, 'budget': budget,
+                                               'seconds': {'extract': None, 'finetune': time.time() - t1}})
             m = mean_interval(scores)
-            res['rows'].setdefault(label, {})[name] = {**m, 'values': scores, 'fields': fields, 'seconds': time.time() - t0}
             print(f"{label:24s} {name:22s} AP {m['mean']:5.1f} ± {m['sd']:4.1f} (95 % CI {m['ci'][0]:5.1f} to {m['ci'][1]:5.1f})  "
                   f"[{', '.join(f'{v:.1f}' for v in scores)}]  {time.time() - t0:.0f} s", flush=True)
-    write_json(out/'finetune_seeds.json', res, indent=1)
-    print(f"figures: {out/'finetune_seeds.json'}")
+    for name, rec in records.items():
+        path = Path(a.results or out)/f"{rec['study']['name']}.json"
+        write_json(path, rec, indent=1)
+        print(f"\n{name} ({path}):\n{study_table(summarize(rec))}")
 
 
 if __name__ == '__main__':
