@@ -343,7 +343,8 @@ def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or 
     note = ("each value is a pre-training seed's mean over its fine-tuning seeds; intervals cover pre-training and fine-tuning variance"
             if by_pretrain else "one pre-training seed: each value is a fine-tuning seed, and intervals cover fine-tuning variance only")
     return {'name': decl['name'], 'metric': metric, 'chance': rec.get('chance'), 'baseline': baseline, 'unit': unit, 'note': note,
-            'cells': f"{len(rec['cells'])}/{rec.get('cells_total', len(rec['cells']))}", 'machine': rec.get('machine'), 'rows': rows, 'differences': diffs}
+            'cells': f"{len(rec['cells'])}/{rec.get('cells_total', len(rec['cells']))}", 'machine': rec.get('machine'),
+            'seeds': {k: decl[k] for k in ('pretrain_seeds', 'finetune_seeds')}, 'rows': rows, 'differences': diffs}
 
 # %% ../nbs/35_study.ipynb #54618d61
 def _md(s:str) -> str: return s.replace('|', '\\|')
@@ -363,7 +364,16 @@ def _table_cells(summary:dict) -> tuple[list[str], list[list[str]]]:
 def _notes(summary:dict) -> list[str]:
     "The lines under the table: the chance level and the statistical unit."
     out = [] if summary['chance'] is None else [f"chance: {summary['metric']} {summary['chance']:.2f} (the share of test shots that end a scene)"]
-    return out + [f"unit: the {summary['unit']} ({summary['note']}); {summary['cells']} cells"]
+    out.append(f"unit: the {summary['unit']} ({summary['note']}); {summary['cells']} cells")
+    if s := summary.get('seeds'): out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
+    if m := summary.get('machine'):
+        y = '' if m.get('yardstick_s') is None else f"yardstick {m['yardstick_s']:.2f} s (bench/yardstick.py), "
+        out.append(f"measured on: {y}{m['cpu']}, {m['threads']} threads" + (f", GPU {m['gpu']}" if m.get('gpu') else '') + f", torch {m['torch']}")
+    return out
+
+def _seeds(v:list[int]) -> str:
+    "Seeds as '0-4' when consecutive, else '0, 2, 7'."
+    return f"{v[0]}-{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ', '.join(map(str, v))
 
 def study_table(summary:dict, # what `summarize` returns
                ) -> str:
