@@ -29,11 +29,13 @@ def collection(tmp_path_factory):
 def test_prepare_killed_then_resumed(collection, tmp_path):
     root, col = tmp_path/'root', next(iter(collection.values())).path.parent
     p = subprocess.Popen([sys.executable, '-c', PREPARE, str(col), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    records = root/RECORD_DIR
+    records, frames = root/RECORD_DIR, MovieNetRoot(root).frames_dir
     deadline = time.time() + 120
-    while not (records.is_dir() and any(records.glob('*.json'))):           # the first video is complete: kill during the second
+    def second_started():  # the first video is complete and the next one is being written: kill then
+        return records.is_dir() and any(records.glob('*.json')) and frames.is_dir() and any(d.name.startswith('.tmp-') for d in frames.iterdir())
+    while not second_started():
         assert p.poll() is None and time.time() < deadline, p.communicate()
-        time.sleep(.02)
+        time.sleep(.01)
     os.kill(p.pid, signal.SIGKILL); p.wait()
     done = sorted(f.stem for f in records.glob('*.json'))
     assert 1 <= len(done) < len(collection), done
