@@ -22,6 +22,9 @@ def render(nb_path: Path) -> str:
         code = '\n'.join(l for l in lines if not DIRECTIVE.match(l)).strip()
         if code and 'echo: false' not in src: out.append(f"```python\n{code}\n```")
         for o in cell.get('outputs', []):
+            if md := o.get('data', {}).get('text/markdown'):  # a rendered table (IPython's Markdown): as markdown, not as code
+                out.append(''.join(md).strip())
+                continue
             text = o.get('text') or o.get('data', {}).get('text/plain')
             if text: out.append("```\n" + ''.join(text).rstrip() + "\n```")
     return '\n\n'.join(out) + '\n'

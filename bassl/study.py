@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import importlib.util
 import json
 import math
 import os
@@ -30,9 +31,9 @@ from .methods import METHODS, TASKS, check_tasks
 from .runs import read_done, read_scores
 
 # %% auto #0
-__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'Row', 'Study', 'Cell', 'study_cells',
-           'load_study', 'cell_budget', 'yardstick', 'machine', 'run_study', 'mean_interval', 'verdict', 'summarize',
-           'study_table', 'study_figure', 'save_study_html']
+__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS', 'Row', 'Study', 'Cell',
+           'study_cells', 'load_study', 'cell_budget', 'yardstick', 'machine', 'run_study', 'mean_interval', 'verdict',
+           'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -418,3 +419,20 @@ def save_study_html(summary:dict, # what `summarize` returns
     write_text(path, f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(summary["name"])}</title><style>{style}</style></head>'
                      f'<body>{body}</body></html>\n')
     return path
+
+# %% ../nbs/35_study.ipynb #97f64a0a
+RESULTS = Path(importlib.util.find_spec('bassl').origin).parents[1]/'results' # the project's committed study records (beside bassl/, from anywhere)
+
+def results_records(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
+                   ) -> list[Path]:
+    "The study records in `folder`, by file name."
+    return sorted(Path(folder or RESULTS).glob('*.json'))
+
+def results_markdown(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
+                    ) -> str:
+    "Every record in `folder` as a heading (its `title`, or its name), its table, notes and verdicts, in markdown."
+    parts = []
+    for p in results_records(folder):
+        rec, _ = _read_study(p)
+        parts.append(f"**{_md(rec.get('title') or rec['study']['name'])}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
+    return '\n\n'.join(parts)

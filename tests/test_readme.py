@@ -75,3 +75,10 @@ def test_readme_dry_run_runs_as_written(tmp_path):
     out = (tmp_path/'runs'/'bassl'/'pipeline.ipynb').read_text()
     assert '-m bassl.cli pretrain' in out and '-m bassl.cli finetune' in out, out[-3000:]
     assert not (tmp_path/'runs'/'bassl'/'pretrain'/'checkpoints').exists()  # a dry run trains nothing
+
+
+def test_readme_results_are_their_records():
+    "README's result tables are what the committed study records in results/ render (bassl.study.results_markdown), digit for digit."
+    from bassl.study import RESULTS, results_markdown, results_records
+    assert results_records(), f"no study record in {RESULTS}"
+    assert results_markdown() in README.read_text()
