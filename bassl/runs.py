@@ -57,7 +57,7 @@ def checkpoint_kind(path:str|os.PathLike, # a `.ckpt` file
     ck = load_checkpoint(path, mmap=True)  # weights-only; a damaged, foreign or code-carrying file is named
     sd = ck.get('state_dict') if isinstance(ck, dict) else None
     if not isinstance(sd, dict): raise DataError(path, "expected a checkpoint with a 'state_dict'")
-    if any(k.startswith('model.head_sbd.') for k in sd): return 'finetune-checkpoint'
+    if any(k.startswith('model.head_sbd.') or (k.startswith('model.members.') and '.head_sbd.' in k) for k in sd): return 'finetune-checkpoint'  # one model or an ensemble
     if any(k.startswith('model.shot_encoder.') for k in sd): return 'pretrain-checkpoint'
     if any(k.startswith(('shot_encoder.', 'crn.')) for k in sd): return 'release'
     raise DataError(path, "expected the weights of a bassl pre-training (model.shot_encoder.*), a bassl fine-tuning "
