@@ -71,6 +71,7 @@ def main():
     records = {name: {'study': Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in a.rows], finetune_seeds=seeds,
                                      baseline='SimCLR instance' if 'SimCLR instance' in a.rows else '').declaration(),
                       'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
+                      'title': f"The demo's features ({demo}) fine-tuned with {a.seeds} seeds: {name}" + (f" ({', '.join(f'{k} {v}' for k, v in fields.items())})" if fields else ''),
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
         store, crn, method, pre = ROWS[label]
