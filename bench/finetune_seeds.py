@@ -52,6 +52,12 @@ def recipe(text):
     return label, out
 
 
+def _settings(fields:dict) -> str:
+    "What a recipe fine-tunes with, read from the CPU preset it changes: members, epochs, batch."
+    f = dataclasses.replace(preset('bassl', 'cpu').finetune, **fields)
+    return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--demo', default='runs/demo', help="a finished `make demo`'s run folder (default: runs/demo)")
@@ -71,7 +77,7 @@ def main():
     records = {name: {'study': Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in a.rows], finetune_seeds=seeds,
                                      baseline='SimCLR instance' if 'SimCLR instance' in a.rows else '').declaration(),
                       'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
-                      'title': f"The demo's features ({demo}) fine-tuned with {a.seeds} seeds: {name}" + (f" ({', '.join(f'{k} {v}' for k, v in fields.items())})" if fields else ''),
+                      'title': f"The demo's features fine-tuned with {a.seeds} seeds: {name} ({_settings(fields)})",
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
         store, crn, method, pre = ROWS[label]
