@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import fcntl
 import hashlib
+import html
 import math
 import json
 import os
@@ -476,7 +477,7 @@ def training_curves(stage:str|os.PathLike, # a stage folder with `logs/version_*
             fig.add_trace(go.Scatter(x=[s for s, _ in pts], y=[v for _, v in pts], name=k, mode='lines+markers' if len(pts) < 40 else 'lines',
                                      line={'width': 3 if k == 'train/loss' else 1.5}), row=1, col=col)
         fig.update_xaxes(title_text='step', row=1, col=col)
-    fig.update_layout(title={'text': f"{stage.parent.name}/{stage.name}: training curves", 'x': 0.01}, height=400, margin={'t': 90},
+    fig.update_layout(title={'text': f"{html.escape(stage.parent.name)}/{html.escape(stage.name)}: training curves", 'x': 0.01}, height=400, margin={'t': 90},
                       template='plotly_white')
     return fig
 

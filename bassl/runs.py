@@ -303,7 +303,7 @@ def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning fo
     rows = list(csv.reader(io.StringIO(_text(f), newline='')))
     if not rows or tuple(rows[0]) != PREDICTIONS_HEADER:
         raise DataError(f, f"expected the header {','.join(PREDICTIONS_HEADER)!r}, got {','.join(rows[0]) if rows else 'an empty file'!r}", 1)
-    vid, shot, prob, label = [], [], [], []
+    vid, shot, prob, label, seen = [], [], [], [], {}
     for line, r in enumerate(rows[1:], 2):
         if len(r) != 4: raise DataError(f, f"expected 4 fields (movie,shot,probability,label), got {len(r)}", line)
         try: s, pr, l = int(r[1]), float(r[2]), int(r[3])
@@ -311,6 +311,8 @@ def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning fo
         if s < 0: raise DataError(f, f"shot {s} is negative", line)
         if not 0 <= pr <= 1: raise DataError(f, f"probability {r[2]} outside [0, 1]", line)
         if l not in (0, 1): raise DataError(f, f"label {l}, expected 0 or 1", line)
+        if (first := seen.setdefault((r[0], s), line)) != line:
+            raise DataError(f, f"a second row for movie {r[0]!r} shot {s} (the first is line {first}): expected one row per shot", line)
         vid.append(r[0]); shot.append(s); prob.append(pr); label.append(l)
     return Predictions(np.array(vid, dtype=object), np.array(shot, dtype=np.int64), np.array(prob, dtype=np.float64),
                        np.array(label, dtype=np.int64)).dedup()

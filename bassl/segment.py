@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import csv
 import dataclasses
+import fcntl
+import html
 import io
 import json
 import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -36,15 +39,15 @@ from .metrics import Predictions
 from .models.checkpoint import load_release
 from .models.encoder import ShotEncoder
 from .models.sbd import SceneBoundaryModel
-from .runs import LAST, STAGE_FOLDERS, claim_folder, read_encoder, resolve, write_predictions
+from .runs import INPUTS, LAST, STAGE_FOLDERS, claim_folder, read_encoder, resolve, write_predictions
 from .train.finetune import FinetuneTask, load_encoder, random_encoder
 
 # %% auto #0
-__all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
-           'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
+__all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint',
+           'load_scene_model', 'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
            'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'jpeg_uri', 'timeline', 'report_html',
-           'cut_exact', 'keyframe_times', 'cut_keyframe', 'shot_spans', 'Segmentation', 'segment_video', 'truth_labels',
-           'segment', 'segment_cmd']
+           'cut_exact', 'keyframe_times', 'cut_keyframe', 'shot_spans', 'writing', 'foreign_files', 'refuse_foreign',
+           'Segmentation', 'segment_video', 'truth_labels', 'input_videos', 'segment', 'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -256,6 +259,7 @@ def report_html(title:str, # the page's heading (the video)
                 per_scene:int=12, # thumbnails shown per scene at most (evenly spaced)
                ) -> str:
     "The report page: the timeline, then each scene's times, shots and keyframe strip; no file or network is needed to view it."
+    title, meta = html.escape(title), html.escape(meta)                      # a video's name or a model's path may hold markup
     fig = timeline(prob, scenes, threshold, times).to_html(full_html=False, include_plotlyjs=True)
     parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{_CSS}</style></head><body>',
              f'<h1>{title}</h1><p class="meta">{meta}</p>', fig]
@@ -346,13 +350,38 @@ def cut_keyframe(video:str|os.PathLike, # the source video
     return paths
 
 # %% ../nbs/33_segment.ipynb #2567862a
-SEGMENT_RESULTS = ('scenes.json', 'scenes.csv', 'predictions.csv', 'report.html', 'features', 'root', 'clips')  # what segment writes in <out>/<vid>/
+SEGMENT_RESULTS = ('scenes.json', 'scenes.csv', 'predictions.csv', 'report.html', 'features', 'root', 'clips/scene_*.mp4')  # what segment writes in <out>/<vid>/
+SEGMENT_LOCK = '.segment.lock' # held in `<out>/<vid>/` while a segment writes there
 
 def shot_spans(record) -> tuple[np.ndarray, np.ndarray]:
     "`([n, 2] first and last frame, [n, 2] start and end in seconds)` of each shot of a video record."
     frames = np.array([[s['start'], s['end']] for s in record.shots], np.int64).reshape(-1, 2)
     times = np.array([[s['start_time'], s['end_time']] for s in record.shots], np.float64).reshape(-1, 2)
     return frames, times
+
+@contextmanager
+def writing(folder:str|os.PathLike):
+    "Hold `folder` (created if missing) for one `segment` for the block; a `DataError` when another process holds it."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    with open(folder/SEGMENT_LOCK, 'a') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: raise DataError(folder, f"another bassl segment is writing {folder}: wait for it, or choose another --out") from None
+        try: yield folder
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def foreign_files(folder:str|os.PathLike) -> list[Path]:
+    "What a video's output folder holds that bassl did not write: everything in it when it has no record of a bassl run (`inputs.json`)."
+    folder = Path(folder)
+    if not folder.is_dir() or (folder/INPUTS).is_file(): return []
+    return sorted(p for p in folder.rglob('*') if p.name != SEGMENT_LOCK and not p.is_dir())
+
+def refuse_foreign(folder:str|os.PathLike):
+    "A `DataError` naming the files in a video's output folder that bassl did not write (it never deletes or overwrites them)."
+    if mine := foreign_files(folder):
+        names = ', '.join(str(p.relative_to(folder)) for p in mine[:3]) + (', ...' if len(mine) > 3 else '')
+        raise DataError(folder, f"holds {len(mine)} file(s) bassl did not write ({names}) and no record of a bassl segment: "
+                                "bassl leaves them alone; choose another --out, or move them away")
+
 
 # %% ../nbs/33_segment.ipynb #b776b652
 @dataclass
@@ -397,6 +426,17 @@ def segment_video(video:str|os.PathLike, # a video file
     probe(video)                                                           # not a video: refused before anything is written
     vid = vid or video_id(video)
     folder = Path(out)/vid
+    made = not folder.exists()
+    refuse_foreign(folder)                                                 # before anything is written there
+    with writing(folder):                                                  # another segment writing here: refused, nothing touched
+        try:
+            refuse_foreign(folder)
+            return _segment_video(video, sm, folder, vid, threshold, detector, cut, device, progress, overwrite, t_start)
+        except BaseException:
+            if made: shutil.rmtree(folder, ignore_errors=True)            # a refused or failed video leaves no partial folder behind
+            raise
+
+def _segment_video(video:Path, sm:SceneModel, folder:Path, vid:str, threshold, detector, cut, device, progress, overwrite, t_start):
     claim_folder(folder, {'video': str(video.resolve())}, SEGMENT_RESULTS, overwrite=overwrite, what="another video's results")
     rec = add_video(video, folder/'root', vid=vid, detector=detector, progress=progress is True)
     frames, times = shot_spans(rec)
@@ -412,7 +452,7 @@ def segment_video(video:str|os.PathLike, # a video file
     write_text(folder/'report.html', report_html(
         video.name, f"{n} shots, {len(scenes)} scenes at threshold {threshold:g} · {timecode(times[-1, 1])} at {rec.fps:.3f} fps · "
                     f"model {sm.source}", prob, scenes, threshold, times, [root.keyframe(vid, i, 1) for i in range(n)]))
-    shutil.rmtree(folder/'clips', ignore_errors=True)
+    for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()            # the clips of a run before (other files there stay)
     clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
     return Segmentation(vid, video, folder, prob, scenes, threshold, clips, time.monotonic() - t_start)
 
@@ -433,6 +473,19 @@ def truth_labels(starts:np.ndarray, # [n] first frame of each detected shot
     return label, missed
 
 # %% ../nbs/33_segment.ipynb #c0eea33e
+def input_videos(videos:list[str|os.PathLike], # video files, and folders to search for them
+                 out:str|os.PathLike, # the output folder
+                ) -> tuple[list[Path], list[tuple[Path, str]], list[Path]]: # (videos, missing inputs, videos skipped)
+    "Videos named, and found in folders (`find_videos`), less those found in `out` or in a folder bassl wrote (one holding `inputs.json`)."
+    out, found, missing, own = Path(out).resolve(), [], [], []
+    for x in map(Path, [videos] if isinstance(videos, (str, os.PathLike)) else videos):
+        f, m = find_videos([x]); missing += m
+        top = x.resolve()
+        for v in f:
+            between = [d for d in v.resolve().parents if d == top or top in d.parents]     # folders from the input's down to the video's
+            (own if x.is_dir() and any(d == out or (d/INPUTS).is_file() for d in between) else found).append(v)
+    return found, missing, own
+
 def segment(videos:list[str|os.PathLike], # video files, and folders to search for them
             model:SceneModel|str|os.PathLike, # a fine-tuned model (see `load_scene_model`)
             out:str|os.PathLike, # output folder: `<out>/<vid>/` per video
@@ -441,8 +494,10 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
            ) -> tuple[list[Segmentation], dict[str, str]]:
     "Segment every video (folders searched with `bassl.data.video.find_videos`); returns the segmentations and `{input: error}` of those skipped."
     log = log or (lambda *a, **k: None)
-    found, missing = find_videos(videos)
+    found, missing, own = input_videos(videos, out)
     failed = {str(p): why for p, why in missing}
+    if own: log(f"skipped {len(own)} video(s) in bassl's own output folders (such as {own[0].parent}): segment's clips are not inputs",
+                file=sys.stderr)
     for v, e in failed.items(): log(f"skipped {v}: {e}", file=sys.stderr)
     sm = model if isinstance(model, SceneModel) else load_scene_model(model)
     done = []

@@ -1,4 +1,4 @@
-"`bassl segment` from the shell, as a subprocess: a rendered video cut into scenes, a bad file skipped with a summary, a foreign output folder refused."
+"`bassl segment` from the shell, as a subprocess: a rendered video cut into scenes, a bad file skipped with a summary, a foreign output folder refused, a hostile file name shown as text in Chromium, one writer per folder, its own clips never taken as input."
 import csv
 import dataclasses
 import json
@@ -78,3 +78,41 @@ def test_segment_refuses_another_videos_folder(tmp_path, model, video):
 def test_segment_refuses_a_model_that_is_not_fine_tuned(tmp_path, model, video):
     r = bassl(video[0], '--model', model/'pretrain', '--out', tmp_path/'out')
     assert r.returncode == 1 and 'error:' in r.stderr and 'pre-trained checkpoints only' in r.stderr, r.stderr
+
+
+CHROMIUM = Path('/usr/bin/chromium')
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason='needs Debian Chromium at /usr/bin/chromium (make browser, or apt-get install chromium)')
+def test_report_of_a_hostile_file_name_runs_no_script(tmp_path, model, video):
+    "A video whose file name is markup: its report, opened in Chromium, shows the name as text and runs none of it."
+    payload = """<img src=x onerror="document.body.setAttribute('data-pwned',1)">"""
+    hostile = tmp_path/'in'/f'{payload}.mp4'; hostile.parent.mkdir(); hostile.write_bytes(video[0].read_bytes())
+    r = bassl(hostile, '--model', model, '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stdout + r.stderr
+    report, = (tmp_path/'out').glob('*/report.html')
+    dom = subprocess.run([str(CHROMIUM), '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--virtual-time-budget=5000',
+                          '--dump-dom', report.as_uri()], capture_output=True, text=True, timeout=300).stdout
+    assert 'class="plotly-graph-div' in dom, dom[:2000]                       # the page loaded and drew its figure
+    assert 'data-pwned="1"' not in dom and '<img src="x"' not in dom            # nothing of the name ran or became an element
+    assert """<h1>&lt;img src=x onerror="document.body.setAttribute('data-pwned',1)"&gt;.mp4</h1>""" in dom
+
+
+def test_segment_is_one_writer_per_folder_and_skips_its_own_clips(tmp_path, model, video):
+    "While another segment writes OUT/ID, a second is refused by name and touches nothing; run twice over a folder that holds --out, segment never takes its own clips for new videos."
+    from bassl.segment import writing
+    films = tmp_path/'films'; films.mkdir(); (films/'film.mp4').write_bytes(video[0].read_bytes())
+    first = bassl(films, '--model', model, '--out', films/'scenes', '--cut', 'keyframe')
+    assert first.returncode == 0 and '1 of 1 videos segmented' in first.stdout, first.stdout + first.stderr
+    folder = films/'scenes'/'film'
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob('*') if p.is_file()}
+    with writing(folder):                                                       # held as a running segment holds it
+        second = bassl(films/'film.mp4', '--model', model, '--out', films/'scenes', '--overwrite')
+    assert second.returncode == 1 and f"another bassl segment is writing {folder}" in second.stdout, second.stdout + second.stderr
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob('*') if p.is_file()} == before   # nothing written or removed
+    clips = sorted((folder/'clips').glob('scene_*.mp4'))
+    assert clips
+    again = bassl(films, '--model', model, '--out', films/'scenes', '--cut', 'keyframe')
+    assert again.returncode == 0 and '1 of 1 videos segmented' in again.stdout, again.stdout + again.stderr
+    assert f"skipped {len(clips)} video(s) in bassl's own output folders" in again.stderr, again.stderr
+    assert sorted(p.name for p in (films/'scenes').iterdir()) == ['film']       # no folder made for a clip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -617,6 +618,13 @@ def ensure_split(root:MovieNetRoot):
     if not root.split_file.exists(): write_json(root.split_file, {k: [] for k in (*SPLITS, 'all')}, indent=1)
 
 # %% ../../nbs/09_data.video.ipynb #a6a32efa
+def _alive(pid:int) -> bool:
+    "Whether a process with this id runs on this machine (a temporary folder named after it is still being written)."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass                                        # another user's: alive
+    return True
+
 def add_video(path:str|os.PathLike, # a video file
               root:str|os.PathLike, # dataset root to add it to (created if missing)
               vid:str|None=None, # its id (default: `video_id(path)`)
@@ -633,7 +641,9 @@ def add_video(path:str|os.PathLike, # a video file
     info = probe(path)
     height = min(int(height), info.height)
     root.frames_dir.mkdir(parents=True, exist_ok=True)
-    for stale in root.frames_dir.glob(f'.tmp-{vid}-*'): shutil.rmtree(stale, ignore_errors=True)   # an interrupted run's
+    for stale in root.frames_dir.glob(f'.tmp-{vid}-*'):              # an interrupted run's; a live process's is its own
+        pid = stale.name.rsplit('-', 1)[-1]
+        if not pid.isdigit() or not _alive(int(pid)): shutil.rmtree(stale, ignore_errors=True)
     tmp = root.frames_dir/f'.tmp-{vid}-{os.getpid()}'
     tmp.mkdir()
     try:
@@ -687,8 +697,12 @@ def read_labels_csv(path:str|os.PathLike, # a labels CSV
                    ) -> dict[str, LabelRows]:
     "`{video name: LabelRows}` of a labels CSV (header `video,time` or `video,time,split`); a `DataError` names the file:line at fault."
     out = {}
-    with open(path, encoding='utf-8-sig', newline='') as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if any(x.strip() for x in r) and not r[0].lstrip().startswith('#')]
+    data = Path(path).read_bytes()
+    try: text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text (byte {data[e.start]:#04x}): save the CSV as UTF-8", data[:e.start].count(b'\n') + 1) from None
+    rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline='')), 1)
+            if any(x.strip() for x in r) and not r[0].lstrip().startswith('#')]
     if not rows: raise DataError(path, "empty labels file: expected a header 'video,time' (or 'video,time,split') and one row per scene boundary")
     (hl, head), rows = rows[0], rows[1:]
     head = [h.strip().lower() for h in head]
