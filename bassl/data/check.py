@@ -157,6 +157,10 @@ def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
         s = int(sid)
         if s in seen[vid]: g.add(path, i, ('dup', vid), f"shot {sid} of {vid} appears twice")
         seen[vid].add(s)
+        if name in SPLITS and s == n - 1:                                     # label318 has a line per shot but the last
+            g.add(path, i, ('last', vid), f"shot {sid} is the last shot of {vid}: a split's set labels every shot but the last (no "
+                                          "scene boundary can follow it, and evaluation counts one shot more than the labelled ones); "
+                                          "rebuild anno/ with `bassl build-anno`"); continue
         if movies is not None and vid not in movies:
             g.add(path, i, ('split', vid), f"{vid} is not a movie of {'the labelled movies' if name == 'trainvaltest' else name!r} in split318.json")
         if 'boundary_label' in rec and vid in labels:

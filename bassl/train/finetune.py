@@ -21,8 +21,9 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ..config import Experiment, config_from_dict, load_config, save_config
 from ..core import DataError
+from ..data.check import verify_anno_set
 from ..data.datasets import FinetuneDataset, ShotTable
-from ..data.movienet import MovieNetRoot, read_shot_table
+from ..data.movienet import SPLITS, MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
 from ..models.checkpoint import load_checkpoint, load_release, read_state_dict
@@ -270,6 +271,7 @@ def finetune(cfg:Experiment, # the experiment
              **kw) -> dict[str, float]:
     "Fine-tune on the stored features (resuming one made from the same inputs), then evaluate; a fine-tuned release is evaluated as it is."
     check_max_steps(max_steps)
+    for split in SPLITS: verify_anno_set(cfg.root, split)                  # a data problem is found now, not in evaluation after training
     run_dir, store = Path(run_dir), FeatureStore(features)
     if not len(store): raise DataError(store.folder, "no features here (a feature store holds <video_id>.npy files: run extraction first)")
     dim = store[next(iter(store))].shape[1]
