@@ -5,8 +5,10 @@
 # %% ../nbs/28_experiments.ipynb #1599820a
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
+import difflib
 import fcntl
 import hashlib
 import html
@@ -40,10 +42,10 @@ from .train.trainer import ParameterError
 from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'Stage', 'images_per_sample', 'pretrain_budget',
-           'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock', 'resolve_launcher', 'stage_command',
-           'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage', 'score_table', 'boundary_rate',
-           'metric_rows', 'training_curves', 'save_curves']
+__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'check_parameters', 'Stage', 'images_per_sample',
+           'pretrain_budget', 'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock', 'resolve_launcher',
+           'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage', 'score_table',
+           'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -85,7 +87,7 @@ class RunSpec:
     features:str='' # fine-tune on another run's finished features: its name under `runs`, or a feature-store folder ('': this run's)
     crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto' (transferred when pre-training trains one), or a checkpoint path
     finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's: 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one)
-    finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20, cpu 15)
+    finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20, cpu 40)
     devices:int=1 # devices per node
     num_nodes:int=1
     seed:int=0
@@ -139,6 +141,26 @@ class RunSpec:
         if self.finetune_lr: d['finetune']['base_lr'] = self.finetune_lr
         if self.finetune_epochs: d['finetune']['epochs'] = self.finetune_epochs
         return config_from_dict(_merge(d, self.config), f"the parameters of run {self.name!r}")
+
+# %% ../nbs/28_experiments.ipynb #df22ef95
+def _assigned(source:str) -> set[str]:
+    "Names a cell's top-level statements assign."
+    try: body = ast.parse(source).body
+    except SyntaxError: return set()
+    return {t.id for n in body if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            if isinstance(t, ast.Name)}
+
+def check_parameters(history:list[str], # the kernel's input history, in order (IPython's `In`)
+                    ):
+    "Refuse a parameter papermill injected that the notebook's parameters cell does not define, naming it and the closest known one."
+    cells = [c for c in history if c.strip()]
+    at = [i for i, c in enumerate(cells) if c.lstrip().startswith('# Parameters')]
+    if not at or at[-1] == 0: return                                          # not run by papermill with parameters
+    known, given = _assigned(cells[at[-1] - 1]), _assigned(cells[at[-1]])
+    if not (unknown := sorted(given - known)): return
+    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, known, 1, 0.6)) else '') for u in unknown]
+    raise ParameterError(unknown[0], None, f"one of {sorted(known)}", f"unknown parameter{'s' * (len(unknown) > 1)} {', '.join(said)}: "
+                         f"this notebook's parameters are {', '.join(sorted(known))}")
 
 # %% ../nbs/28_experiments.ipynb #51362d3a
 PUBLISHED = {'instance': 51.51, 'temporal': 50.05, 'shotcol': 51.17, 'bassl': 56.26, 'bassl (40 epochs)': 57.40}

@@ -185,6 +185,19 @@ def test_a_failing_stage_fails_papermill(data, tmp_path):
     assert not (tmp_path/'runs'/'tiny'/'finetune'/'done.json').exists()
 
 
+@pytest.mark.parametrize('nb', ['pretrain', 'study'])
+def test_a_misspelt_parameter_is_refused(tmp_path, nb):
+    "`papermill -p epocs 3`: papermill only warns; the notebook refuses the name, with the closest one, before any work."
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/f'{nb}.ipynb'), str(tmp_path/'out.ipynb'), '--cwd', str(ROOT),
+                        '-p', 'runs', str(tmp_path/'runs'), '-p', 'epocs', '3', '-p', 'dry_run', 'True'] if nb == 'pretrain' else
+                       [sys.executable, '-m', 'papermill', str(NBS/f'{nb}.ipynb'), str(tmp_path/'out.ipynb'), '--cwd', str(ROOT),
+                        '-p', 'study', str(tmp_path/'nothing.yaml'), '-p', 'rep', '2'],
+                       capture_output=True, text=True, timeout=600)
+    want = "unknown parameter 'epocs' (did you mean 'epochs'?)" if nb == 'pretrain' else "unknown parameter 'rep' (did you mean 'reps'?)"
+    assert r.returncode != 0 and want in r.stdout + r.stderr, r.stdout + r.stderr
+    assert not (tmp_path/'runs').exists()
+
+
 def test_two_cpu_processes_from_the_notebook(data, tmp_path):
     runs = tmp_path/'runs'; run = runs/'tiny'
     for stage in STAGES: execute(stage, run/f'{stage}.ipynb', tiny(data, runs, devices=2))
