@@ -246,7 +246,7 @@ def failure_line(e:BaseException) -> str|None:
     "The one-line message of an expected failure (a bad input file, a parameter out of range, a full or read-only disk), or None for a bug."
     if isinstance(e, DataError): return str(e)
     if (m := sys.modules.get('bassl.train.trainer')) and isinstance(e, m.ParameterError): return str(e)
-    if isinstance(e, OSError) and e.errno in _DISK and e.filename: return f"{e.filename}: {e.strerror}: {_DISK[e.errno]}"
+    if isinstance(e, OSError) and e.errno in _DISK: return f"{e.filename + ': ' if e.filename else ''}{e.strerror}: {_DISK[e.errno]}"
     if (w := _WORKER.match(str(e))) and w[1] in _EXPECTED:  # torch re-raises a worker's error with its traceback as the message
         last = str(e).rstrip().splitlines()[-1]
         return last.split(': ', 1)[1] if ': ' in last else last

@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #e73eee7e
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -111,6 +112,9 @@ def atomic_path(path:str|os.PathLike): # the final file name
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:                  # a write into an open file names no file; numpy's short write on a full disk, no errno either
+        if e.filename and e.errno: raise
+        raise OSError(e.errno or errno.ENOSPC, e.strerror or f"No space left on device (only part was written: {e})", str(path)) from e
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 

@@ -98,7 +98,12 @@ def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or
             raise DataError(a.path, f"a pre-trained release (no SBD head); segment needs {_FINETUNED}")
         return SceneModel(m.shot_encoder, m, 224, m.crn.num_shots // 2, str(a.checkpoint), str(a.checkpoint)).to('cpu')
     ck = finetune_checkpoint(model)
-    task = FinetuneTask.load_from_checkpoint(ck, map_location='cpu', weights_only=True)
+    try: task = FinetuneTask.load_from_checkpoint(ck, map_location='cpu', weights_only=True)
+    except RuntimeError as e:                                              # weights of one size under the settings of another
+        if 'size mismatch' not in str(e): raise
+        sizes = [l.strip().rstrip('.') for l in str(e).splitlines() if 'size mismatch' in l]
+        raise DataError(ck, f"its weights do not fit the model its own settings describe ({sizes[0]}"
+                            f"{f'; and {len(sizes) - 1} more' if len(sizes) > 1 else ''}): not a checkpoint bassl wrote as it is") from None
     store = _features_folder(task, ck)
     cfg = load_config(store/'config.json') if (store/'config.json').is_file() else task.cfg
     src = read_encoder(store)
