@@ -46,8 +46,8 @@ from .train.finetune import FinetuneTask, load_encoder, random_encoder
 __all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint',
            'load_scene_model', 'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
            'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'jpeg_uri', 'timeline', 'report_html',
-           'cut_exact', 'keyframe_times', 'cut_keyframe', 'shot_spans', 'writing', 'foreign_files', 'refuse_foreign',
-           'Segmentation', 'segment_video', 'truth_labels', 'input_videos', 'segment', 'segment_cmd']
+           'cut_exact', 'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans', 'writing', 'foreign_files',
+           'refuse_foreign', 'Segmentation', 'segment_video', 'truth_labels', 'input_videos', 'segment', 'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -169,6 +169,7 @@ class Scene:
     end_frame:int # the scene's last frame
     start:float # seconds
     end:float # seconds
+    clip:str='' # the clip holding it, `clips/scene_NNNN.mp4` ('' without `cut`; with 'keyframe', scenes sharing a keyframe share one)
 
     @property
     def start_timecode(self) -> str: return timecode(self.start)
@@ -190,7 +191,7 @@ def scenes_from_probabilities(prob:np.ndarray, # [n-1] P(boundary after shot i)
             for i, (a, b) in enumerate(predicted_scenes(prob, threshold))]
 
 # %% ../nbs/33_segment.ipynb #72595d0a
-SCENE_COLUMNS = ('scene', 'first_shot', 'last_shot', 'start_frame', 'end_frame', 'start', 'end', 'start_timecode', 'end_timecode')
+SCENE_COLUMNS = ('scene', 'first_shot', 'last_shot', 'start_frame', 'end_frame', 'start', 'end', 'start_timecode', 'end_timecode', 'clip')
 
 def write_scenes(folder:str|os.PathLike, # the video's output folder
                  scenes:list[Scene], # its scenes
@@ -354,6 +355,17 @@ def cut_keyframe(video:str|os.PathLike, # the source video
         if out is not None: out.close()
     return paths
 
+def with_clips(scenes:list[Scene], # a video's scenes
+               clips:list[Path], # its clips, each named after the last scene it holds (`cut_exact`, `cut_keyframe`)
+              ) -> list[Scene]:
+    "The scenes, each with the clip that holds it."
+    named = sorted((int(p.stem.rsplit('_', 1)[-1]), p) for p in clips)
+    out, j = [], 0
+    for s in scenes:
+        while j < len(named) and named[j][0] < s.scene: j += 1
+        out.append(dataclasses.replace(s, clip=f"clips/{named[j][1].name}" if j < len(named) else ''))
+    return out
+
 # %% ../nbs/33_segment.ipynb #2567862a
 SEGMENT_RESULTS = ('scenes.json', 'scenes.csv', 'predictions.csv', 'report.html', 'features', 'root', 'clips/scene_*.mp4')  # what segment writes in <out>/<vid>/
 SEGMENT_LOCK = '.segment.lock' # held in `<out>/<vid>/` while a segment writes there
@@ -450,15 +462,16 @@ def _segment_video(video:Path, sm:SceneModel, folder:Path, vid:str, threshold, d
     scenes = scenes_from_probabilities(prob, threshold, frames, times)
     n = len(frames)
     write_predictions(folder, Predictions([vid] * (n - 1), np.arange(n - 1), prob, np.zeros(n - 1, np.int64)))
+    for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()            # the clips of a run before (other files there stay)
+    clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
+    scenes = with_clips(scenes, clips)
     meta = {'video': str(video.resolve()), 'vid': vid, 'model': sm.source, 'threshold': threshold, 'detector': detector,
-            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n}
+            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n, 'cut': cut, 'clips': len(clips)}
     write_scenes(folder, scenes, meta)
     root = MovieNetRoot(folder/'root')
     write_text(folder/'report.html', report_html(
         video.name, f"{n} shots, {len(scenes)} scenes at threshold {threshold:g} · {timecode(times[-1, 1])} at {rec.fps:.3f} fps · "
                     f"model {sm.source}", prob, scenes, threshold, times, [root.keyframe(vid, i, 1) for i in range(n)]))
-    for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()            # the clips of a run before (other files there stay)
-    clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
     return Segmentation(vid, video, folder, prob, scenes, threshold, clips, time.monotonic() - t_start)
 
 # %% ../nbs/33_segment.ipynb #25370b87
@@ -513,7 +526,9 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
             log(f"skipped {v}: {e}", file=sys.stderr)
             continue
         done.append(s)
-        log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes -> {s.folder} ({s.seconds:.1f} s)")
+        shared = f" (scenes sharing a keyframe share one; --cut exact gives one per scene)" if len(s.clips) < len(s.scenes) and s.clips else ''
+        clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
+        log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
 # %% ../nbs/33_segment.ipynb #531468c2
@@ -522,7 +537,8 @@ def segment_cmd(videos:Param("video files, or folders to search for them", str, 
                 out:Param("output folder: each video's results go to OUT/<video id>/", Path, required=True)=None,
                 threshold:float=0.5, # a scene boundary after a shot whose P(boundary) is above this
                 detector:Param("shot detector (PySceneDetect's content or adaptive detector, or TransNetV2)", str, choices=list(DETECTORS))=DEFAULT_DETECTOR,
-                cut:Param("also write one clip per scene: exact (re-encoded, frame-exact) or keyframe (stream copy, fast, starts snapped to keyframes)",
+                cut:Param("also write clips: exact (one per scene, re-encoded, frame-exact) or keyframe (stream copy, fast: each clip starts at the "
+                          "keyframe at or before its scene, so scenes sharing a keyframe share one clip; scenes.csv's clip column says which)",
                           str, choices=list(CUTS))=None,
                 device:str=None, # torch device (default: cuda when there is a GPU, else cpu)
                 overwrite:bool=False, # replace another video's results in OUT/<video id>/ instead of refusing

@@ -59,7 +59,8 @@ def test_segment_writes_every_output_and_skips_a_bad_video(tmp_path, model, vide
     pred = list(csv.reader(open(folder/'predictions.csv')))
     assert pred[0] == ['movie', 'shot', 'probability', 'label'] and len(pred) - 1 == scenes[-1]['last_shot']
     clips = sorted((folder/'clips').glob('scene_*.mp4'))
-    assert 1 <= len(clips) <= len(scenes)
+    assert 1 <= len(clips) <= len(scenes) and f"{len(scenes)} scenes, {len(clips)} clips" in r.stdout, r.stdout
+    assert {r['clip'] for r in rows} == {f'clips/{c.name}' for c in clips}        # every scene says which clip holds it
     frames = 0
     for c in clips:
         with av.open(str(c)) as f: frames += sum(1 for _ in f.decode(video=0))
