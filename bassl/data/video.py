@@ -32,12 +32,12 @@ from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, shot_id, wr
 from .synthetic import MARKER, SynthConfig, plan_movie, render_place, render_view, synth_ids
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER', 'video_id',
-           'video_ids', 'find_videos', 'RenderTruth', 'render_movie', 'VideoInfo', 'probe', 'iter_frames', 'Shot',
-           'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames',
-           'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split',
-           'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits',
-           'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd', 'cut_matches']
+__all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER',
+           'video_id', 'video_ids', 'find_videos', 'RenderTruth', 'render_movie', 'VideoInfo', 'probe', 'iter_frames',
+           'Shot', 'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector',
+           'keyframe_frames', 'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record',
+           'ensure_split', 'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels',
+           'assign_splits', 'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd', 'cut_matches']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 VIDEO_EXTS = ('.3gp', '.avi', '.flv', '.m2ts', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv') # what a folder search picks up
@@ -256,11 +256,17 @@ def _rotation(frame) -> int:
     "Counterclockwise display rotation of a decoded frame, rounded to a multiple of 90 in 0..270."
     return int(round((getattr(frame, 'rotation', 0) or 0) / 90)) % 4 * 90
 
+MAX_SIDE = 16384 # pixels: a video declaring a wider or taller picture is refused (H.264 and HEVC stop at 8192)
+
 def probe(path:str|os.PathLike, # a video file
          ) -> VideoInfo:
     "Frame rate, frame count, size, rotation and duration of a video; a `DataError` for anything that is not a decodable video."
     c, s = _open(path)
     try:
+        w, h = s.codec_context.width, s.codec_context.height
+        if max(w, h) > MAX_SIDE:                                          # a damaged or forged header: refused before any decoding
+            raise DataError(path, f"declares a {w}x{h} picture, beyond what bassl decodes ({MAX_SIDE} pixels a side at most; "
+                                  "8K video is 7680x4320): a damaged header, or not a film")
         try: first = next(c.decode(s), None)
         except av.FFmpegError as e: raise DataError(path, f"cannot decode the first frame ({_ffmpeg_msg(e)})") from None
         if first is None: raise DataError(path, "video stream has no frames")
