@@ -21,7 +21,7 @@ import re
 import time
 from pathlib import Path
 
-from bassl.config import FinetuneConfig, preset
+from bassl.config import FinetuneConfig, load_config, preset
 from bassl.core import write_json
 from bassl.experiments import boundary_rate, pretrain_budget
 from bassl.features import FeatureStore
@@ -52,10 +52,27 @@ def recipe(text):
     return label, out
 
 
+def slug(text:str) -> str:
+    "A file-name form of a label: 'one model, 15 epochs' -> 'one-model-15-epochs'."
+    return re.sub(r'[^a-z0-9+]+', '-', text.lower()).strip('-')
+
+
+def _finetune(fields:dict):
+    "The fine-tuning settings of a recipe: the CPU preset's, with its changes."
+    return dataclasses.replace(preset('bassl', 'cpu').finetune, **fields)
+
+
 def _settings(fields:dict) -> str:
     "What a recipe fine-tunes with, read from the CPU preset it changes: members, epochs, batch."
-    f = dataclasses.replace(preset('bassl', 'cpu').finetune, **fields)
+    f = _finetune(fields)
     return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}"
+
+
+def declaration(name:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int) -> dict:
+    "The study a recipe's record declares: its rows and seeds, and the settings its runs had (the demo's pre-training, the recipe's fine-tuning)."
+    return Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in rows], finetune_seeds=seeds,
+                 baseline='SimCLR instance' if 'SimCLR instance' in rows else '', epochs=pretrain_epochs, max_steps=-1,
+                 finetune_epochs=_finetune(fields).epochs, config={'finetune': fields} if fields else {}).declaration()
 
 
 def main():
@@ -73,9 +90,8 @@ def main():
         if not len(FeatureStore(demo/ROWS[label][0])): raise SystemExit(f"{demo/ROWS[label][0]}: no features: run `make demo` first")
     mach, seeds = machine(), list(range(a.seeds))
     print(f"yardstick {mach['yardstick_s']:.2f} s ({mach['cpu']})", flush=True)
-    slug = lambda text: re.sub(r'[^a-z0-9+]+', '-', text.lower()).strip('-')
-    records = {name: {'study': Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in a.rows], finetune_seeds=seeds,
-                                     baseline='SimCLR instance' if 'SimCLR instance' in a.rows else '').declaration(),
+    pre_epochs = load_config(demo/'pretrain'/'config.json').pretrain.epochs
+    records = {name: {'study': declaration(name, fields, out, a.rows, seeds, pre_epochs),
                       'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
                       'title': f"The demo's features fine-tuned with {a.seeds} seeds: {name} ({_settings(fields)})",
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
@@ -94,8 +110,10 @@ def main():
                                                'finetune_run': str(run), 'scores': sc, 'budget': budget,
                                                'seconds': {'extract': None, 'finetune': time.time() - t1}})
             m = mean_interval(scores)
-            print(f"{label:24s} {name:22s} AP {m['mean']:5.1f} ± {m['sd']:4.1f} (95 % CI {m['ci'][0]:5.1f} to {m['ci'][1]:5.1f})  "
-                  f"[{', '.join(f'{v:.1f}' for v in scores)}]  {time.time() - t0:.0f} s", flush=True)
+            spread = (f"± {m['sd']:4.1f} (95 % CI {m['ci'][0]:5.1f} to {m['ci'][1]:5.1f})" if m['sd'] is not None
+                      else '(one seed: no interval)')
+            print(f"{label:24s} {name:22s} AP {m['mean']:5.1f} {spread}  [{', '.join(f'{v:.1f}' for v in scores)}]  "
+                  f"{time.time() - t0:.0f} s", flush=True)
     for name, rec in records.items():
         path = Path(a.results or out)/f"{rec['study']['name']}.json"
         write_json(path, rec, indent=1)
