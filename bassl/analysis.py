@@ -27,9 +27,9 @@ from .pretext.objectives import cgm_pairs, msm_mask, sample_where, shotcol_neigh
 from .runs import pretrained, read_predictions, resolve, work_dir
 
 # %% auto #0
-__all__ = ['WINDOW_METHODS', 'builtin_root', 'project_relative', 'to_rgb', 'Embedder', 'load_embedder', 'encoder_options',
-           'Exploration', 'WindowDataset', 'window_dataset', 'window_truth', 'explore', 'checkpoint_predictions',
-           'load_predictions', 'predicted_scenes', 'movie_scores']
+__all__ = ['WINDOW_METHODS', 'SCENE_COLORS', 'builtin_root', 'project_relative', 'to_rgb', 'Embedder', 'load_embedder',
+           'encoder_options', 'Exploration', 'WindowDataset', 'window_dataset', 'window_truth', 'explore',
+           'checkpoint_predictions', 'load_predictions', 'predicted_scenes', 'movie_scores']
 
 # %% ../nbs/30_analysis.ipynb #2d6c46fb
 def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the project's built-in synthetic dataset
@@ -235,6 +235,8 @@ def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     return checkpoint_predictions(source)
 
 # %% ../nbs/30_analysis.ipynb #3c8f2843
+SCENE_COLORS = ('#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e')  # scene i's colour: i % 8 (no red: red marks boundaries)
+
 def predicted_scenes(prob:np.ndarray, # [n-1] P(boundary after shot i), shots 0..n-2
                      threshold:float=0.5,
                     ) -> list[tuple[int, int]]:

@@ -28,7 +28,7 @@ from fastcore.script import Param
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from .analysis import predicted_scenes
+from .analysis import SCENE_COLORS, predicted_scenes
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
@@ -43,8 +43,8 @@ from .runs import INPUTS, LAST, STAGE_FOLDERS, claim_folder, read_encoder, resol
 from .train.finetune import FinetuneTask, load_encoder, random_encoder
 
 # %% auto #0
-__all__ = ['SCENE_COLUMNS', 'SCENE_COLORS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint',
-           'load_scene_model', 'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
+__all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
+           'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
            'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'jpeg_uri', 'timeline', 'report_html',
            'cut_exact', 'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans', 'writing', 'foreign_files',
            'refuse_foreign', 'Segmentation', 'segment_video', 'truth_labels', 'input_videos', 'segment', 'segment_cmd']
@@ -230,8 +230,6 @@ def jpeg_uri(path:str|os.PathLike, # an image file
     return 'data:image/jpeg;base64,' + base64.b64encode(buf.getvalue()).decode()
 
 # %% ../nbs/33_segment.ipynb #adc2b5a2
-SCENE_COLORS = ('#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e')
-
 def timeline(prob:np.ndarray, # [n-1] P(boundary after shot i)
              scenes:list[Scene], threshold:float,
              times:np.ndarray, # [n, 2] each shot's start and end in seconds

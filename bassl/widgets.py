@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .analysis import (WINDOW_METHODS, Embedder, Exploration, WindowDataset, builtin_root, encoder_options, explore,
+from .analysis import (SCENE_COLORS, WINDOW_METHODS, Embedder, Exploration, WindowDataset, builtin_root, encoder_options, explore,
                             load_embedder, load_predictions, movie_scores, predicted_scenes, project_relative, window_dataset)
 from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_shot_table
 from .data.transforms import decode_frames
@@ -25,13 +25,12 @@ from .metrics import Predictions
 from .runs import locate, run_config
 
 # %% auto #0
-__all__ = ['GROUP_COLORS', 'SCENE_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'png_uri', 'strip',
-           'legend_entry', 'window_figure', 'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure',
+__all__ = ['GROUP_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'png_uri', 'strip', 'legend_entry',
+           'window_figure', 'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure',
            'keyframes_figure', 'SceneViewer']
 
 # %% ../nbs/31_widgets.ipynb #cd94f89b
 GROUP_COLORS = ('#1f77b4', '#ff7f0e')  # group 0 (anchor 0's scene), group 1 (anchor 1's scene)
-SCENE_COLORS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf')
 PSEUDO_LINE = dict(color='#d62728', dash='dash', width=2)          # the pseudo-boundary, drawn over...
 TRUE_LINE = dict(color='rgba(44,160,44,0.45)', width=7)            # ...a wide pale true boundary, so both show where they meet
 SAMPLE_MARKERS = {  # legend label: (symbol, colour) of the pretext-sample markers
