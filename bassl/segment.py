@@ -524,7 +524,7 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
             log(f"skipped {v}: {e}", file=sys.stderr)
             continue
         done.append(s)
-        shared = f" (scenes sharing a keyframe share one; --cut exact gives one per scene)" if len(s.clips) < len(s.scenes) and s.clips else ''
+        shared = " (scenes sharing a keyframe share one; --cut exact gives one per scene)" if len(s.clips) < len(s.scenes) and s.clips else ''
         clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
         log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
