@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..core import DataError, check_id, inside, write_json
 from .anno import build_anno
-from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, shot_id, write_labels, write_shot_table
+from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, read_utf8, shot_id, write_labels, write_shot_table
 from .synthetic import MARKER, SynthConfig, plan_movie, render_place, render_view, synth_ids
 
 # %% auto #0
@@ -703,10 +703,7 @@ def read_labels_csv(path:str|os.PathLike, # a labels CSV
                    ) -> dict[str, LabelRows]:
     "`{video name: LabelRows}` of a labels CSV (header `video,time` or `video,time,split`); a `DataError` names the file:line at fault."
     out = {}
-    data = Path(path).read_bytes()
-    try: text = data.decode('utf-8-sig')
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text (byte {data[e.start]:#04x}): save the CSV as UTF-8", data[:e.start].count(b'\n') + 1) from None
+    text = read_utf8(path).removeprefix('\ufeff')                         # a spreadsheet's byte-order mark is not a header
     rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline='')), 1)
             if any(x.strip() for x in r) and not r[0].lstrip().startswith('#')]
     if not rows: raise DataError(path, "empty labels file: expected a header 'video,time' (or 'video,time,split') and one row per scene boundary")
