@@ -24,7 +24,7 @@ from .transforms import ClipAugment, JpegClips, decode_clip, decode_frames, eval
 
 # %% auto #0
 __all__ = ['DEVICE_HALVES', 'ShotTable', 'PretrainDataset', 'worker_init', 'KeyframeDataset', 'knn_dataset', 'extraction_dataset',
-           'anno_set_of', 'FinetuneDataset']
+           'anno_set_of', 'FinetuneDataset', 'MemberSamples']
 
 # %% ../../nbs/08_data.datasets.ipynb #5831fc44
 @dataclass
@@ -208,3 +208,19 @@ class FinetuneDataset(Dataset):
         w = sbd_window(c, n, self.neighbor_size)
         x = torch.from_numpy(np.ascontiguousarray(self.features[vid][w], dtype=np.float32))  # [2k+1, D]
         return {'idx': idx, 'vid': vid, 'shot': c, 'features': x, 'label': self.targets[idx]}
+
+# %% ../../nbs/08_data.datasets.ipynb #c6db92b6
+class MemberSamples(Dataset):
+    "Each of `members` models its own sample order over `dataset`: item `i` stacks sample `perm_k[i]` for every member `k`."
+    def __init__(self, dataset:Dataset, # a dataset of dict samples (`FinetuneDataset`)
+                 members:int, # how many orders
+                 seed:int=0, # draws the members' permutations (member 0 reads the sampler's order as it is)
+                ):
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be an integer >= 1, got {members!r}")
+        self.dataset, n = dataset, len(dataset)
+        self.perms = np.stack([np.arange(n)] + [np.random.default_rng([seed, k]).permutation(n) for k in range(1, members)])
+
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, idx:int) -> dict:
+        "The samples of every member, collated: a member axis first (`features [members, 2k+1, D]`, `label [members]`)."
+        return default_collate([self.dataset[int(j)] for j in self.perms[:, idx]])

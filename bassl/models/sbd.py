@@ -53,8 +53,12 @@ class SceneBoundaryEnsemble(nn.Module):
         if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be an integer >= 1, got {members!r}")
         self.members = nn.ModuleList(SceneBoundaryModel(input_dim, crn) for _ in range(members))
 
-    def member_logits(self, x:torch.Tensor) -> torch.Tensor:
+    def member_logits(self, x:torch.Tensor, # `[B, S, D]` read by every member, or `[members, B, S, D]`: a batch each
+                     ) -> torch.Tensor:
         "`[members, B, 2]`: each member's logits."
+        if x.ndim == 4:
+            if len(x) != len(self.members): raise ValueError(f"a batch per member needs {len(self.members)} batches, got {len(x)}")
+            return torch.stack([m(b) for m, b in zip(self.members, x)])
         return torch.stack([m(x) for m in self.members])
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from ..config import Experiment, config_from_dict, load_config, save_config
 from ..core import DataError
 from ..data.check import verify_anno_set
-from ..data.datasets import FinetuneDataset, ShotTable
+from ..data.datasets import FinetuneDataset, MemberSamples, ShotTable
 from ..data.movienet import SPLITS, MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
@@ -158,6 +158,7 @@ class FinetuneTask(L.LightningModule):
     def _loader(self, anno:str, train:bool):
         f = self.cfg.finetune
         ds = FinetuneDataset(FeatureStore(self.hparams.features), MovieNetRoot(self.cfg.root).anno_file(anno), f.neighbor_size)
+        if train and f.members > 1: ds = MemberSamples(ds, f.members, self.cfg.seed)  # each member its own batches
         sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=train,
                                      seed=self.cfg.seed, drop_last=False)
         return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler, num_workers=f.num_workers,
@@ -171,7 +172,10 @@ class FinetuneTask(L.LightningModule):
     def test_dataloader(self): return self._loader('test', False)
 
     def training_step(self, batch, batch_idx):
-        losses = [balanced_cross_entropy(l, batch['label']) for l in self.model.member_logits(batch['features'])]
+        x, y = batch['features'], batch['label']
+        if x.ndim == 4: x, y = x.transpose(0, 1), y.T  # `MemberSamples`: [B, members, ...] -> a batch per member
+        logits = self.model.member_logits(x)
+        losses = [balanced_cross_entropy(l, t) for l, t in zip(logits, y if y.ndim == 2 else y.expand(len(logits), -1))]
         loss = sum(losses)  # each member's gradient is its own loss's: each learns as it would alone
         self.log('train/loss', loss.detach() / len(losses), on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch['label']))
         return loss
