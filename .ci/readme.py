@@ -6,6 +6,9 @@ from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
 DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(\S+)')
+# a relative link or picture in nbs/index.ipynb (`](guide.ipynb)`, `](images/x.png)`) is relative to nbs/, where the docs
+# site and Jupyter read it; README.md sits one folder up
+RELATIVE = re.compile(r'\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^)\s]+)\)')
 
 
 def render(nb_path: Path) -> str:
@@ -14,7 +17,7 @@ def render(nb_path: Path) -> str:
     for cell in nb['cells']:
         src = ''.join(cell['source'])
         if cell['cell_type'] == 'markdown':
-            out.append(re.sub(r'\]\(images/', '](nbs/images/', src.strip()))  # pictures live in nbs/images/
+            out.append(RELATIVE.sub(r'](nbs/\1)', src.strip()))  # pictures (nbs/images/) and docs pages (nbs/*.ipynb)
             continue
         lines = src.splitlines()
         flags = {m.group(1) for m in map(DIRECTIVE.match, lines) if m}
