@@ -162,9 +162,9 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     cfg = spec.experiment()
     jobs = {  # label: (run, what it is)
         'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {epochs} epoch(s)), then fine-tuning "
-                        "from the pre-trained CRN"),
-        'BaSSL, fresh CRN': (dataclasses.replace(spec, name=f'{spec.name}/fresh-crn', features=spec.name, crn='scratch'),
-                             "the same features, fine-tuned with a fresh CRN (what BaSSL's encoder alone gives)"),
+                        "a fresh CRN on its features (at this size a fresh CRN fine-tunes better than the pre-trained one)"),
+        'BaSSL, transferred CRN': (dataclasses.replace(spec, name=f'{spec.name}/transferred-crn', features=spec.name, crn='pretrain'),
+                                   "the same features, fine-tuned from the CRN pre-trained with them (the paper's transfer)"),
         'SimCLR instance': (dataclasses.replace(spec, name=f'{spec.name}/instance', method='instance'),
                             "SimCLR on two views of one shot, the paper's strongest baseline, for as many epochs"),
         'random init': (dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), "a randomly initialised encoder")}
@@ -177,7 +177,7 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
           f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(jobs.values())[1:])})")
     print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"
           "  make tensorboard   every run's training curves\n"
-          "  README.md          fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")
+          "  nbs/guide.ipynb    fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")
     return 0
 
 # %% ../nbs/40_cli.ipynb #8515203a

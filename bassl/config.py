@@ -19,8 +19,8 @@ from .data.synthetic import DEFAULT_ROOT
 from .methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 
 # %% auto #0
-__all__ = ['CRN_INITS', 'RANGES', 'FINETUNE_LR', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment', 'Range',
-           'range_problems', 'check_ranges', 'preset', 'config_from_dict', 'save_config', 'load_config']
+__all__ = ['CRN_INITS', 'RANGES', 'FINETUNE_LR', 'AUTO_CRN', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment',
+           'Range', 'range_problems', 'check_ranges', 'preset', 'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
 CRN_INITS = ('auto', 'pretrain', 'scratch') # where fine-tuning's CRN starts
@@ -189,6 +189,7 @@ def check_ranges(cfg:Experiment, # the configuration to check
 # %% ../nbs/20_config.ipynb #7dbfd82f
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
                'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}  # ~300 steps: at a 10x lower rate a transferred CRN barely trains
+AUTO_CRN = {'paper': 'pretrain', 'cpu': 'scratch'} # where crn='auto' starts fine-tuning's CRN when pre-training trained one: see above
 
 def preset(method:str='bassl', # a key of `METHODS`
            size:str='paper', # 'paper' or 'cpu'
@@ -208,6 +209,7 @@ def preset(method:str='bassl', # a key of `METHODS`
                                                base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
                                                precision='32-true', sync_bn=False, num_workers=2, **on),
                        finetune=FinetuneConfig(crn=small(), epochs=40, global_batch=64, members=5, num_workers=0))  # see above
+    if crn == 'auto': crn = AUTO_CRN[size] if e.pretrain.trains_crn else 'scratch'
     e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
     init = 'pretrain' if e.transfers_crn else 'scratch'            # recorded resolved, so a run's config says which CRN it used
     e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init])

@@ -85,7 +85,7 @@ class RunSpec:
     tasks:str='ssm,cgm,pp,msm' # BaSSL pretext tasks switched on, comma-separated
     encoder:str='pretrain' # features from: 'pretrain' (this run's), 'random', or a checkpoint / public release path
     features:str='' # fine-tune on another run's finished features: its name under `runs`, or a feature-store folder ('': this run's)
-    crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto' (transferred when pre-training trains one), or a checkpoint path
+    crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto' (transferred at the paper's size when pre-training trains one, fresh at the CPU size: `bassl.config.AUTO_CRN`), or a checkpoint path
     finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's: 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one)
     finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20, cpu 40)
     devices:int=1 # devices per node

@@ -64,7 +64,7 @@ class Row:
         return f"pretrain-{self.method}{tasks}"
 
 # %% ../nbs/35_study.ipynb #17442c4d
-DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, transferred CRN'), Row('BaSSL, fresh CRN', crn='scratch'),
+DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, transferred CRN', crn='pretrain'), Row('BaSSL, fresh CRN', crn='scratch'),
              Row('random init', encoder='random')) # the demo's comparison, its baseline first
 PASSED = ('size', 'epochs', 'max_steps', 'finetune_epochs', 'finetune_lr', 'devices', 'num_nodes', 'launcher', 'config', 'synth') # RunSpec fields every run gets
 _SPEC = {f.name: f for f in dataclasses.fields(RunSpec)}

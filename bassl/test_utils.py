@@ -35,9 +35,10 @@ def tiny_root(folder:str|os.PathLike, # where to write the dataset root
 
 def tiny_experiment(method:str='bassl', # one of the five methods
                     root:str|os.PathLike=DEFAULT_ROOT, # the dataset root, e.g. a `tiny_root`
-                    crn:str='auto', # fine-tuning's CRN: 'auto', 'pretrain' or 'scratch'
+                    crn:str|None=None, # fine-tuning's CRN: 'auto', 'pretrain' or 'scratch' (None: transferred where pre-training trains one)
                     **kw) -> Experiment:
     "The CPU preset of `method` shrunk to run in seconds: 32 px crops, batches of 8, the small CRN, one fine-tuned model for 15 epochs, no loader workers; `kw` overrides top-level fields."
+    if crn is None: crn = 'pretrain' if preset(method, 'cpu', **kw).pretrain.trains_crn else 'scratch'  # tests exercise the transfer
     e = preset(method, 'cpu', crn=crn, root=str(root), **kw)
     small = CRNConfig(**SMALL_CRN)
     return dataclasses.replace(e, pretrain=dataclasses.replace(e.pretrain, image_size=32, global_batch=8, num_workers=0, crn=small),

@@ -136,18 +136,19 @@ def test_demo_runs_main_job(tmp_path):
     r = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', tmp_path/'runs')
     assert 'is a valid MovieNet-SSeg root' in r.stdout
     header = next(l for l in r.stdout.splitlines() if l.split()[:1] == ['BaSSL'])  # the score table's
-    assert header.split() == ['BaSSL', 'BaSSL,', 'fresh', 'CRN', 'SimCLR', 'instance', 'random', 'init']
+    assert header.split() == ['BaSSL', 'BaSSL,', 'transferred', 'CRN', 'SimCLR', 'instance', 'random', 'init']
     runs = tmp_path/'runs'
-    for run in (runs, runs/'fresh-crn', runs/'instance', runs/'random'):
+    for run in (runs, runs/'transferred-crn', runs/'instance', runs/'random'):
         scores = json.loads((run/'finetune'/'scores.json').read_text())
         assert all(0 <= v <= 100 for v in scores.values())
         assert json.loads((run/'finetune'/'done.json').read_text())['outputs']['scores'] == scores
     record = lambda run: json.loads((run/'finetune'/'done.json').read_text())['record']
-    assert record(runs)['crn'] == "pre-trained with the features' encoder" and record(runs)['finetune']['crn_init'] == 'pretrain'
-    for run in (runs/'fresh-crn', runs/'instance', runs/'random'): assert record(run)['crn'] == 'scratch', run
-    assert record(runs/'fresh-crn')['input'] == record(runs)['input']  # the encoder-only ablation reads BaSSL's own features
+    t = runs/'transferred-crn'  # at the CPU size BaSSL fine-tunes a fresh CRN ('auto'); the paper's transfer is a row of its own
+    assert record(t)['crn'] == "pre-trained with the features' encoder" and record(t)['finetune']['crn_init'] == 'pretrain'
+    for run in (runs, runs/'instance', runs/'random'): assert record(run)['crn'] == 'scratch', run
+    assert record(t)['input'] == record(runs)['input']  # the transfer reads BaSSL's own features
     assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and (runs/'instance'/'pretrain'/'checkpoints'/'last.ckpt').exists()
-    assert not (runs/'random'/'pretrain').exists() and not (runs/'fresh-crn'/'pretrain').exists() and not (runs/'fresh-crn'/'features').exists()
+    assert not (runs/'random'/'pretrain').exists() and not (t/'pretrain').exists() and not (t/'features').exists()
     assert re.search(r'^AP .*\(chance \d+\.\d\d: the share of test shots that end a scene\)$', r.stdout, re.M), r.stdout
     assert f"run folder: {runs}" in r.stdout
     assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next

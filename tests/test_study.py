@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bassl.runs import read_done, read_scores
-from bassl.study import Study, run_study, summarize
+from bassl.study import Study, results_records, run_study, summarize
 from bassl.test_utils import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
@@ -94,3 +94,20 @@ def test_study_notebook_parameters():
     assert params == {'study': '', 'runs': Study().runs, 'overrides': {}, 'reps': inspect.signature(run_study).parameters['reps'].default}
     demo = yaml.safe_load((ROOT/'configs'/'study-demo.yaml').read_text())
     assert set(Study().declaration()) >= set(demo) and {r['label'] for r in demo['rows']} == {r.label for r in Study().rows}
+
+
+def test_cpu_auto_crn_follows_the_records():
+    "The CPU preset's crn='auto' starts a fresh CRN because in every committed record a fresh CRN beat BaSSL's transferred one, seed for seed."
+    from bassl.config import AUTO_CRN, preset
+    rows = ('BaSSL, transferred CRN', 'BaSSL, fresh CRN')
+    paired = 0
+    for path in results_records():
+        cells = json.loads(path.read_text())['cells']
+        ap = {(c['row'], c['pretrain_seed'], c['finetune_seed']): c['scores']['AP'] for c in cells if c['row'] in rows}
+        for row, p, f in ap:
+            if row != rows[1] or (rows[0], p, f) not in ap: continue
+            assert ap[rows[1], p, f] > ap[rows[0], p, f], (path.name, p, f)
+            paired += 1
+    assert paired >= 10, paired  # both recipes' records, 5 seeds each
+    assert AUTO_CRN['cpu'] == 'scratch' and preset('bassl', 'cpu').finetune.crn_init == 'scratch'
+    assert AUTO_CRN['paper'] == 'pretrain' and preset('bassl').finetune.crn_init == 'pretrain'  # the paper's transfer (its Table 5)
