@@ -1,4 +1,4 @@
-"`bassl segment` from the shell, as a subprocess: a rendered video cut into scenes, a bad file skipped with a summary, a foreign output folder refused, a hostile file name shown as text in Chromium, one writer per folder, its own clips never taken as input."
+"`bassl segment` from the shell, as a subprocess: a rendered video cut into scenes (with a fine-tuned model, and without labels from a pre-trained one), a bad file skipped with a summary, a foreign output folder refused, a hostile file name shown as text in Chromium, one writer per folder, its own clips never taken as input."
 import csv
 import dataclasses
 import json
@@ -79,6 +79,42 @@ def test_segment_refuses_another_videos_folder(tmp_path, model, video):
 def test_segment_refuses_a_model_that_is_not_fine_tuned(tmp_path, model, video):
     r = bassl(video[0], '--model', model/'pretrain', '--out', tmp_path/'out')
     assert r.returncode == 1 and 'error:' in r.stderr and 'pre-trained checkpoints only' in r.stderr, r.stderr
+    assert '--zero-shot pp' in r.stderr, r.stderr                            # and names the way to segment it without labels
+
+
+def test_segment_zero_shot_pp_from_a_pre_training_checkpoint(tmp_path, model, video):
+    "`--zero-shot pp` with a pre-training checkpoint alone (no fine-tuning, no labels): scenes on the shot cuts, a report that says label-free."
+    from bassl.data.video import read_video_record
+    path, truth = video
+    ck = tmp_path/'pretrained.ckpt'; ck.write_bytes((model/'pretrain'/'checkpoints'/'last.ckpt').read_bytes())   # outside any run
+    r = bassl(path, '--model', ck, '--out', tmp_path/'out', '--zero-shot', 'pp', '--scenes', '3')
+    assert r.returncode == 0 and '1 of 1 videos segmented' in r.stdout, r.stdout + r.stderr
+    folder = tmp_path/'out'/'film'
+    meta = json.loads((folder/'scenes.json').read_text())
+    assert (meta['label_free'], meta['score'], meta['scenes_asked'], meta['model']) == (True, 'pp', 3, str(ck)), meta
+    scenes = meta['scenes']
+    assert 2 <= len(scenes) <= 3, scenes                                     # 3 asked; ties at the cut may merge two
+    rec = read_video_record(folder/'root', 'film')
+    starts = [s['start'] for s in rec.shots]
+    assert [s['start_frame'] for s in scenes] == [starts[s['first_shot']] for s in scenes]      # every scene starts a detected shot
+    assert [s['first_shot'] for s in scenes[1:]] == [s['last_shot'] + 1 for s in scenes[:-1]]   # and they tile the shots
+    for s in scenes[1:]: assert min(abs(s['start_frame'] - c) for c in truth.cuts) <= 2, (s, truth.cuts)   # on the video's real cuts
+    report = (folder/'report.html').read_text()
+    assert 'label-free scenes (no labels, no fine-tuning): score pp' in report and report.count('<div class="scene"') == len(scenes)
+    pred = list(csv.reader(open(folder/'predictions.csv')))
+    assert len(pred) - 1 == rec.num_shot - 1 and all(0 <= float(p[2]) <= 1 for p in pred[1:])
+
+
+def test_segment_zero_shot_dtw_and_cosine_by_default_length(tmp_path, model, video):
+    "dtw and cosine from a pre-training run, the number of scenes from the expected scene length; --threshold with --scenes refused."
+    for score in ('dtw', 'cosine'):
+        r = bassl(video[0], '--model', model/'pretrain', '--out', tmp_path/score, '--zero-shot', score)
+        assert r.returncode == 0, r.stdout + r.stderr
+        meta = json.loads((tmp_path/score/'film'/'scenes.json').read_text())
+        assert meta['score'] == score and meta['label_free'] and 'expected 8 shots per scene' in meta['threshold_from'], meta
+        assert len(meta['scenes']) <= max(1, round(meta['shots'] / 8)), meta
+    r = bassl(video[0], '--model', model/'pretrain', '--out', tmp_path/'both', '--zero-shot', 'dtw', '--scenes', '2', '--threshold', '.5')
+    assert r.returncode == 2 and '--threshold and --scenes both given' in r.stderr and not (tmp_path/'both').exists(), r.stderr
 
 
 CHROMIUM = Path('/usr/bin/chromium')
