@@ -17,7 +17,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 from fastcore.script import Param, anno_parser
 
-from .core import DataError
+from .core import DataError, ParameterError
 from .data.anno import build_anno
 from .data.check import check_root
 from .data.movienet import ANNO_SETS, MovieNetRoot
@@ -152,7 +152,6 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
              **kwargs) -> int:
     "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
     from bassl.experiments import RunSpec, boundary_rate, run_stage, score_table
-    from bassl.train.trainer import ParameterError
     if epochs < 1: raise ParameterError('--epochs', epochs, 'at least 1 pre-training epoch')
     root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
@@ -244,8 +243,7 @@ _EXPECTED = ('DataError', 'ParameterError', 'OSError', 'FileNotFoundError', 'Per
 
 def failure_line(e:BaseException) -> str|None:
     "The one-line message of an expected failure (a bad input file, a parameter out of range, a full or read-only disk), or None for a bug."
-    if isinstance(e, DataError): return str(e)
-    if (m := sys.modules.get('bassl.train.trainer')) and isinstance(e, m.ParameterError): return str(e)
+    if isinstance(e, (DataError, ParameterError)): return str(e)
     if isinstance(e, OSError) and e.errno in _DISK: return f"{e.filename + ': ' if e.filename else ''}{e.strerror}: {_DISK[e.errno]}"
     if (w := _WORKER.match(str(e))) and w[1] in _EXPECTED:  # torch re-raises a worker's error with its traceback as the message
         last = str(e).rstrip().splitlines()[-1]

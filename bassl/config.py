@@ -19,8 +19,9 @@ from .data.synthetic import DEFAULT_ROOT
 from .methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 
 # %% auto #0
-__all__ = ['CRN_INITS', 'RANGES', 'FINETUNE_LR', 'AUTO_CRN', 'CRNConfig', 'PretrainConfig', 'FinetuneConfig', 'Experiment',
-           'Range', 'range_problems', 'check_ranges', 'preset', 'config_from_dict', 'save_config', 'load_config']
+__all__ = ['CRN_INITS', 'RANGES', 'MAX_STEPS', 'TYPES', 'FINETUNE_LR', 'AUTO_CRN', 'CRNConfig', 'PretrainConfig',
+           'FinetuneConfig', 'Experiment', 'Range', 'type_ok', 'range_problems', 'check_ranges', 'preset',
+           'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
 CRN_INITS = ('auto', 'pretrain', 'scratch') # where fine-tuning's CRN starts
@@ -134,19 +135,23 @@ class Experiment:
 # %% ../nbs/20_config.ipynb #e06da951
 @dataclass(frozen=True)
 class Range:
-    "An allowed interval of a numeric field; `None` leaves a side open."
+    "An allowed interval of a numeric field (`None` leaves a side open), with any sentinel values it also takes."
     kind:type # int or float
     lo:float|None=None
     hi:float|None=None
     lo_open:bool=False # lo itself excluded
     hi_open:bool=False # hi itself excluded
+    also:tuple=() # sentinels taken besides the interval, e.g. -1 for "every epoch"
+    words:str|None=None # what it accepts, as the messages say it (default: the interval)
 
     def __contains__(self, v) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float) if self.kind is float else int): return False
         if not math.isfinite(v): return False
+        if v in self.also: return True
         if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo): return False
         return self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
     def __str__(self):
+        if self.words: return self.words
         what, lo, hi = 'an integer' if self.kind is int else 'a number', _num(self.lo), _num(self.hi)
         if self.hi is None: return f"{what} {'>' if self.lo_open else '>='} {lo}"
         return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
@@ -164,6 +169,12 @@ RANGES = {  # per dataclass: field -> allowed values
                          neighbor_size=_POS_INT, num_workers=_NONNEG_INT, members=_POS_INT),
     Experiment: dict(devices=_POS_INT, num_nodes=_POS_INT, seed=Range(int, 0, 2**32 - 1)),  # the seeds torch and numpy accept
 }
+MAX_STEPS = Range(int, 1, also=(-1,), words='a positive number of training steps, or -1 to train every epoch') # a step budget: Lightning reads 0 as "train nothing", other negatives as "no budget"
+TYPES = {'int': int, 'float': (int, float), 'str': str, 'bool': bool, 'list[str]': list, 'dict': dict} # a field's annotation -> what a value of it may be (an int is a float)
+
+def type_ok(v, t:str) -> bool:
+    "Whether value `v` fits annotation `t` (a key of `TYPES`): a bool is no number, a list[str] holds strings."
+    return isinstance(v, TYPES[t]) and (t == 'bool' or not isinstance(v, bool)) and (t != 'list[str]' or all(isinstance(s, str) for s in v))
 
 def range_problems(cfg, # an `Experiment` (or one of its parts)
                    where:str='', # prefix of the field names, e.g. 'pretrain.'
@@ -229,9 +240,7 @@ def _build(cls, data:dict, where:str, path):
         t = fields[k].type
         sub = {'CRNConfig': CRNConfig, 'PretrainConfig': PretrainConfig, 'FinetuneConfig': FinetuneConfig}.get(t)
         if sub: kw[k] = _build(sub, v, f"{where}{k}.", path); continue
-        want = {'int': int, 'float': (int, float), 'str': str, 'bool': bool, 'list[str]': list}[t]
-        if not isinstance(v, want) or (t != 'bool' and isinstance(v, bool)) or (t == 'list[str]' and not all(isinstance(s, str) for s in v)):
-            raise DataError(path, f"field '{where}{k}' must be {t}, got {v!r}")
+        if not type_ok(v, t): raise DataError(path, f"field '{where}{k}' must be {t}, got {v!r}")
         kw[k] = float(v) if t == 'float' else v
     try: return cls(**kw)
     except ValueError as e: raise DataError(path, str(e)) from None

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 # %% auto #0
-__all__ = ['DataError', 'check_id', 'inside', 'read_ndjson', 'iter_ndjson', 'atomic_path', 'write_text', 'write_json',
-           'write_ndjson']
+__all__ = ['DataError', 'ParameterError', 'check_id', 'inside', 'read_ndjson', 'iter_ndjson', 'atomic_path', 'write_text',
+           'write_json', 'write_ndjson']
 
 # %% ../nbs/00_core.ipynb #32d867d7
 _WHERE = re.compile(r'(?P<path>.+?)(?::(?P<line>\d+))?: (?P<msg>.*)', re.S)
@@ -44,6 +44,17 @@ class DataError(ValueError):
     def where(self) -> str:
         "`path:line`, or just `path`"
         return self.path if self.line is None else f"{self.path}:{self.line}"
+
+# %% ../nbs/00_core.ipynb #959d0b20
+class ParameterError(ValueError):
+    "A parameter out of its range: names the parameter, the value given and what it accepts."
+    def __init__(self,
+                 name:str, # the parameter, as the user wrote it (`max_steps`, `--max-steps`, `finetune.epochs`)
+                 value, # what was given
+                 expected:str, # what it accepts, in words
+                 message:str|None=None): # the whole message, in the caller's words (default: `name=value: expected ...`)
+        self.name, self.value, self.expected = name, value, expected
+        super().__init__(message or f"{name}={value!r}: expected {expected}")
 
 # %% ../nbs/00_core.ipynb #5338389c
 _SAFE_ID = re.compile(r'[A-Za-z0-9_.\-]+')

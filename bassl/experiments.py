@@ -12,7 +12,6 @@ import difflib
 import fcntl
 import hashlib
 import html
-import math
 import json
 import os
 import re
@@ -30,15 +29,14 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .config import CRN_INITS, Experiment, config_from_dict, load_config, preset, save_config
-from .core import DataError
+from .config import CRN_INITS, MAX_STEPS, RANGES, Experiment, Range, config_from_dict, load_config, preset, save_config, type_ok
+from .core import DataError, ParameterError
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
 from .data.sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sparse_anchors
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
 from .methods import METHODS, TASKS, get_method
 from .models.checkpoint import load_checkpoint
-from .train.trainer import ParameterError
 from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
@@ -56,12 +54,10 @@ def _merge(base:dict, over:dict) -> dict:
     for k, v in over.items(): out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
-_RANGES = (('epochs', lambda v: v >= 0, "0 (the preset's) or a positive number of epochs"),
-           ('max_steps', lambda v: v == -1 or v > 0, 'a positive number of steps, or -1 to train every epoch'),
-           ('finetune_lr', lambda v: math.isfinite(v) and v >= 0, "0 (the preset's) or a positive learning rate"),
-           ('finetune_epochs', lambda v: v >= 0, "0 (the preset's) or a positive number of epochs"),
-           ('devices', lambda v: v >= 1, 'at least 1 device per node'), ('num_nodes', lambda v: v >= 1, 'at least 1 node'),
-           ('seed', lambda v: v >= 0, 'a non-negative integer'))
+_EPOCHS = Range(int, 0, words="0 (the preset's) or a positive number of epochs")
+_RANGES = {'epochs': _EPOCHS, 'max_steps': MAX_STEPS, 'finetune_lr': Range(float, 0, words="0 (the preset's) or a positive learning rate"),
+           'finetune_epochs': _EPOCHS, 'devices': Range(int, 1, words='at least 1 device per node'),
+           'num_nodes': Range(int, 1, words='at least 1 node'), 'seed': RANGES[Experiment]['seed']}  # a parameter's allowed values
 
 _NAME_PART = re.compile(r'[A-Za-z0-9_.+-]+')  # a method's name is a natural run name: 'bassl+shotcol'
 
@@ -97,12 +93,10 @@ class RunSpec:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # papermill passes whatever it was given: say which parameter is wrong
-            v, want = getattr(self, f.name), {'str': str, 'bool': bool, 'int': int, 'float': (int, float), 'dict': dict}[f.type]
-            if not isinstance(v, want) or (f.type in ('int', 'float') and isinstance(v, bool)):
-                raise ParameterError(f.name, v, f.type, f"parameter {f.name!r} must be {f.type}, got {v!r}")
+            if not type_ok(v := getattr(self, f.name), f.type): raise ParameterError(f.name, v, f.type, f"parameter {f.name!r} must be {f.type}, got {v!r}")
         if isinstance(self.finetune_lr, int): self.finetune_lr = float(self.finetune_lr)
-        for name, ok, want in _RANGES:  # and which value is out of its range (-1 and 0 are the documented sentinels, nothing else)
-            if not ok(v := getattr(self, name)): raise ParameterError(name, v, want, f"parameter {name!r} must be {want}, got {v!r}")
+        for name, r in _RANGES.items():  # and which value is out of its range (-1 and 0 are the documented sentinels, nothing else)
+            if (v := getattr(self, name)) not in r: raise ParameterError(name, v, str(r), f"parameter {name!r} must be {r}, got {v!r}")
         _check_name(self.name)
 
     @classmethod

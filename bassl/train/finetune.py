@@ -20,7 +20,7 @@ from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ..config import Experiment, config_from_dict, load_config, save_config
-from ..core import DataError
+from ..core import DataError, ParameterError
 from ..data.check import verify_anno_set
 from ..data.datasets import FinetuneDataset, MemberSamples, ShotTable
 from ..data.movienet import SPLITS, MovieNetRoot, read_shot_table
@@ -32,7 +32,7 @@ from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
 from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_encoder, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
-from .trainer import ParameterError, check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
+from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
 __all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'random_encoder', 'extract',

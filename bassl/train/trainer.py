@@ -22,13 +22,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import Dataset, DistributedSampler
 
-from ..core import DataError, atomic_path
+from ..core import DataError, ParameterError, atomic_path
 from ..models.checkpoint import read_state_dict
-from ..config import Experiment
+from ..config import MAX_STEPS, Experiment
 
 # %% auto #0
-__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'ParameterError', 'check_max_steps', 'check_batches', 'LastCheckpoint',
-           'LineProgress', 'quiet_banners', 'make_trainer', 'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
+__all__ = ['seed_for', 'EpochSampler', 'SeededSamples', 'check_max_steps', 'check_batches', 'LastCheckpoint', 'LineProgress',
+           'quiet_banners', 'make_trainer', 'quiet_worker_advice', 'AtomicCheckpointIO', 'check_resume']
 
 # %% ../../nbs/23_train.trainer.ipynb #c397d05f
 def seed_for(*keys:int) -> int:
@@ -52,22 +52,11 @@ class SeededSamples(Dataset):
             return self.dataset[i]
 
 # %% ../../nbs/23_train.trainer.ipynb #e3624645
-class ParameterError(ValueError):
-    "A parameter out of its range: names the parameter, the value given and what it accepts."
-    def __init__(self,
-                 name:str, # the parameter, as the user wrote it (`max_steps`, `--max-steps`, `finetune.epochs`)
-                 value, # what was given
-                 expected:str, # what it accepts, in words
-                 message:str|None=None): # the whole message, in the caller's words (default: `name=value: expected ...`)
-        self.name, self.value, self.expected = name, value, expected
-        super().__init__(message or f"{name}={value!r}: expected {expected}")
-
 def check_max_steps(max_steps:int, # a step budget
                     name:str='max_steps', # its name, for the error
                    ) -> int:
     "`max_steps` if it is -1 (every epoch) or positive, else a `ParameterError`: 0 steps trains nothing, -5 is no budget."
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not (max_steps == -1 or max_steps > 0):
-        raise ParameterError(name, max_steps, "a positive number of training steps, or -1 to train every epoch")
+    if max_steps not in MAX_STEPS: raise ParameterError(name, max_steps, str(MAX_STEPS))
     return max_steps
 
 def check_batches(cfg:Experiment, stage:str, samples:int, path:str|os.PathLike):
