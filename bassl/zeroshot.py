@@ -77,7 +77,7 @@ def pp_scores(features:np.ndarray, # [n, D] a video's shot features
               batch_size:int=256,
              ) -> np.ndarray: # [n-1] P(pseudo-boundary after shot i)
     "The PP head's P(boundary) of the centre token of each shot's window, shots 0..n-2."
-    x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+    x = torch.tensor(np.asarray(features), dtype=torch.float32)          # a copy: stored features are read-only
     k = pp.crn.num_shots // 2
     pp.to(device)
     out = [pp.head(pp.crn.tokens(x[w].to(device), rows=slice(k + 1, k + 2))[:, 0]).float().softmax(-1)[:, 1].cpu()  # [B, 2k+1, D] -> [B]
@@ -90,7 +90,7 @@ def dtw_votes(features:np.ndarray, # [n, D] a video's shot features
               window:int=17, # shots per window (BaSSL's dense window: 2*8+1)
              ) -> tuple[np.ndarray, np.ndarray]: # ([n-1] windows splitting after shot i, [n-1] windows that could)
     "How many sliding windows split after each shot by DTW pseudo-boundary, and how many windows could."
-    z = F.normalize(torch.as_tensor(np.asarray(features), dtype=torch.float32), dim=-1)   # [n, D] unit norm
+    z = F.normalize(torch.tensor(np.asarray(features), dtype=torch.float32), dim=-1)   # [n, D] unit norm
     n = len(z); w = min(window, n)
     starts = torch.arange(n - w + 1)
     dense = z[starts[:, None] + torch.arange(w)]                          # [W, w, D]
@@ -111,7 +111,7 @@ def cosine_scores(features:np.ndarray, # [n, D] a video's shot features
                   k:int=4, # shots on each side of the boundary
                  ) -> np.ndarray: # [n-1] in [0, 1]
     "Half the cosine distance between the mean feature of the k shots up to shot i and that of the k shots after it."
-    x = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+    x = torch.tensor(np.asarray(features), dtype=torch.float64)
     n = len(x)
     c = F.pad(x.cumsum(0), (0, 0, 1, 0))                                  # [n+1, D]: c[j] = sum of shots 0..j-1
     i = torch.arange(n - 1)
