@@ -231,9 +231,6 @@ def _build(cls, data:dict, where:str, path):
     if not isinstance(data, dict): raise DataError(path, f"{where or 'config'}: expected an object, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
-    if cls is PretrainConfig and (old := sorted(unknown & set(TASKS))):   # before BaSSL's tasks were a set
-        raise DataError(path, f"field{'s' * (len(old) > 1)} {', '.join(repr(f'{where}{k}') for k in old)} no longer exist: "
-                              f"name the pretext tasks switched on in '{where}tasks', e.g. \"tasks\": {json.dumps(list(TASKS))}")
     if unknown: raise DataError(path, f"unknown field{'s' * (len(unknown) > 1)} {', '.join(repr(f'{where}{k}') for k in sorted(unknown))}")
     kw = {}
     for k, v in data.items():

@@ -234,16 +234,14 @@ def claim_folder(folder:str|os.PathLike, # a stage folder
                  remove:tuple[str, ...]=(), # globs of more of the stage's own files that `overwrite` removes (logs)
                  overwrite:bool=False, # remove results made from other inputs (and these) instead of refusing
                  what:str='results', # what the results are, in words, for the error
-                 before:dict|None=None, # the inputs of a folder made before `inputs.json` (from its config.json)
                  timeout:float=600., # seconds a process other than rank 0 waits for rank 0's record
                 ) -> bool:
     "Refuse `folder` if it holds results made from other `inputs`, else record `inputs` there; whether results to go on from remain."
     folder, (rank, lid) = Path(folder), launch()
     p, there = folder/INPUTS, _stage_files(folder, results)
-    old = read_inputs(folder) if p.is_file() else before
-    if there and old is not None and not overwrite:
-        if p.is_file(): diff = _diff(old, inputs)
-        else: diff = _diff({k: old[k] for k in old if k in inputs}, {k: inputs[k] for k in old if k in inputs})
+    if there and not overwrite:
+        old = read_inputs(folder)
+        diff = [f"no {INPUTS} says what they were made from"] if old is None else _diff(old, inputs)
         if diff: raise DataError(folder, f"holds {what} made from other inputs ({'; '.join(diff)}): pass --overwrite (overwrite=True) "
                                          "to remove them and start again, or choose another folder")
     if rank:  # rank 0 removes and records; the others go on once its record of this launch is there

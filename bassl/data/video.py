@@ -829,7 +829,6 @@ def _write_labels(mr:MovieNetRoot, table:dict, targets:dict, csv_path, summ:Prep
         labelled[vid] = lab
         summ.warnings += warns
         write_labels(mr.label_file(vid), lab)
-        if not mr.shot_table_file(vid).exists(): write_shot_table(mr.shot_table_file(vid), rec.table())  # add_video writes it; a root from before did not
         if rows.split: fixed[vid] = rows.split
     old = read_split(mr.split_file) if mr.split_file.exists() else {k: [] for k in (*SPLITS, 'all')}
     was = {v: k for k in SPLITS for v in old[k]}

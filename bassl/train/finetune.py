@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from ..config import Experiment, config_from_dict, load_config, save_config
+from ..config import Experiment, config_from_dict, save_config
 from ..core import DataError, ParameterError
 from ..data.check import verify_anno_set
 from ..data.datasets import FinetuneDataset, MemberSamples, ShotTable
@@ -30,7 +30,7 @@ from ..models.checkpoint import load_checkpoint, load_release, read_state_dict
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
-from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_encoder, read_inputs, stage_settings, write_predictions, write_scores
+from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
@@ -88,14 +88,6 @@ def extract_inputs(cfg:Experiment, # the experiment (data root, image size, and 
           {'checkpoint': str(Path(encoder).resolve()), 'input': file_stamp(pretrained(encoder, 'encoder').checkpoint)}
     return {'stage': 'extract', 'root': str(Path(cfg.root).resolve()), 'image_size': cfg.pretrain.image_size, 'encoder': enc}
 
-def _store_before(store:Path, inputs:dict) -> dict|None:
-    "The inputs of a store made before `inputs.json`: its `encoder.json`'s checkpoint and its `config.json`'s data and image size."
-    if not (store/'encoder.json').is_file(): return None
-    before = {'encoder': {**inputs['encoder'], 'checkpoint': read_encoder(store)}}
-    try: c = load_config(store/'config.json') if (store/'config.json').is_file() else None
-    except DataError: c = None
-    return before if c is None else {**before, 'root': str(Path(c.root).resolve()), 'image_size': c.pretrain.image_size}
-
 def random_encoder(cfg:Experiment) -> ShotEncoder:
     "The random-init shot encoder of `cfg`: seeded with the run's seed, the caller's random state left as it was."
     with torch.random.fork_rng(devices=[]):
@@ -113,7 +105,7 @@ def extract(cfg:Experiment, # experiment (data root, image size)
     inputs = extract_inputs(cfg, encoder)
     net = random_encoder(cfg) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
-    claim_folder(store.folder, inputs, ('*.npy',), ('index.json',), overwrite, 'features', _store_before(store.folder, inputs))
+    claim_folder(store.folder, inputs, ('*.npy',), ('index.json',), overwrite, 'features')
     gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
     env, own_group = _cluster(), False
     if env is not None and not dist.is_initialized():  # launched as several processes: join them (Lightning reads the launcher)
@@ -261,10 +253,6 @@ def finetune_inputs(cfg:Experiment, # the experiment
     return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune'),
             'features': feats, 'crn': None if src is None else {'checkpoint': src, 'input': file_stamp(pretrained(src, 'CRN').checkpoint)}}
 
-def _settings(cfg:Experiment) -> dict:
-    "The part of `finetune_inputs` a `config.json` holds (for a folder made before `inputs.json`)."
-    return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune')}
-
 def finetune(cfg:Experiment, # the experiment
              features:str|os.PathLike, # feature store folder
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/, logs/, scores.json, predictions.csv
@@ -280,12 +268,8 @@ def finetune(cfg:Experiment, # the experiment
     if not len(store): raise DataError(store.folder, "no features here (a feature store holds <video_id>.npy files: run extraction first)")
     dim = store[next(iter(store))].shape[1]
     src = crn_source(cfg, store, crn)
-    before = None
-    if (run_dir/'config.json').is_file():
-        try: before = _settings(load_config(run_dir/'config.json'))
-        except DataError: pass
     claim_folder(run_dir, finetune_inputs(cfg, store, src), ('checkpoints/*.ckpt', 'scores.json', 'predictions.csv'),
-                 ('logs', 'tensorboard', 'eval'), overwrite, 'a fine-tuning', before)
+                 ('logs', 'tensorboard', 'eval'), overwrite, 'a fine-tuning')
     if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
     task = FinetuneTask(asdict(cfg), str(store.folder.resolve()), dim, src)  # absolute: evaluation may run from elsewhere

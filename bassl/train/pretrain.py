@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from ..config import Experiment, config_from_dict, load_config, save_config
+from ..config import Experiment, config_from_dict, save_config
 from ..core import DataError
 from ..data.datasets import PretrainDataset, ShotTable, knn_dataset, worker_init
 from ..data.movienet import MovieNetRoot
@@ -105,11 +105,6 @@ def pretrain_inputs(cfg:Experiment) -> dict:
     "What a pre-training's checkpoints are made from: the data, the seed and the pre-training settings."
     return {'stage': 'pretrain', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'pretrain': stage_settings(cfg, 'pretrain')}
 
-def _before(folder:Path, inputs) -> dict|None:
-    "The inputs a folder made before `inputs.json` was made from, by its `config.json` (None: unknown)."
-    try: return inputs(load_config(folder/'config.json')) if (folder/'config.json').is_file() else None
-    except DataError: return None
-
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/
              max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run); -1: every epoch
@@ -120,8 +115,7 @@ def pretrain(cfg:Experiment, # the experiment
     check_max_steps(max_steps)
     run_dir, anno = Path(run_dir), MovieNetRoot(cfg.root).anno_file('pretrain')
     check_batches(cfg, 'pretrain', len(ShotTable.read(anno)), anno)
-    claim_folder(run_dir, pretrain_inputs(cfg), ('checkpoints/*.ckpt',), ('logs', 'tensorboard'), overwrite, 'pre-training checkpoints',
-                 _before(run_dir, pretrain_inputs))
+    claim_folder(run_dir, pretrain_inputs(cfg), ('checkpoints/*.ckpt',), ('logs', 'tensorboard'), overwrite, 'pre-training checkpoints')
     if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
     task = PretrainTask(asdict(cfg))
