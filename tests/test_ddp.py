@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bassl.test_utils import tiny_experiment, tiny_root
+from bassl.fixtures import tiny_root
+
+from bassl.test_utils import tiny_experiment
 
 HERE = Path(__file__).parent
 

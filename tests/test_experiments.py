@@ -15,7 +15,7 @@ import yaml
 from bassl.experiments import STAGES, RunSpec, boundary_rate, get_stage, read_done, run_stage
 from bassl.methods import TASKS
 from bassl.runs import STAGE_FOLDERS
-from bassl.test_utils import SMALL_CRN, tiny_root
+from bassl.fixtures import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
 NBS = ROOT/'nbs'/'experiments'

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif('segment' not in COMMANDS,
 @pytest.fixture(scope='module')
 def model(tmp_path_factory) -> Path:
     "A tiny fine-tuned run: a small synthetic root, two pre-training steps, extraction, two fine-tuning steps."
-    from bassl.test_utils import fit_steps, tiny_experiment, tiny_root
+    from bassl.fixtures import tiny_root
+    from bassl.test_utils import fit_steps, tiny_experiment
     from bassl.train.finetune import extract, finetune
     tmp = tmp_path_factory.mktemp('model')
     cfg = tiny_experiment('bassl', tiny_root(tmp/'root', movies=4, shots=30, seed=1))
@@ -33,7 +34,7 @@ def model(tmp_path_factory) -> Path:
 def video(tmp_path_factory) -> tuple[Path, dict]:
     "A short rendered video of a synthetic movie with known shots and scenes."
     from bassl.data.video import render_movie
-    from bassl.test_utils import tiny_root
+    from bassl.fixtures import tiny_root
     tmp = tmp_path_factory.mktemp('video')
     root = tiny_root(tmp/'root', movies=1, shots=12, seed=3)
     vid = sorted(p.name for p in (root/'240P_frames').iterdir())[0]

@@ -13,7 +13,7 @@ import yaml
 
 from bassl.runs import read_done, read_scores
 from bassl.study import Study, results_records, run_study, summarize
-from bassl.test_utils import SMALL_CRN, tiny_root
+from bassl.fixtures import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
 NB = ROOT/'nbs'/'experiments'/'study.ipynb'

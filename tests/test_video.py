@@ -13,7 +13,7 @@ import pytest
 from bassl.data.check import check_root
 from bassl.data.movienet import MovieNetRoot
 from bassl.data.video import RECORD_DIR, is_done, read_video_record, render_movie
-from bassl.test_utils import tiny_root
+from bassl.fixtures import tiny_root
 
 PREPARE = "import sys; from bassl.data.video import prepare; print(prepare(sys.argv[1:-1], sys.argv[-1], progress=False))"
 
