@@ -250,7 +250,10 @@ def test_runs_that_would_do_nothing_are_errors(tiny_cfg, root, tmp_path):
 def test_pickled_resume_file_is_refused(tiny_cfg, tmp_path):
     "A last.ckpt that needs pickled code: bassl's refusal and what to do, never torch's advice to load it with weights_only=False."
     import torch
+    from bassl.runs import claim_folder
+    from bassl.train.pretrain import pretrain_inputs
     config, cfg, _ = tiny_cfg
+    claim_folder(tmp_path/'run', pretrain_inputs(cfg), ('checkpoints/*.ckpt',))  # bassl's own run folder: only the resume file is wrong
     ck = tmp_path/'run'/'checkpoints'/'last.ckpt'; ck.parent.mkdir(parents=True)
     torch.save({'state_dict': {}, 'payload': dataclass_payload()}, ck)
     r = bassl('pretrain', '--config', config, tmp_path/'run', check=False)
