@@ -97,7 +97,7 @@ def test_the_stage_table_is_the_one_place_stages_are_defined(tmp_path, monkeypat
     monkeypatch.setitem(STAGES, 'evaluate', dataclasses.replace(get_stage('finetune'), name='evaluate', command='evaluate', upstream='finetune'))
     spec = RunSpec(name='b', runs=str(tmp_path/'runs'))
     dry = run_stage(spec, 'evaluate', dry_run=True)
-    assert dry['record']['stage'] == 'evaluate' and dry['record']['crn'] == "pre-trained with the features' encoder"
+    assert dry['record']['stage'] == 'evaluate' and dry['record']['crn'] == 'scratch'  # the CPU size's 'auto': a fresh CRN
     run = tmp_path/'runs'/'b'
     assert dry['command'][3:] == ['evaluate', '--config', str(run/'evaluation'/'config.json'), '--progress', 'lines',
                                   '--quiet', str(run/'features'), str(run/'evaluation')]
