@@ -16,6 +16,7 @@ from torch import nn
 from .core import DataError
 from .features import FeatureStore
 from .models.checkpoint import load_release
+from .data.sampling import sbd_window
 from .models.crn import CRN
 from .pretext.dtw import pseudo_boundary
 from .runs import pretrained
@@ -34,8 +35,8 @@ SCORES = {'pp': "the pre-trained CRN's pseudo-boundary-prediction (PP) head on t
 def shot_windows(n:int, # shots in the video
                  k:int, # shots on each side of the centre
                 ) -> np.ndarray: # [n, 2k+1] shot indices
-    "Each shot's window of 2k+1 shots centred on it, clipped at the video's ends (the edge shot repeated)."
-    return np.clip(np.arange(n)[:, None] + np.arange(-k, k + 1), 0, n - 1)
+    "Each shot's window of 2k+1 shots centred on it, clipped at the video's ends (the edge shot repeated): fine-tuning's `sbd_window`."
+    return np.stack([sbd_window(c, n, k) for c in range(n)])
 
 # %% ../nbs/30a_zeroshot.ipynb #89b632a3
 @dataclass
