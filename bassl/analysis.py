@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import load_release, pretrain_weights
 from .core import DataError
 from .data.datasets import PretrainDataset
 from .data.movienet import MovieNetRoot, read_labels
@@ -87,10 +88,8 @@ def load_embedder(source:str|os.PathLike|None=None, # None: random init; a pre-t
             enc = ShotEncoder(arch)
             head = NCEHead(enc.dim)
         return Embedder(enc.eval(), head.eval(), image_size, f'random init ({arch}, seed {seed})')
-    from bassl.train.finetune import pretrain_weights
     a = pretrained(source, 'encoder')                                     # `bassl.runs.resolve`: a release, or a pre-training's last.ckpt
     if a.kind == 'release':
-        from bassl.models.checkpoint import load_release
         m = load_release(a.checkpoint).model
         return Embedder(m.shot_encoder.eval(), m.loss.head_nce.eval(), 224, f'release {Path(source).name}')
     cfg, sd = pretrain_weights(a.checkpoint)

@@ -29,6 +29,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from .analysis import SCENE_COLORS, predicted_scenes
+from .checkpoint import load_encoder, load_release, pretrain_weights, random_encoder
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
@@ -36,11 +37,10 @@ from .data.movienet import MovieNetRoot
 from .data.video import DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id, video_ids
 from .features import FeatureStore, extract_features
 from .metrics import Predictions
-from .models.checkpoint import load_release
 from .models.encoder import ShotEncoder
 from .models.sbd import SceneBoundaryModel
 from .runs import INPUTS, LAST, STAGE_FOLDERS, claim_folder, pretrained, read_encoder, resolve, write_predictions
-from .train.finetune import FinetuneTask, load_encoder, pretrain_weights, random_encoder
+from .train.finetune import FinetuneTask
 from .zeroshot import SCENE_SHOTS, SCORES, PPModel, boundary_scores, check_score, label_free_threshold, load_pp
 
 # %% auto #0

@@ -13,14 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import load_release, pretrain_weights, pretrained_crn
 from .core import DataError
 from .features import FeatureStore
-from .models.checkpoint import load_release
 from .data.sampling import sbd_window
 from .models.crn import CRN
 from .pretext.dtw import pseudo_boundary
 from .runs import pretrained
-from .train.finetune import pretrain_weights, pretrained_crn
 
 # %% auto #0
 __all__ = ['SCORES', 'SCENE_SHOTS', 'shot_windows', 'PPModel', 'load_pp', 'pp_scores', 'dtw_votes', 'dtw_scores', 'cosine_scores',

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch import nn
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from ..checkpoint import load_encoder, pretrained_crn, random_encoder
 from ..config import Experiment, config_from_dict, save_config
 from ..core import DataError, ParameterError
 from ..data.check import verify_anno_set
@@ -26,51 +26,18 @@ from ..data.datasets import FinetuneDataset, MemberSamples, ShotTable
 from ..data.movienet import SPLITS, MovieNetRoot, read_shot_table
 from ..features import FeatureStore, extract_features
 from ..metrics import Predictions, boundary_metrics, gather_predictions
-from ..models.checkpoint import load_checkpoint, load_release, read_state_dict
+from ..models.checkpoint import read_state_dict
 from ..models.crn import CRN
-from ..models.encoder import ShotEncoder
 from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
 from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_inputs, stage_settings, write_predictions, write_scores
 from .optim import cosine_schedule
 from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['pretrain_weights', 'load_encoder', 'pretrained_crn', 'extract_inputs', 'random_encoder', 'extract',
-           'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs', 'finetune']
+__all__ = ['extract_inputs', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs',
+           'finetune']
 
 # %% ../../nbs/27_train.finetune.ipynb #1e5e618f
-def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
-                     prefix:str='model.', # keep the weights under this prefix, without it
-                    ) -> tuple[Experiment, dict[str, torch.Tensor]]:
-    "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `crn.*`, `loss.*`)."
-    ck = load_checkpoint(path)  # weights-only; a damaged, foreign or code-carrying file is named
-    if not isinstance(ck, dict) or 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
-    return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
-
-def load_encoder(path:str|os.PathLike) -> ShotEncoder:
-    "The shot encoder of a bassl pre-training (its checkpoint or run folder) or of a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
-    a = pretrained(path, 'encoder')
-    if a.kind == 'release': return load_release(a.checkpoint).model.shot_encoder
-    cfg, sd = pretrain_weights(a.checkpoint, 'model.shot_encoder.')
-    enc = ShotEncoder(cfg.pretrain.encoder)
-    enc.load_state_dict(sd)
-    return enc
-
-def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
-    "The CRN pre-trained with BaSSL's pretext tasks (and the SBD head, for a fine-tuned release) stored in a checkpoint or release."
-    a = pretrained(path, 'CRN')
-    if a.kind == 'release':
-        model = load_release(a.checkpoint).model
-        if getattr(model, 'crn', None) is None:
-            raise DataError(path, "holds no CRN (a shot-level baseline's release): fine-tune with crn_init='scratch'")
-        return model.crn, getattr(model, 'head_sbd', None)
-    cfg, sd = pretrain_weights(a.checkpoint, 'model.crn.')
-    if not sd: raise DataError(a.checkpoint, f"pre-training {cfg.pretrain.method!r} trained no CRN (it needs BaSSL with CGM, PP or MSM): "
-                                             "fine-tune with crn_init='scratch'")
-    crn = CRN(**{**asdict(cfg.pretrain.crn), 'input_dim': sd['shot_embedding.shot_embedding.weight'].shape[1]})
-    crn.load_state_dict(sd)
-    return crn, None
-
 def _cluster():
     "The launcher's environment as Lightning reads it (torchrun, then SLURM), or None for a single process."
     from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
@@ -87,12 +54,6 @@ def extract_inputs(cfg:Experiment, # the experiment (data root, image size, and 
     enc = {'architecture': cfg.pretrain.encoder, 'seed': cfg.seed} if encoder is None else \
           {'checkpoint': str(Path(encoder).resolve()), 'input': file_stamp(pretrained(encoder, 'encoder').checkpoint)}
     return {'stage': 'extract', 'root': str(Path(cfg.root).resolve()), 'image_size': cfg.pretrain.image_size, 'encoder': enc}
-
-def random_encoder(cfg:Experiment) -> ShotEncoder:
-    "The random-init shot encoder of `cfg`: seeded with the run's seed, the caller's random state left as it was."
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        return ShotEncoder(cfg.pretrain.encoder)
 
 def extract(cfg:Experiment, # experiment (data root, image size)
             encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from, or None for random init
