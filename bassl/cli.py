@@ -147,33 +147,25 @@ def finetune_cmd(features:Path, # feature store folder
 # %% ../nbs/40_cli.ipynb #32386879
 @delegates(synth_cmd, but=['force', 'return'])
 def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT,
-             runs:Path=Path('runs/demo'), # run folder
-             epochs:int=1, # pre-training epochs
+             runs:Path=Path('runs/demo'), # run folder: BaSSL's run, its baselines inside
+             seeds:int=3, # fine-tuning seeds per row (an interval needs at least 2)
              **kwargs) -> int:
-    "The main job on built-in data: synthetic dataset, check, BaSSL pre-training -> extraction -> fine-tuning, against its baselines."
-    from bassl.experiments import RunSpec, boundary_rate, run_stage, score_table
-    if epochs < 1: raise ParameterError('--epochs', epochs, 'at least 1 pre-training epoch')
-    root, runs, quiet = Path(root), Path(runs), kwargs.get('quiet', False)
+    "The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning seeds, with intervals."
+    from bassl.study import STUDY_JSON, demo_study, duration, run_study, save_study_html, study_table, summarize
+    if seeds < 2: raise ParameterError('--seeds', seeds, 'at least 2 fine-tuning seeds (an interval needs two)')
+    t0, root, runs, quiet = time.time(), Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
     if rc: return rc
-    spec = RunSpec(name=runs.name, runs=str(runs.parent), root=str(root), synth=False, epochs=epochs,
-                   max_steps=-1, finetune_epochs=0, launcher='kernel')  # whole epochs, the preset's fine-tuning: not the notebooks' quick run
-    cfg = spec.experiment()
-    jobs = {  # label: (run, what it is)
-        'BaSSL': (spec, f"pre-training ({cfg.pretrain.encoder}, {cfg.pretrain.image_size} px, {epochs} epoch(s)), then fine-tuning "
-                        "a fresh CRN on its features (at this size a fresh CRN fine-tunes better than the pre-trained one)"),
-        'BaSSL, transferred CRN': (dataclasses.replace(spec, name=f'{spec.name}/transferred-crn', features=spec.name, crn='pretrain'),
-                                   "the same features, fine-tuned from the CRN pre-trained with them (the paper's transfer)"),
-        'SimCLR instance': (dataclasses.replace(spec, name=f'{spec.name}/instance', method='instance'),
-                            "SimCLR on two views of one shot, the paper's strongest baseline, for as many epochs"),
-        'random init': (dataclasses.replace(spec, name=f'{spec.name}/random', encoder='random'), "a randomly initialised encoder")}
-    scores = {}
-    for label, (s, what) in jobs.items():
-        print(f"\n== {label}: {what}")
-        scores[label] = run_stage(s, 'finetune', progress=not quiet)['outputs']['scores']
-    print("\n" + score_table(scores, chance=boundary_rate(root)) + "\n")
-    print(f"run folder: {runs} (pretrain/, features/, finetune/ with scores.json and predictions.csv; the baselines in "
-          f"{', '.join(s.name.split('/', 1)[1] + '/' for s, _ in list(jobs.values())[1:])})")
+    s = demo_study(root, runs, seeds)
+    print(f"\n== the demo: {'; '.join(r.label for r in s.rows)}: 1 pre-training, {seeds} fine-tuning seeds per row "
+          f"({len(s.rows) * seeds} fine-tunings); the time left is estimated after each one")
+    rec = run_study(s, progress=False if quiet else _progress(None))
+    summary = summarize(s.folder)
+    print('\n' + study_table(summary) + '\n')
+    print(f"the demo took {duration(time.time() - t0)} on this machine: yardstick {rec['machine']['yardstick_s']:.2f} s "
+          "(bench/yardstick.py: one ResNet-18 forward + backward of 64 images of 64x64)")
+    print(f"run folder: {runs} (pretrain/, features/, finetune/: BaSSL's; {', '.join(v + '/' for v in s.folders.values() if v)}: "
+          f"its baselines; ft<seed>/: the other fine-tuning seeds)\nstudy: {s.folder/STUDY_JSON}, {save_study_html(summary, s.folder)}")
     print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"
           "  make tensorboard   every run's training curves\n"
           "  nbs/guide.ipynb    fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")

@@ -26,14 +26,17 @@ from scipy import stats
 from .config import CRN_INITS
 from .core import DataError, write_json, write_text
 from .data.synthetic import DEFAULT_ROOT
-from .experiments import RunSpec, boundary_rate, pretrain_budget, run_stage
+from .data.datasets import ShotTable
+from .data.movienet import MovieNetRoot
+from .experiments import RunSpec, boundary_rate, images_per_sample, pretrain_budget, run_stage
 from .methods import METHODS, TASKS, check_tasks
 from .runs import read_done, read_scores
 
 # %% auto #0
-__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS', 'Row', 'Study', 'Cell',
-           'study_cells', 'load_study', 'cell_budget', 'yardstick', 'machine', 'run_study', 'mean_interval', 'verdict',
-           'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown']
+__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS',
+           'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine',
+           'planned_images', 'seconds_left', 'duration', 'run_study', 'mean_interval', 'verdict', 'summarize',
+           'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -64,7 +67,7 @@ class Row:
         return f"pretrain-{self.method}{tasks}"
 
 # %% ../nbs/35_study.ipynb #17442c4d
-DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, transferred CRN', crn='pretrain'), Row('BaSSL, fresh CRN', crn='scratch'),
+DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, fresh CRN', crn='scratch'), Row('BaSSL, transferred CRN', crn='pretrain'),
              Row('random init', encoder='random')) # the demo's comparison, its baseline first
 PASSED = ('size', 'epochs', 'max_steps', 'finetune_epochs', 'finetune_lr', 'devices', 'num_nodes', 'launcher', 'config', 'synth') # RunSpec fields every run gets
 _SPEC = {f.name: f for f in dataclasses.fields(RunSpec)}
@@ -92,6 +95,7 @@ class Study:
     launcher:str=_default('launcher')
     config:dict=_default('config')
     synth:bool=_default('synth')
+    folders:dict=field(default_factory=dict) # row label -> its run folder under the study ('': the study folder); {}: the grid
 
     def __post_init__(self): _check_study(self)
 
@@ -160,10 +164,25 @@ def _check_study(s:Study):
         if r.slug in keys: raise DataError('the study', f"rows[{i}].label: its folder name {r.slug!r} is a pre-training's: choose another label")
         seen[r.label], slugs[r.slug] = i, i
     for k in ('pretrain_seeds', 'finetune_seeds'): _check_seeds(s, k)
+    if s.folders: _check_folders(s)
     if s.baseline and s.baseline not in seen: raise DataError('the study', f"baseline: unknown row {s.baseline!r}, expected one of {list(seen)}")
     for r in s.rows:  # the settings every run gets, checked as RunSpec checks them (name, sizes, launcher, config)
         try: _specs(s, r, s.pretrain_seeds[0], s.finetune_seeds[0])[1].experiment()
         except ValueError as e: raise DataError('the study', f"{getattr(e, 'name', 'rows')}: {e} (row {r.label!r})") from None
+
+def _check_folders(s:Study):
+    "The flat layout's rules: a folder for every row and no other, each its own, one pre-training seed, the first fine-tuning seed's."
+    f = lambda msg: DataError('the study', f"folders: {msg}")
+    if not isinstance(s.folders, dict): raise f(f"expected a mapping of row label -> folder, got {s.folders!r}")
+    labels = [r.label for r in s.rows]
+    if set(s.folders) != set(labels): raise f(f"expected a folder for each row {labels}, got {sorted(s.folders)}")
+    names = list(s.folders.values())
+    for k, v in s.folders.items():
+        if not isinstance(v, str) or (v and not all(re.fullmatch(r'[A-Za-z0-9_.+-]+', p) and p not in ('.', '..') for p in v.split('/'))):
+            raise f(f"{k!r}: {v!r} is not a folder name under the study (letters, digits, '_.+-', '/' between)")
+        if names.count(v) > 1: raise f(f"{k!r}: {v!r} is another row's folder as well")
+    if s.pretrain_seeds != s.finetune_seeds[:1]: raise f(f"a flat study has one pre-training seed, its first fine-tuning seed's "
+                                                        f"(they share its run folder): got pretrain_seeds {s.pretrain_seeds}, finetune_seeds {s.finetune_seeds}")
 
 def _tasks_ok(r:Row) -> bool:
     try: r.run_tasks; return True
@@ -180,13 +199,30 @@ class Cell:
     finetune:RunSpec # the fine-tuning on that run's features
 
 def _specs(s:Study, r:Row, p:int, f:int) -> tuple[RunSpec, RunSpec]:
-    pre = RunSpec(name=f"{s.name}/{r.pretrain_key}/seed{p}", runs=s.runs, root=s.root, method=r.method, tasks=r.run_tasks,
-                  encoder=r.encoder, seed=p, **{k: getattr(s, k) for k in PASSED})
-    return pre, dataclasses.replace(pre, name=f"{s.name}/{r.slug}/seed{p}/ft{f}", features=pre.name, crn=r.crn, seed=f)
+    flat = lambda row: '/'.join(x for x in (s.name, s.folders.get(row.label, '')) if x)  # the flat layout's run of `row`
+    owner = next(o for o in s.rows if o.pretrain_key == r.pretrain_key)               # (the first row of its pre-training)
+    pre = RunSpec(name=flat(owner) if s.folders else f"{s.name}/{r.pretrain_key}/seed{p}", runs=s.runs, root=s.root, method=r.method,
+                  tasks=r.run_tasks, encoder=r.encoder, seed=p, **{k: getattr(s, k) for k in PASSED})
+    name = (flat(r) if f == s.finetune_seeds[0] else f"{flat(r)}/ft{f}") if s.folders else f"{s.name}/{r.slug}/seed{p}/ft{f}"
+    return pre, dataclasses.replace(pre, name=name, features='' if name == pre.name else pre.name, crn=r.crn, seed=f)
 
 def study_cells(study:Study) -> list[Cell]:
     "Every cell of `study` with its runs, in run order: pre-training seed, row, fine-tuning seed."
     return [Cell(r, p, f, *_specs(study, r, p, f)) for p in study.pretrain_seeds for r in study.rows for f in study.finetune_seeds]
+
+# %% ../nbs/35_study.ipynb #83121093
+DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'BaSSL, transferred CRN': 'transferred-crn', 'SimCLR instance': 'instance', 'random init': 'random'}
+DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's budget on the CPU preset: see above
+             'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 3}}}
+
+def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in synthetic one)
+               runs:str|os.PathLike='runs/demo', # the demo's folder: BaSSL's run, its baselines inside
+               seeds:int=3, # fine-tuning seeds per row
+              ) -> Study:
+    "The demo: `DEMO_ROWS` with one pre-training and `seeds` fine-tuning seeds at `DEMO_SIZE`, in the kernel, laid out flat in `runs`."
+    runs = Path(runs)
+    return Study(name=runs.name, runs=str(runs.parent), root=str(root), rows=list(DEMO_ROWS), finetune_seeds=list(range(seeds)),
+                 launcher='kernel', folders=dict(DEMO_FOLDERS), **json.loads(json.dumps(DEMO_SIZE)))
 
 # %% ../nbs/35_study.ipynb #f4169449
 def load_study(path:str|os.PathLike, # a YAML or JSON file of `Study` fields (its name defaults to the file's stem)
@@ -241,6 +277,39 @@ def machine(reps:int=5, # the yardstick's repetitions (0: no yardstick)
             'torch': torch.__version__, 'python': platform.python_version(),
             'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
+# %% ../nbs/35_study.ipynb #453edc52
+def planned_images(spec:RunSpec) -> int:
+    "Images the pre-training of `spec` will encode: its steps (the schedule's, or `max_steps`) x global batch x images per sample."
+    cfg = spec.experiment()
+    steps = cfg.total_steps('pretrain', len(ShotTable.read(MovieNetRoot(spec.root).anno_file('pretrain'))))
+    return (min(steps, spec.max_steps) if spec.max_steps > 0 else steps) * cfg.pretrain.global_batch * images_per_sample(cfg.pretrain.method)
+
+def _finished(spec:RunSpec, stage:str) -> bool: return bool(read_done(spec.stage_dir(stage)))
+
+def seconds_left(cells:list[Cell], # every cell of the study, in run order
+                 records:list[dict], # study.json's records of the cells finished so far (the first len(records) cells)
+                ) -> float|None:
+    "Seconds the unfinished cells should take at the finished stages' rates; None until each kind of stage ahead has a rate."
+    runs = {r['pretrain_run']: r for r in records}.values()           # one record per pre-training run
+    trained = [r['budget'] for r in runs if r['budget']['images_encoded']]
+    rate = {'finetune': statistics.fmean(r['seconds']['finetune'] for r in records) if records else None,
+            'extract': statistics.fmean(r['seconds']['extract'] for r in runs) if runs else None,
+            'image': sum(b['seconds'] for b in trained) / sum(b['images_encoded'] for b in trained) if trained else None}
+    need, seen = {'finetune': 0, 'extract': 0, 'image': 0}, {r['pretrain_run'] for r in records}
+    for c in cells[len(records):]:
+        if not _finished(c.finetune, 'finetune'): need['finetune'] += 1
+        if c.pretrain.name in seen: continue
+        seen.add(c.pretrain.name)
+        if not _finished(c.pretrain, 'extract'): need['extract'] += 1
+        if c.pretrain.encoder != 'random' and not _finished(c.pretrain, 'pretrain'): need['image'] += planned_images(c.pretrain)
+    if any(n and rate[k] is None for k, n in need.items()): return None
+    return sum(n * rate[k] for k, n in need.items() if n)
+
+def duration(s:float) -> str:
+    "Seconds as a person says them: '45 s', '3 min 20 s', '1 h 05 min'."
+    s = round(s)
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s" if s < 3600 else f"{s // 3600} h {s % 3600 // 60:02d} min"
+
 # %% ../nbs/35_study.ipynb #3dab7b03
 STUDY_JSON, STUDY_HTML = 'study.json', 'study.html' # in the study folder
 
@@ -266,7 +335,9 @@ def run_study(study:Study, # what to run
         rec['cells'].append(_cell_record(c, extract, done))
         rec['updated'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
         write_json(study.folder/STUDY_JSON, rec, indent=1)
-        print(f"== study {study.name}: cell {i}/{len(cells)} done: {study.metric} {rec['cells'][-1]['scores'][study.metric]:.2f}", flush=True)
+        left = seconds_left(cells, rec['cells']) if i < len(cells) else 0.
+        print(f"== study {study.name}: cell {i}/{len(cells)} done: {study.metric} {rec['cells'][-1]['scores'][study.metric]:.2f}"
+              + ('' if left is None else f"; about {duration(left)} left" if left else ''), flush=True)
     return rec
 
 # %% ../nbs/35_study.ipynb #3b54dc4a

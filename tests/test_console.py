@@ -133,29 +133,40 @@ def test_synth_refuses_foreign_folder(tmp_path):
 
 
 def test_demo_runs_main_job(tmp_path):
-    r = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', tmp_path/'runs')
+    from bassl.study import DEMO_FOLDERS
+    r = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--seeds', 2, '--quiet', '--runs', tmp_path/'runs')
     assert 'is a valid MovieNet-SSeg root' in r.stdout
-    header = next(l for l in r.stdout.splitlines() if l.split()[:1] == ['BaSSL'])  # the score table's
-    assert header.split() == ['BaSSL', 'BaSSL,', 'transferred', 'CRN', 'SimCLR', 'instance', 'random', 'init']
     runs = tmp_path/'runs'
-    for run in (runs, runs/'transferred-crn', runs/'instance', runs/'random'):
-        scores = json.loads((run/'finetune'/'scores.json').read_text())
-        assert all(0 <= v <= 100 for v in scores.values())
-        assert json.loads((run/'finetune'/'done.json').read_text())['outputs']['scores'] == scores
+    rows = {'BaSSL, fresh CRN': runs, 'BaSSL, transferred CRN': runs/'transferred-crn', 'SimCLR instance': runs/'instance', 'random init': runs/'random'}
+    study = json.loads((runs/'study.json').read_text())
+    assert study['study']['folders'] == DEMO_FOLDERS and study['study']['finetune_seeds'] == [0, 1] and len(study['cells']) == 8
+    for label, run in rows.items():  # seed 0 in the row's folder, seed 1 in its ft1/, both in study.json
+        for seed, ft in ((0, run), (1, run/'ft1')):
+            scores = json.loads((ft/'finetune'/'scores.json').read_text())
+            assert all(0 <= v <= 100 for v in scores.values())
+            [cell] = [c for c in study['cells'] if (c['row'], c['finetune_seed']) == (label, seed)]
+            assert cell['scores'] == scores == json.loads((ft/'finetune'/'done.json').read_text())['outputs']['scores']
+            assert json.loads((ft/'finetune'/'done.json').read_text())['record']['seed'] == seed
     record = lambda run: json.loads((run/'finetune'/'done.json').read_text())['record']
     t = runs/'transferred-crn'  # at the CPU size BaSSL fine-tunes a fresh CRN ('auto'); the paper's transfer is a row of its own
     assert record(t)['crn'] == "pre-trained with the features' encoder" and record(t)['finetune']['crn_init'] == 'pretrain'
-    for run in (runs, runs/'instance', runs/'random'): assert record(run)['crn'] == 'scratch', run
-    assert record(t)['input'] == record(runs)['input']  # the transfer reads BaSSL's own features
+    for run in (runs, runs/'instance', runs/'random', runs/'ft1'): assert record(run)['crn'] == 'scratch', run
+    assert record(t)['input'] == record(runs)['input'] == record(runs/'ft1')['input']  # one feature store, every seed
     assert (runs/'pretrain'/'checkpoints'/'last.ckpt').exists() and (runs/'instance'/'pretrain'/'checkpoints'/'last.ckpt').exists()
     assert not (runs/'random'/'pretrain').exists() and not (t/'pretrain').exists() and not (t/'features').exists()
-    assert re.search(r'^AP .*\(chance \d+\.\d\d: the share of test shots that end a scene\)$', r.stdout, re.M), r.stdout
-    assert f"run folder: {runs}" in r.stdout
+    assert not (runs/'ft1'/'pretrain').exists() and not (runs/'ft1'/'features').exists()
+    table = lambda out: [l for l in out.splitlines() if l.startswith('|')]
+    assert [l.split('|')[1].strip() for l in table(r.stdout)[2:]] == ['SimCLR instance', 'BaSSL, fresh CRN', 'BaSSL, transferred CRN', 'random init']
+    assert re.search(r'^- BaSSL, fresh CRN \u2212 SimCLR instance: [+\u2212]\d+\.\d AP, 95 % CI ', r.stdout, re.M), r.stdout
+    assert re.search(r'^chance: AP \d+\.\d\d', r.stdout, re.M), r.stdout
+    assert re.search(r'cell 1/8 done: AP \d+\.\d\d; about .* left$', r.stdout, re.M), r.stdout  # the time left, from the first cell on
+    assert re.search(r'^the demo took .* on this machine: yardstick \d\.\d\d s', r.stdout, re.M), r.stdout
+    assert f"run folder: {runs}" in r.stdout and (runs/'study.html').exists()
     assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
-    again = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--quiet', '--runs', runs)
-    assert again.stdout.count('reusing') == 4  # every fine-tuning stage finished before (and so did what they read)
-    table = lambda out: out[out.index(header):]
+    again = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--seeds', 2, '--quiet', '--runs', runs)
+    assert again.stdout.count('reusing') == 16, again.stdout  # every stage finished before: nothing runs again
+    assert not re.search(r'^== .*: (pretrain|extract|finetune)( \(resuming\))? in ', again.stdout, re.M), again.stdout
     assert table(again.stdout) == table(r.stdout)  # the same table
 
 
