@@ -33,7 +33,7 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic'
 TOKEN = 'bassl-widget-test'
 # a bassl project whose demo (data/synthetic, runs/demo) is shown instead of a tiny one: README's screenshots (make screenshots)
 PROJECT = os.environ.get('BASSL_WIDGET_PROJECT')
-DEMO = ['demo', 'data/synthetic', '--movies', '6', '--shots', '40', '--size', '64x48', '--quiet']
+DEMO = ['demo', 'data/synthetic', '--movies', '6', '--shots', '40', '--size', '64x48', '--seeds', '2', '--quiet']
 # JupyterLab user settings: no news or update checks (offline), no windowing (every output stays in the DOM)
 LAB_SETTINGS = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
                 '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none'}}
