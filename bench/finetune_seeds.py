@@ -90,10 +90,12 @@ def main():
         if not len(FeatureStore(demo/ROWS[label][0])): raise SystemExit(f"{demo/ROWS[label][0]}: no features: run `make demo` first")
     mach, seeds = machine(), list(range(a.seeds))
     print(f"yardstick {mach['yardstick_s']:.2f} s ({mach['cpu']})", flush=True)
-    pre_epochs = load_config(demo/'pretrain'/'config.json').pretrain.epochs
+    pre_cfg = load_config(demo/'pretrain'/'config.json').pretrain
+    pre_epochs, pre_steps = pre_cfg.epochs, pretrain_budget(demo/'pretrain')['steps']
     records = {name: {'study': declaration(name, fields, out, a.rows, seeds, pre_epochs),
                       'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
-                      'title': f"The demo's features fine-tuned with {a.seeds} seeds: {name} ({_settings(fields)})",
+                      'title': f"Features of a {pre_steps}-step pre-training at {pre_cfg.image_size} px ({demo}) fine-tuned with {a.seeds} seeds: "
+                               f"{name} ({_settings(fields)})",
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
         store, crn, method, pre = ROWS[label]
