@@ -5,6 +5,8 @@
 # %% ../nbs/30_analysis.ipynb #fef2ecfd
 from __future__ import annotations
 
+import base64
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .checkpoint import load_release, pretrain_weights
 from .core import DataError
@@ -30,7 +33,8 @@ from .runs import pretrained, read_predictions, resolve, work_dir
 # %% auto #0
 __all__ = ['WINDOW_METHODS', 'SCENE_COLORS', 'builtin_root', 'project_relative', 'to_rgb', 'Embedder', 'load_embedder',
            'encoder_options', 'Exploration', 'WindowDataset', 'window_dataset', 'window_truth', 'explore',
-           'checkpoint_predictions', 'load_predictions', 'predicted_scenes', 'movie_scores']
+           'checkpoint_predictions', 'load_predictions', 'predicted_scenes', 'movie_scores', 'scene_color',
+           'boundary_colors', 'image_uri']
 
 # %% ../nbs/30_analysis.ipynb #2d6c46fb
 def builtin_root(root:str|os.PathLike|None=None, # a dataset root; None: the project's built-in synthetic dataset
@@ -234,8 +238,6 @@ def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     return checkpoint_predictions(source)
 
 # %% ../nbs/30_analysis.ipynb #3c8f2843
-SCENE_COLORS = ('#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e')  # scene i's colour: i % 8 (no red: red marks boundaries)
-
 def predicted_scenes(prob:np.ndarray, # [n-1] P(boundary after shot i), shots 0..n-2
                      threshold:float=0.5,
                     ) -> list[tuple[int, int]]:
@@ -256,3 +258,30 @@ def movie_scores(p:Predictions, vid:str,
         warnings.simplefilter('ignore')                                   # a movie without boundaries warns about AP/AUC
         s = boundary_metrics(sub, None if shot_table is None else {vid: shot_table}, threshold)
     return {k: v for k, v in s.items() if k not in ('mAP', 'AUC')}
+
+# %% ../nbs/30_analysis.ipynb #f1a0c0df
+SCENE_COLORS = ('#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e')  # scene i's colour: i % 8 (no red: red marks boundaries)
+
+def scene_color(i:int) -> str:
+    "Scene `i`'s colour: the palette repeats every `len(SCENE_COLORS)` scenes."
+    return SCENE_COLORS[i % len(SCENE_COLORS)]
+
+def boundary_colors(prob:np.ndarray, # scores
+                    threshold:float,
+                   ) -> np.ndarray:
+    "Each score's marker colour: red above `threshold` (a predicted boundary), dark grey otherwise."
+    return np.where(np.asarray(prob) > threshold, '#d62728', '#333')
+
+def image_uri(img:np.ndarray|str|os.PathLike, # an RGB image `[H, W, 3]` uint8, or an image file
+              fmt:str='png', # 'png' (lossless) or 'jpeg'
+              height:int|None=None, # shrink to at most this height (and 10x it wide), keeping the aspect
+              quality:int=80, # JPEG quality
+             ) -> str:
+    "An inline `data:image/<fmt>;base64,...` URI of an image, for plotly's `go.Image(source=...)` or an `<img src=...>`."
+    if fmt not in ('png', 'jpeg'): raise ValueError(f"fmt: 'png' or 'jpeg', not {fmt!r}")
+    with (Image.fromarray(np.ascontiguousarray(img)) if isinstance(img, np.ndarray) else Image.open(img)) as im:
+        im = im.convert('RGB')
+        if height is not None: im.thumbnail((10 * height, height))
+        buf = io.BytesIO()
+        im.save(buf, format=fmt.upper(), **(dict(quality=quality) if fmt == 'jpeg' else dict(compress_level=1)))
+    return f'data:image/{fmt};base64,' + base64.b64encode(buf.getvalue()).decode()

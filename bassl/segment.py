@@ -5,7 +5,6 @@
 # %% ../nbs/33_segment.ipynb #1ac92a12
 from __future__ import annotations
 
-import base64
 import csv
 import dataclasses
 import fcntl
@@ -25,10 +24,9 @@ import av
 import numpy as np
 import torch
 from fastcore.script import Param
-from PIL import Image
 from torch.utils.data import DataLoader
 
-from .analysis import SCENE_COLORS, predicted_scenes
+from .analysis import boundary_colors, image_uri, predicted_scenes, scene_color
 from .checkpoint import load_encoder, load_release, pretrain_weights, random_encoder
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
@@ -47,9 +45,9 @@ from .zeroshot import SCENE_SHOTS, SCORES, PPModel, boundary_scores, check_score
 __all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
            'ZeroShotModel', 'load_zero_shot_model', 'load_model', 'default_device', 'shot_features',
            'boundary_probabilities', 'timecode', 'Scene', 'scenes_from_probabilities', 'write_scenes', 'read_scenes',
-           'jpeg_uri', 'timeline', 'report_html', 'cut_exact', 'keyframe_times', 'cut_keyframe', 'with_clips',
-           'shot_spans', 'writing', 'foreign_files', 'refuse_foreign', 'Segmentation', 'choose_threshold',
-           'segment_video', 'truth_labels', 'input_videos', 'segment', 'segment_cmd']
+           'timeline', 'report_html', 'cut_exact', 'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans',
+           'writing', 'foreign_files', 'refuse_foreign', 'Segmentation', 'choose_threshold', 'segment_video',
+           'truth_labels', 'input_videos', 'segment', 'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -253,18 +251,6 @@ def read_scenes(folder:str|os.PathLike) -> tuple[dict, list[Scene]]:
     except (KeyError, TypeError) as e: raise DataError(p, f"expected 'scenes': a list of objects with {names} ({e})") from None
     return d, scenes
 
-# %% ../nbs/33_segment.ipynb #038deb6e
-def jpeg_uri(path:str|os.PathLike, # an image file
-             height:int=64, # thumbnail height in pixels
-             quality:int=80,
-            ) -> str:
-    "A `data:image/jpeg;base64,...` thumbnail of an image file."
-    with Image.open(path) as im:
-        im = im.convert('RGB')
-        im.thumbnail((10 * height, height))
-        buf = io.BytesIO(); im.save(buf, format='JPEG', quality=quality)
-    return 'data:image/jpeg;base64,' + base64.b64encode(buf.getvalue()).decode()
-
 # %% ../nbs/33_segment.ipynb #adc2b5a2
 def timeline(prob:np.ndarray, # [n-1] P(boundary after shot i)
              scenes:list[Scene], threshold:float,
@@ -276,11 +262,11 @@ def timeline(prob:np.ndarray, # [n-1] P(boundary after shot i)
     import plotly.graph_objects as go
     t = times[:-1, 1]                                                      # a boundary after shot i is at shot i's end
     fig = go.Figure(go.Scatter(x=t, y=prob, mode='lines+markers', line=dict(color='#333', width=1),
-                               marker=dict(size=6, color=np.where(prob > threshold, '#d62728', '#333')),
+                               marker=dict(size=6, color=boundary_colors(prob, threshold)),
                                customdata=np.stack([np.arange(len(prob)), [timecode(x) for x in t]], -1),
                                hovertemplate=f'after shot %{{customdata[0]}} (%{{customdata[1]}}): {html.escape(ylabel)} %{{y:.3f}}<extra></extra>'))
     for s in scenes:
-        fig.add_vrect(x0=s.start, x1=s.end, fillcolor=SCENE_COLORS[s.scene % len(SCENE_COLORS)], opacity=0.18, line_width=0,
+        fig.add_vrect(x0=s.start, x1=s.end, fillcolor=scene_color(s.scene), opacity=0.18, line_width=0,
                       annotation_text=str(s.scene), annotation_position='top left', annotation_font_size=10)
     fig.add_hline(y=threshold, line=dict(color='#d62728', dash='dash', width=1.5), annotation_text=f'threshold {threshold:g}',
                   annotation_position='bottom right')
@@ -308,10 +294,10 @@ def report_html(title:str, # the page's heading (the video)
     for s in scenes:
         shots = np.arange(s.first_shot, s.last_shot + 1)
         shown = shots[np.unique(np.linspace(0, len(shots) - 1, min(per_scene, len(shots))).round().astype(int))]
-        imgs = ''.join(f'<img src="{jpeg_uri(keyframes[i])}" title="shot {i}">' for i in shown)
+        imgs = ''.join(f'<img src="{image_uri(keyframes[i], "jpeg", height=64)}" title="shot {i}">' for i in shown)
         more = f'<span class="more"> ({len(shots) - len(shown)} more shots)</span>' if len(shown) < len(shots) else ''
         which = f'shots {s.first_shot}–{s.last_shot}' if s.last_shot > s.first_shot else f'shot {s.first_shot}'
-        parts.append(f'<div class="scene" style="border-color:{SCENE_COLORS[s.scene % len(SCENE_COLORS)]}"><h3>scene {s.scene} · '
+        parts.append(f'<div class="scene" style="border-color:{scene_color(s.scene)}"><h3>scene {s.scene} · '
                      f'{s.start_timecode} – {s.end_timecode} ({s.duration:.1f} s) · {which} · frames {s.start_frame}–{s.end_frame}</h3>'
                      f'<div class="strip">{imgs}{more}</div></div>')
     return '\n'.join(parts + ['</body></html>'])

@@ -5,8 +5,6 @@
 # %% ../nbs/31_widgets.ipynb #a383f3f9
 from __future__ import annotations
 
-import base64
-import io
 import os
 import time
 from pathlib import Path
@@ -14,20 +12,20 @@ from pathlib import Path
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 from plotly.subplots import make_subplots
 
-from .analysis import (SCENE_COLORS, WINDOW_METHODS, Embedder, Exploration, WindowDataset, builtin_root, encoder_options, explore,
-                            load_embedder, load_predictions, movie_scores, predicted_scenes, project_relative, window_dataset)
+from .analysis import (WINDOW_METHODS, Embedder, Exploration, WindowDataset, boundary_colors, builtin_root, encoder_options, explore,
+                            image_uri, load_embedder, load_predictions, movie_scores, predicted_scenes, project_relative, scene_color,
+                            window_dataset)
 from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_shot_table
 from .data.transforms import decode_frames
 from .metrics import Predictions
 from .runs import locate, run_config
 
 # %% auto #0
-__all__ = ['GROUP_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'png_uri', 'strip', 'legend_entry',
-           'window_figure', 'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure',
-           'keyframes_figure', 'SceneViewer']
+__all__ = ['GROUP_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'strip', 'legend_entry', 'window_figure',
+           'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure', 'keyframes_figure',
+           'SceneViewer']
 
 # %% ../nbs/31_widgets.ipynb #cd94f89b
 GROUP_COLORS = ('#1f77b4', '#ff7f0e')  # group 0 (anchor 0's scene), group 1 (anchor 1's scene)
@@ -38,13 +36,6 @@ SAMPLE_MARKERS = {  # legend label: (symbol, colour) of the pretext-sample marke
     'negative (CGM: other group; PP: non-boundary)': ('x', '#d62728'), 'PP: pseudo-boundary shot': ('diamond', '#2ca02c'),
     'MSM: masked': ('square', '#7f7f7f')}
 TOOLBAR_PX = 34  # plotly's toolbar sits in the top 30 px of a figure: titles start below it
-
-def png_uri(img:np.ndarray, # [H, W, 3] uint8
-           ) -> str:
-    "A `data:image/png;base64,...` URI of an RGB image: plotly draws it with `go.Image(source=...)`, no kernel needed."
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format='PNG', compress_level=1)
-    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
 
 def strip(frames:np.ndarray, # [T, H, W, 3] uint8
           slots:int|None=None, # width of the strip in frames (default T)
@@ -85,9 +76,9 @@ def window_figure(ex:Exploration) -> go.Figure:
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.22, 0.3, 0.48],
                         subplot_titles=('sparse anchors', 'dense window, coloured by pseudo-boundary group', 'pretext-task samples'))
     dx = 1 / (S + 2)                                                        # a keyframe slot spans one x unit
-    fig.add_trace(go.Image(source=png_uri(strip(ex.sparse, n, ex.anchors)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='anchors',
+    fig.add_trace(go.Image(source=image_uri(strip(ex.sparse, n, ex.anchors)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='anchors',
                            hoverinfo='skip'), 1, 1)
-    fig.add_trace(go.Image(source=png_uri(strip(ex.dense)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='dense', hoverinfo='skip'), 2, 1)
+    fig.add_trace(go.Image(source=image_uri(strip(ex.dense)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='dense', hoverinfo='skip'), 2, 1)
     rows = ['MSM', 'PP', 'CGM'] + (['ShotCoL'] if ex.nn is not None else [])
     kind = list(SAMPLE_MARKERS)
     pts = [('CGM', c, 'centre', kind[0]), ('CGM', ex.cgm[0], 'positive: same group', kind[1]),
@@ -284,7 +275,7 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
         for i, (s, e) in enumerate(scenes):                             # bands: predicted scenes; grey: after the last boundary
             last = i == len(scenes) - 1
             shapes.append(dict(type='rect', x0=s - 0.5, x1=e + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', layer='below',
-                               fillcolor='#bbbbbb' if last else SCENE_COLORS[i % len(SCENE_COLORS)], opacity=0.25, line_width=0))
+                               fillcolor='#bbbbbb' if last else scene_color(i), opacity=0.25, line_width=0))
         shapes += [dict(type='line', x0=i + 0.5, x1=i + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
                         line=dict(color='black', width=1.5, dash='dot')) for i in shot[label == 1]]
         shapes.append(dict(type='line', x0=0, x1=1, y0=threshold, y1=threshold, xref=f'x{ax} domain', yref=f'y{ax}',
@@ -293,7 +284,7 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
             shapes.append(dict(type='rect', x0=selected - 0.5, x1=selected + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
                                name='selected shot', line=dict(color='#ff7f0e', width=2.5), fillcolor='rgba(255,127,14,0.15)'))
         fig.add_trace(go.Scatter(x=shot, y=prob, mode='lines+markers', name=k, line=dict(color='#333', width=1), marker=dict(size=5,
-                                 color=np.where(prob > threshold, '#d62728', '#333')), customdata=label,
+                                 color=boundary_colors(prob, threshold)), customdata=label,
                                  hovertemplate='shot %{x}: P(boundary) %{y:.3f}, label %{customdata}<extra>' + k + '</extra>'), r, 1)
         fig.update_yaxes(range=[-0.02, 1.02], title_text='P(boundary)', row=r, col=1)
     fig.layout.shapes = shapes
@@ -308,7 +299,7 @@ def keyframes_figure(root:str|os.PathLike, vid:str, shot:int, caption:str='') ->
     r = MovieNetRoot(root)
     frames = np.stack([f.permute(1, 2, 0).numpy() for f in decode_frames([r.keyframe(vid, shot, k) for k in range(NUM_KEYFRAMES)])])
     T, H, Wd, _ = frames.shape
-    fig = go.Figure(go.Image(source=png_uri(strip(frames, gap=6)), x0=0, dx=1, dy=1, hoverinfo='skip'))
+    fig = go.Figure(go.Image(source=image_uri(strip(frames, gap=6)), x0=0, dx=1, dy=1, hoverinfo='skip'))
     fig.add_trace(_hover_slots([k * (Wd + 6) + 3 + Wd / 2 for k in range(T)], H / 2, [f'{vid} shot {shot} · keyframe {k + 1} of {T}' for k in range(T)],
                                'keyframes'))
     fig.data[1].marker.size = min(Wd, H)
