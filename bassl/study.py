@@ -5,6 +5,7 @@
 # %% ../nbs/35_study.ipynb #bf4fb33b
 from __future__ import annotations
 
+import copy
 import dataclasses
 import html
 import importlib.util
@@ -222,7 +223,7 @@ def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in sy
     "The demo: `DEMO_ROWS` with one pre-training and `seeds` fine-tuning seeds at `DEMO_SIZE`, in the kernel, laid out flat in `runs`."
     runs = Path(runs)
     return Study(name=runs.name, runs=str(runs.parent), root=str(root), rows=list(DEMO_ROWS), finetune_seeds=list(range(seeds)),
-                 launcher='kernel', folders=dict(DEMO_FOLDERS), **json.loads(json.dumps(DEMO_SIZE)))
+                 launcher='kernel', folders=dict(DEMO_FOLDERS), **copy.deepcopy(DEMO_SIZE))
 
 # %% ../nbs/35_study.ipynb #f4169449
 def load_study(path:str|os.PathLike, # a YAML or JSON file of `Study` fields (its name defaults to the file's stem)

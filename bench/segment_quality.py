@@ -66,13 +66,13 @@ def main():
     f1 = 2 * prec * rec_ / max(prec + rec_, 1e-9)
     video = {'AP': 100 * float(binary_average_precision(p, y)), 'AUC': 100 * float(binary_auroc(p, y)), 'F1': 100 * f1,
              'mIoU': 100 * float(np.mean(mious))}
-    kf = json.loads(resolve(a.model).predictions.with_name('scores.json').read_text())
+    run = resolve(a.model)
+    kf = json.loads(run.predictions.with_name('scores.json').read_text())
     print(f"\n{len(test)} test movies, detector {a.detector!r}: {shots[0]} shots detected of {shots[1]}, "
           f"{cuts - missed} of {cuts} true scene cuts on a detected shot boundary (within {a.tolerance} frames)\n")
     print(f"{'':6s} {'segment on video':>17s} {'keyframe set':>13s}")
     kf = {k: kf[k] * (100 if kf[k] <= 1 else 1) for k in ('AP', 'AUC', 'F1', 'mIoU')}
     for k in kf: print(f"{k:6s} {video[k]:17.1f} {kf[k]:13.1f}")
-    run = resolve(a.model)
     write_json(a.record, {'title': "bassl segment on rendered test movies against the same model on the keyframe dataset",
                           'command': ' '.join(['python', 'bench/segment_quality.py'] + sys.argv[1:]), 'machine': machine(),
                           'model': a.model, 'model_finetune': (read_done(run.predictions.parent) or {}).get('record'),
