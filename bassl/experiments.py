@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import plotly.graph_objects as go
+from fastcore.script import Param
 from plotly.subplots import make_subplots
 
 from .config import CRN_INITS, MAX_STEPS, RANGES, Experiment, Range, config_from_dict, load_config, preset, save_config, type_ok
@@ -40,10 +41,11 @@ from .models.checkpoint import load_checkpoint
 from .runs import LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done, write_started
 
 # %% auto #0
-__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'RunSpec', 'check_parameters', 'Stage', 'images_per_sample',
-           'pretrain_budget', 'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock', 'resolve_launcher',
-           'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage', 'score_table',
-           'boundary_rate', 'metric_rows', 'training_curves', 'save_curves']
+__all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'progress_opt', 'RunSpec', 'check_parameters', 'Stage',
+           'images_per_sample', 'pretrain_budget', 'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock',
+           'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage',
+           'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves', 'progress_mode',
+           'pretrain_cmd', 'extract_cmd', 'finetune_cmd']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -504,3 +506,64 @@ def save_curves(stage:str|os.PathLike, # the stage folder: the figure goes to `c
     path = Path(stage)/'curves.html'
     (fig or training_curves(stage)).write_html(path, include_plotlyjs=True, full_html=True)
     return path
+
+# %% ../nbs/28_experiments.ipynb #9304ae2e
+progress_opt = Param("a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)",
+                     str, choices=['bar', 'lines', 'none'])
+
+def progress_mode(p:str|None, # `--progress`: 'bar', 'lines', 'none', or None for the default
+                 ) -> bool|str:
+    "What `--progress` asks of a `progress` parameter: by default a bar in a terminal, else plain lines."
+    p = p or ('bar' if sys.stdout.isatty() else 'lines')
+    return {'bar': True, 'lines': 'lines', 'none': False}[p]
+
+# %% ../nbs/28_experiments.ipynb #eaeb5c5c
+_config_opt = Param("experiment JSON (e.g. a run folder's config.json)", Path, required=True)
+
+def _rank0() -> bool:
+    "Whether this is the first process of a torchrun or SLURM job (or the only one): the one that prints results."
+    from lightning.pytorch.utilities import rank_zero_only  # Lightning's reading of the launcher's environment
+    return rank_zero_only.rank == 0
+
+# %% ../nbs/28_experiments.ipynb #21c447be
+def pretrain_cmd(run_dir:Path, # run folder
+                 config:_config_opt=None,
+                 max_steps:int=-1, # stop after this many steps in all (-1: every epoch)
+                 progress:progress_opt=None,
+                 overwrite:bool=False, # remove checkpoints made with other settings (only those) and start again, instead of refusing
+                ) -> int:
+    "Pre-train as configured (resuming from the run folder's last.ckpt when it was made with the same settings)."
+    from bassl.train.pretrain import pretrain
+    from bassl.train.trainer import check_max_steps
+    check_max_steps(max_steps, '--max-steps')
+    last = pretrain(load_config(config), run_dir, max_steps=max_steps, progress=progress_mode(progress), overwrite=overwrite)
+    if _rank0(): print(last)
+    return 0
+
+# %% ../nbs/28_experiments.ipynb #3ca32219
+def extract_cmd(store:Path, # feature store folder
+                config:_config_opt=None,
+                checkpoint:str=None, # pre-training checkpoint or public release (default: random encoder)
+                progress:progress_opt=None,
+                overwrite:bool=False, # remove features made from another encoder or config (only those) and extract again, instead of refusing
+               ) -> int:
+    "Extract the labelled shots' features with a checkpoint's encoder (or a random one) into a feature store (resuming one made from the same)."
+    from bassl.train.finetune import extract
+    st = extract(load_config(config), checkpoint, store, progress=progress_mode(progress), overwrite=overwrite)
+    if _rank0(): print(f"{st.folder}: {len(st)} movies")
+    return 0
+
+# %% ../nbs/28_experiments.ipynb #f9663b96
+def finetune_cmd(features:Path, # feature store folder
+                 run_dir:Path, # run folder
+                 config:_config_opt=None,
+                 crn:str=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
+                 progress:progress_opt=None,
+                 quiet:bool=False, # print where scores.json is instead of the table (for a caller that reports the scores itself)
+                 overwrite:bool=False, # remove a fine-tuning made from other settings, features or CRN (only its files) and start again, instead of refusing
+                ) -> int:
+    "Fine-tune on stored features (from the pre-trained CRN when the config says so) and evaluate; prints the scores (x100)."
+    from bassl.train.finetune import finetune
+    scores = finetune(load_config(config), features, run_dir, progress=progress_mode(progress), crn=crn, overwrite=overwrite)
+    if _rank0(): print(f"scores: {Path(run_dir)/'scores.json'}" if quiet else score_table({'score': scores}))
+    return 0

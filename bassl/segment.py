@@ -33,6 +33,7 @@ from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
 from .data.movienet import MovieNetRoot
 from .data.video import DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id, video_ids
+from .experiments import progress_mode, progress_opt
 from .features import FeatureStore, extract_features
 from .metrics import Predictions
 from .models.encoder import ShotEncoder
@@ -597,16 +598,14 @@ def segment_cmd(videos:Param("video files, or folders to search for them", str, 
                           str, choices=list(CUTS))=None,
                 device:str=None, # torch device (default: cuda when there is a GPU, else cpu)
                 overwrite:bool=False, # replace another video's results in OUT/<video id>/ instead of refusing
-                progress:Param("a progress bar, a plain line every 30 s, or nothing (default: bar in a terminal, else lines)",
-                               str, choices=['bar', 'lines', 'none'])=None,
+                progress:progress_opt=None,
                ) -> int:
     "Cut videos into scenes with a fine-tuned model, or without labels (--zero-shot): scenes.json/.csv, predictions.csv, report.html (and clips) per video."
     if threshold is not None and scenes is not None: print("error: --threshold and --scenes both given: choose one", file=sys.stderr); return 2
     if scenes is not None and scenes < 1: print(f"error: --scenes must be at least 1, got {scenes}", file=sys.stderr); return 2
     if threshold is not None and not 0 <= threshold <= 1: print(f"error: --threshold must be in [0, 1], got {threshold}", file=sys.stderr); return 2
-    p = progress or ('bar' if sys.stdout.isatty() else 'lines')
     done, failed = segment(videos, model, out, zero_shot=zero_shot, threshold=threshold, scenes=scenes, detector=detector, cut=cut, device=device, overwrite=overwrite,
-                           progress={'bar': True, 'lines': 'lines', 'none': False}[p])
+                           progress=progress_mode(progress))
     print(f"{len(done)} of {len(done) + len(failed)} videos segmented into {Path(out)}" + (f"; {len(failed)} skipped:" if failed else ''))
     for v, e in failed.items(): print(f"  {v}: {e}")
     return 1 if failed else 0

@@ -22,14 +22,17 @@ from pathlib import Path
 import plotly.graph_objects as go
 import torch
 import yaml
+from fastcore.meta import delegates
+from fastcore.script import Param
 from scipy import stats
 
 from .config import CRN_INITS
-from .core import DataError, write_json, write_text
-from .data.synthetic import DEFAULT_ROOT
+from .core import DataError, ParameterError, write_json, write_text
+from .data.check import check_cmd
+from .data.synthetic import DEFAULT_ROOT, frame_size, synth_cmd  # frame_size: --size's type, for demo_cmd
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
-from .experiments import RunSpec, boundary_rate, images_per_sample, pretrain_budget, run_stage
+from .experiments import RunSpec, boundary_rate, images_per_sample, pretrain_budget, progress_mode, run_stage
 from .methods import METHODS, TASKS, check_tasks
 from .runs import read_done, read_scores
 
@@ -37,7 +40,8 @@ from .runs import read_done, read_scores
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS',
            'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine',
            'planned_images', 'seconds_left', 'duration', 'run_study', 'mean_interval', 'verdict', 'summarize',
-           'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown']
+           'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown', 'demo_cmd',
+           'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -508,3 +512,44 @@ def results_markdown(folder:str|os.PathLike|None=None, # a folder of study recor
         rec, _ = _read_study(p)
         parts.append(f"**{_md(rec.get('title') or rec['study']['name'])}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
     return '\n\n'.join(parts)
+
+# %% ../nbs/35_study.ipynb #32386879
+@delegates(synth_cmd, but=['force', 'return'])
+def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT,
+             runs:Path=Path('runs/demo'), # run folder: BaSSL's run, its baselines inside
+             seeds:int=3, # fine-tuning seeds per row (an interval needs at least 2)
+             **kwargs) -> int:
+    "The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning seeds, with intervals."
+    if seeds < 2: raise ParameterError('--seeds', seeds, 'at least 2 fine-tuning seeds (an interval needs two)')
+    t0, root, runs, quiet = time.time(), Path(root), Path(runs), kwargs.get('quiet', False)
+    rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
+    if rc: return rc
+    s = demo_study(root, runs, seeds)
+    print(f"\n== the demo: {'; '.join(r.label for r in s.rows)}: 1 pre-training, {seeds} fine-tuning seeds per row "
+          f"({len(s.rows) * seeds} fine-tunings); the time left is estimated after each one")
+    rec = run_study(s, progress=False if quiet else progress_mode(None))
+    summary = summarize(s.folder)
+    print('\n' + study_table(summary) + '\n')
+    print(f"the demo took {duration(time.time() - t0)} on this machine: yardstick {rec['machine']['yardstick_s']:.2f} s "
+          "(bench/yardstick.py: one ResNet-18 forward + backward of 64 images of 64x64)")
+    print(f"run folder: {runs} (pretrain/, features/, finetune/: BaSSL's; {', '.join(v + '/' for v in s.folders.values() if v)}: "
+          f"its baselines; ft<seed>/: the other fine-tuning seeds)\nstudy: {s.folder/STUDY_JSON}, {save_study_html(summary, s.folder)}")
+    print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"
+          "  make tensorboard   every run's training curves\n"
+          "  nbs/guide.ipynb    fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")
+    return 0
+
+# %% ../nbs/35_study.ipynb #8515203a
+def study_cmd(study:Path, # study file (YAML or JSON): rows, seeds, baseline and the settings of every run
+              runs:str=None, # folder of run folders (default: the study file's `runs`)
+              quiet:bool=False, # no progress bars: the cells' and the stages' lines only
+              reps:int=5, # repetitions of the machine yardstick study.json records (0: none)
+             ) -> int:
+    "Run a study over seeds (reusing finished cells), then print its table and verdicts and where study.json and study.html are."
+    s = load_study(study)
+    if runs is not None: s = dataclasses.replace(s, runs=runs)
+    run_study(s, progress=False if quiet else progress_mode(None), reps=reps)
+    summary = summarize(s.folder)
+    print('\n' + study_table(summary) + '\n')
+    print(f"study.json: {s.folder/STUDY_JSON}\nstudy.html: {save_study_html(summary, s.folder)}")
+    return 0

@@ -17,15 +17,16 @@ from plotly.subplots import make_subplots
 from .analysis import (WINDOW_METHODS, Embedder, Exploration, WindowDataset, boundary_colors, builtin_root, encoder_options, explore,
                             image_uri, load_embedder, load_predictions, movie_scores, predicted_scenes, project_relative, scene_color,
                             window_dataset)
-from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_shot_table
+from .data.movienet import NUM_KEYFRAMES, MovieNetRoot, count_shots, read_labels, read_shot_table
 from .data.transforms import decode_frames
 from .metrics import Predictions
 from .runs import locate, run_config
+from .zeroshot import LabelFree, label_free, window_scores
 
 # %% auto #0
-__all__ = ['GROUP_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'strip', 'legend_entry', 'window_figure',
-           'dtw_figure', 'update_figure', 'PseudoBoundaryExplorer', 'timeline_figure', 'keyframes_figure',
-           'SceneViewer']
+__all__ = ['GROUP_COLORS', 'PSEUDO_LINE', 'TRUE_LINE', 'SAMPLE_MARKERS', 'TOOLBAR_PX', 'LABEL_FREE_LINE', 'strip', 'legend_entry',
+           'window_figure', 'dtw_figure', 'update_figure', 'label_free_scores', 'PseudoBoundaryExplorer',
+           'timeline_figure', 'keyframes_figure', 'SceneViewer']
 
 # %% ../nbs/31_widgets.ipynb #cd94f89b
 GROUP_COLORS = ('#1f77b4', '#ff7f0e')  # group 0 (anchor 0's scene), group 1 (anchor 1's scene)
@@ -36,6 +37,7 @@ SAMPLE_MARKERS = {  # legend label: (symbol, colour) of the pretext-sample marke
     'negative (CGM: other group; PP: non-boundary)': ('x', '#d62728'), 'PP: pseudo-boundary shot': ('diamond', '#2ca02c'),
     'MSM: masked': ('square', '#7f7f7f')}
 TOOLBAR_PX = 34  # plotly's toolbar sits in the top 30 px of a figure: titles start below it
+LABEL_FREE_LINE = dict(color='#9467bd', width=1.5, dash='dashdot')  # a label-free score's curve colour and its threshold (chosen without labels)
 
 def strip(frames:np.ndarray, # [T, H, W, 3] uint8
           slots:int|None=None, # width of the strip in frames (default T)
@@ -69,12 +71,17 @@ def _top_title(text:str, size:int=13) -> dict:
     return dict(text=text, font_size=size, x=0.01, xanchor='left', xref='container', y=1, yanchor='top', yref='container',
                 pad=dict(t=TOOLBAR_PX))
 
-def window_figure(ex:Exploration) -> go.Figure:
-    "The sparse anchors, the 17 dense keyframes coloured by pseudo-boundary group, true and pseudo boundaries, and one draw of each pretext task."
+def window_figure(ex:Exploration,
+                  track:tuple[str, np.ndarray, float]|None=None, # a label-free track: (name, [16] score on the window's gaps (`window_scores`), threshold)
+                 ) -> go.Figure:
+    "The sparse anchors, the 17 dense keyframes coloured by pseudo-boundary group, true and pseudo boundaries, one draw of each pretext task, and a label-free track."
     n, c, S = len(ex.dense_idx), len(ex.dense_idx) // 2, ex.dense.shape[1]
     shot = lambda j: int(ex.dense_idx[j])                                   # every label speaks in shot numbers
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.22, 0.3, 0.48],
-                        subplot_titles=('sparse anchors', 'dense window, coloured by pseudo-boundary group', 'pretext-task samples'))
+    R = 3 if track is None else 4                                           # the label-free track is a fourth row
+    titles = ('sparse anchors', 'dense window, coloured by pseudo-boundary group', 'pretext-task samples')
+    if track is not None: titles += (f'label-free score: {track[0]} (no labels; dash-dot: its threshold {track[2]:.2f})',)
+    fig = make_subplots(rows=R, cols=1, shared_xaxes=True, vertical_spacing=0.06, subplot_titles=titles,
+                        row_heights=[0.22, 0.3, 0.48] if track is None else [0.18, 0.25, 0.37, 0.2])
     dx = 1 / (S + 2)                                                        # a keyframe slot spans one x unit
     fig.add_trace(go.Image(source=image_uri(strip(ex.sparse, n, ex.anchors)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='anchors',
                            hoverinfo='skip'), 1, 1)
@@ -100,23 +107,32 @@ def window_figure(ex:Exploration) -> go.Figure:
     legend += [legend_entry('pseudo-boundary (DTW)', mode='lines', line=PSEUDO_LINE),
                legend_entry('true boundary (labels, never used in pre-training)', mode='lines', line=TRUE_LINE)]
     legend += [legend_entry(k, mode='markers', marker=dict(symbol=s, color=col, size=11)) for k, (s, col) in SAMPLE_MARKERS.items()]
+    if track is not None: legend.append(legend_entry(f'label-free threshold ({track[0]})', mode='lines', line=LABEL_FREE_LINE))
     for t in legend: fig.add_trace(t, 3, 1)
+    if track is not None:                                                   # a bar on each gap of consecutive shots, red above the threshold
+        name, s, th = track[0], np.asarray(track[1], np.float64), track[2]
+        fig.add_trace(go.Bar(x=[j + 0.5 for j in range(n - 1)], y=[None if np.isnan(v) else float(v) for v in s], width=0.45, name=name,
+                             marker_color=boundary_colors(np.nan_to_num(s, nan=-1.0), th).tolist(), showlegend=False,
+                             customdata=[[shot(j), shot(j + 1)] for j in range(n - 1)],
+                             hovertemplate='after shot %{customdata[0]}: label-free score %{y:.3f}<extra>' + name + '</extra>'), 4, 1)
     shapes = [dict(type='rect', x0=j - 0.5, x1=j + 0.5, y0=S * dx + 0.02, y1=S * dx + 0.1, xref='x2', yref='y2',
                    fillcolor=GROUP_COLORS[g[j]], line_width=0) for j in range(n)]      # group colour under each dense shot
     truth = np.flatnonzero(ex.true) if ex.true is not None else []
-    for r in (1, 2, 3):                                                     # true boundaries (wide, pale), the pseudo-boundary over them
+    for r in range(1, R + 1):                                               # true boundaries (wide, pale), the pseudo-boundary over them
         shapes += [_vline(j + 0.5, r, TRUE_LINE) for j in truth]
         shapes.append(_vline(ex.boundary + 0.5, r, PSEUDO_LINE))
+    if track is not None: shapes.append(dict(type='line', x0=0, x1=1, y0=track[2], y1=track[2], xref='x4 domain', yref='y4', line=LABEL_FREE_LINE))
     fig.layout.shapes = shapes
     for r in (1, 2): fig.update_yaxes(range=[S * dx + 0.12, -0.05], visible=False, row=r, col=1)
     fig.update_yaxes(categoryorder='array', categoryarray=rows, range=[-0.5, len(rows) - 0.3], row=3, col=1)
-    fig.update_xaxes(range=[-0.6, n - 0.4], tickvals=list(range(n)), ticktext=[str(shot(j)) for j in range(n)], row=3, col=1)
-    fig.update_xaxes(title_text='shot (the 17 dense shots of the window)', row=3, col=1)
+    if track is not None: fig.update_yaxes(range=[0, 1.05], title_text='score', row=4, col=1)
+    fig.update_xaxes(range=[-0.6, n - 0.4], tickvals=list(range(n)), ticktext=[str(shot(j)) for j in range(n)], row=R, col=1)
+    fig.update_xaxes(title_text='shot (the 17 dense shots of the window)', row=R, col=1)
     after = lambda js: 'shot ' + str(shot(js[0])) if len(js) == 1 else 'shots ' + ', '.join(str(shot(j)) for j in js)
     told = 'no labels' if ex.true is None else f'true boundary after {after(truth)}' if len(truth) else 'no true boundary in the window'
     fig.update_layout(title=_top_title(f'{ex.vid} · centre shot {ex.center} · {ex.method}<br>'
                                        f'pseudo-boundary after shot {shot(ex.boundary)} · {told}'),
-                      height=600, margin=dict(l=60, r=20, t=TOOLBAR_PX + 76, b=40), plot_bgcolor='white',
+                      height=600 if track is None else 740, margin=dict(l=60, r=20, t=TOOLBAR_PX + 76, b=40), plot_bgcolor='white',
                       legend=dict(orientation='h', x=0, xanchor='left', y=-0.14, yanchor='top', font_size=11))
     return fig
 
@@ -149,6 +165,8 @@ def update_figure(target:go.Figure, # the figure on screen (a `go.FigureWidget`,
                   source:go.Figure, # a freshly built figure of the same kind
                  ) -> go.Figure:
     "Make `target` show `source` in place (one batched message to the browser when `target` is a `FigureWidget`)."
+    axes = lambda f: {k for k in f.layout.to_plotly_json() if k.startswith(('xaxis', 'yaxis'))}
+    same = axes(target) == axes(source)                                   # other subplots (a track added or gone): a new layout
     with target.batch_update():
         if len(target.data) == len(source.data) and all(a.type == b.type for a, b in zip(target.data, source.data)):
             for a, b in zip(target.data, source.data):
@@ -156,8 +174,15 @@ def update_figure(target:go.Figure, # the figure on screen (a `go.FigureWidget`,
         else:
             target.data = []
             target.add_traces(source.data)
-        target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+        if same: target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+    if not same: target.layout = source.layout
     return target
+
+# %% ../nbs/31_widgets.ipynb #6fa87b79
+def label_free_scores(zero_shot:dict|None, # `{name: (source, score[, pp]) | LabelFree}`: what `bassl.zeroshot.label_free` takes, or its result
+                     ) -> dict[str, LabelFree]:
+    "Each label-free score a widget was given, loaded (`bassl.zeroshot.label_free`) unless it already is."
+    return {k: v if isinstance(v, LabelFree) else label_free(*v) for k, v in (zero_shot or {}).items()}
 
 # %% ../nbs/31_widgets.ipynb #ffd5fb7e
 class PseudoBoundaryExplorer(W.VBox):
@@ -165,8 +190,13 @@ class PseudoBoundaryExplorer(W.VBox):
     def __init__(self, root:str|os.PathLike|None=None, # dataset root (default: the project's built-in synthetic data)
                  encoders:dict|None=None, # `{label: source}` choices (default: `encoder_options()`)
                  vid:str|None=None, center:int|None=None, # initial movie and centre shot
-                 method:str='bassl', seed:int=0):
+                 method:str='bassl', seed:int=0,
+                 zero_shot:dict|None=None, # `{name: (run or feature store, score) | LabelFree}`: label-free scores to show under the window (`bassl.zeroshot.label_free`)
+                ):
         self._embedders, self._windows, self.timings, self._busy = {}, {}, [], True
+        self.zero_shot = label_free_scores(zero_shot)
+        self.track = W.Dropdown(options=[('none', ''), *((k, k) for k in self.zero_shot)], value=next(iter(self.zero_shot), ''),
+                                description='label-free', layout=W.Layout(width='320px'))
         start = builtin_root(root)
         self._roots = {str(project_relative(start)): start}         # what the box shows (no machine path) -> the root
         self.root_box = W.Text(next(iter(self._roots)), description='root', continuous_update=False, layout=W.Layout(width='420px'))
@@ -180,14 +210,16 @@ class PseudoBoundaryExplorer(W.VBox):
         self.status = W.HTML()
         self._set_root(vid, center)
         ex = self.compute()
-        self.window_fig, self.dtw_fig = go.FigureWidget(window_figure(ex)), go.FigureWidget(dtw_figure(ex))
+        track, self._track_note = self.track_of(ex)
+        self.window_fig, self.dtw_fig = go.FigureWidget(window_figure(ex, track)), go.FigureWidget(dtw_figure(ex))
         self.exploration = ex
+        if self._track_note: self.status.value = f'<span style="color:#d62728">{self._track_note}</span>'
         self._busy = False
         self.root_box.observe(self._root_changed, 'value')
         self.movie.observe(self._movie_changed, 'value')
-        for w in (self.center, self.method, self.encoder, self.seed, self.augment): w.observe(lambda _: self.refresh(), 'value')
+        for w in (self.center, self.method, self.encoder, self.seed, self.augment, self.track): w.observe(lambda _: self.refresh(), 'value')
         super().__init__([W.HBox([self.root_box, self.movie, self.method]), W.HBox([self.center, self.seed, self.augment]),
-                          self.encoder, self.status, self.window_fig, self.dtw_fig])
+                          W.HBox([self.encoder] + ([self.track] if self.zero_shot else [])), self.status, self.window_fig, self.dtw_fig])
 
     def _set_root(self, vid=None, center=None):
         self._busy = True
@@ -238,6 +270,16 @@ class PseudoBoundaryExplorer(W.VBox):
         return explore(self.windows(), self.movie.value, self.center.value, self.method.value, self.embedder(),
                        self.seed.value, self.augment.value)
 
+    def track_of(self, ex:Exploration) -> tuple[tuple|None, str]:
+        "The chosen label-free score on `ex`'s gaps as `window_figure`'s track (None: none chosen, or none for this movie), and a note why not."
+        if not self.track.value: return None, ''
+        lf = self.zero_shot[self.track.value]
+        try: s = lf(ex.vid)
+        except Exception as e: return None, f'label-free {self.track.value}: {type(e).__name__}: {e}'
+        if len(s) != ex.num_shot - 1: return None, (f'label-free {self.track.value}: the features hold {len(s) + 1} shots of {ex.vid}, '
+                                                     f'the root {ex.num_shot}: features of another dataset')
+        return (self.track.value, window_scores(s, ex.dense_idx), lf.threshold(ex.vid)), ''
+
     def refresh(self):
         "Recompute the window and update both figures in place."
         if self._busy: return
@@ -246,11 +288,13 @@ class PseudoBoundaryExplorer(W.VBox):
         except Exception as e:
             self.status.value = f'<span style="color:#d62728">{type(e).__name__}: {e}</span>'
             return
-        update_figure(self.window_fig, window_figure(ex))
+        track, self._track_note = self.track_of(ex)
+        update_figure(self.window_fig, window_figure(ex, track))
         update_figure(self.dtw_fig, dtw_figure(ex))
         self.exploration = ex
         self.timings.append(time.perf_counter() - t)
-        self.status.value = f'{ex.embedder} · updated in {self.timings[-1]:.2f} s'
+        self.status.value = f'{ex.embedder} · updated in {self.timings[-1]:.2f} s' + (
+            f' · <span style="color:#d62728">{self._track_note}</span>' if self._track_note else '')
 
 # %% ../nbs/31_widgets.ipynb #589d9279
 def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row each
@@ -258,39 +302,44 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
                     threshold:float=0.5,
                     shot_table:np.ndarray|None=None, # `[num_shot, 5]` frames, for Recall@3s and mIoU in the titles
                     selected:int|None=None, # a shot to frame in orange (the one whose keyframes are shown)
+                    zero_shot:dict[str, tuple[Predictions, float]]|None=None, # {name: (label-free scores as predictions, their threshold)}: rows under the runs
                    ) -> go.Figure:
-    "P(boundary) per shot of each run, its predicted scenes as coloured bands, the threshold, the true boundaries and a selected shot."
-    names = list(runs)
-    scores = {k: movie_scores(runs[k], vid, shot_table, threshold) for k in names}
-    title = lambda k: f'<b>{k}</b> · ' + ' · '.join(f'{m} {scores[k][m]:.1f}' for m in ('AP', 'F1', 'Recall', 'Recall@3s', 'mIoU') if m in scores[k])
+    "P(boundary) per shot of each run, its predicted scenes as coloured bands, the threshold, the true boundaries and a selected shot; label-free scores likewise, each at its own threshold."
+    lines = [(k, p, threshold, False) for k, p in runs.items()] + [(k, p, t, True) for k, (p, t) in (zero_shot or {}).items()]
+    if both := sorted(set(runs) & set(zero_shot or {})): raise ValueError(f"{both}: named both a run and a label-free score")
+    names = [k for k, *_ in lines]
+    scores = {k: movie_scores(p, vid, shot_table, t) for k, p, t, _ in lines}
+    tag = lambda t, free: f'<i>label-free</i>, threshold {t:.2f} · ' if free else ''
+    title = lambda k, t, free: f'<b>{k}</b> · {tag(t, free)}' + ' · '.join(f'{m} {scores[k][m]:.1f}' for m in ('AP', 'F1', 'Recall', 'Recall@3s', 'mIoU') if m in scores[k])
     fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.12 / max(1, len(names) - 1) if len(names) > 1 else 0,
-                        subplot_titles=[title(k) for k in names])
+                        subplot_titles=[title(k, t, free) for k, _, t, free in lines])
     shapes = []
-    for r, k in enumerate(names, 1):
-        p = runs[k]
+    for r, (k, p, th, free) in enumerate(lines, 1):
         rows = p.movie(vid)
         shot, prob, label = p.shot[rows], p.prob[rows], p.label[rows]
         ax = '' if r == 1 else str(r)
-        scenes = predicted_scenes(prob, threshold)
+        scenes = predicted_scenes(prob, th)
         for i, (s, e) in enumerate(scenes):                             # bands: predicted scenes; grey: after the last boundary
             last = i == len(scenes) - 1
             shapes.append(dict(type='rect', x0=s - 0.5, x1=e + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', layer='below',
                                fillcolor='#bbbbbb' if last else scene_color(i), opacity=0.25, line_width=0))
         shapes += [dict(type='line', x0=i + 0.5, x1=i + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
                         line=dict(color='black', width=1.5, dash='dot')) for i in shot[label == 1]]
-        shapes.append(dict(type='line', x0=0, x1=1, y0=threshold, y1=threshold, xref=f'x{ax} domain', yref=f'y{ax}',
-                           line=dict(color='#d62728', width=1.5, dash='dash')))
+        shapes.append(dict(type='line', x0=0, x1=1, y0=th, y1=th, xref=f'x{ax} domain', yref=f'y{ax}',
+                           line=LABEL_FREE_LINE if free else dict(color='#d62728', width=1.5, dash='dash')))
         if selected is not None:
             shapes.append(dict(type='rect', x0=selected - 0.5, x1=selected + 0.5, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain',
                                name='selected shot', line=dict(color='#ff7f0e', width=2.5), fillcolor='rgba(255,127,14,0.15)'))
-        fig.add_trace(go.Scatter(x=shot, y=prob, mode='lines+markers', name=k, line=dict(color='#333', width=1), marker=dict(size=5,
-                                 color=boundary_colors(prob, threshold)), customdata=label,
-                                 hovertemplate='shot %{x}: P(boundary) %{y:.3f}, label %{customdata}<extra>' + k + '</extra>'), r, 1)
-        fig.update_yaxes(range=[-0.02, 1.02], title_text='P(boundary)', row=r, col=1)
+        what = 'label-free score' if free else 'P(boundary)'
+        fig.add_trace(go.Scatter(x=shot, y=prob, mode='lines+markers', name=k, line=dict(color=LABEL_FREE_LINE['color'] if free else '#333', width=1),
+                                 marker=dict(size=5, color=boundary_colors(prob, th)), customdata=label,
+                                 hovertemplate=f'shot %{{x}}: {what} %{{y:.3f}}, label %{{customdata}}<extra>{k}</extra>'), r, 1)
+        fig.update_yaxes(range=[-0.02, 1.02], title_text='label-free' if free else 'P(boundary)', row=r, col=1)
     fig.layout.shapes = shapes
     fig.update_xaxes(title_text='shot (dotted: true boundaries after the shot; bands: predicted scenes)', row=len(names), col=1)
     picked = '' if selected is None else f' · shot {selected} selected (orange)'
-    fig.update_layout(title=_top_title(f'{vid} at threshold {threshold:.2f}{picked}', 14), height=190 + 190 * len(names),
+    own = ' (label-free rows: each its own, chosen without labels)' if zero_shot else ''
+    fig.update_layout(title=_top_title(f'{vid} at threshold {threshold:.2f}{own}{picked}', 14), height=190 + 190 * len(names),
                       margin=dict(l=60, r=20, t=TOOLBAR_PX + 60, b=50), showlegend=False, plot_bgcolor='white', clickmode='event')
     return fig
 
@@ -310,18 +359,27 @@ def keyframes_figure(root:str|os.PathLike, vid:str, shot:int, caption:str='') ->
 
 # %% ../nbs/31_widgets.ipynb #cc7f4c92
 class SceneViewer(W.VBox):
-    "One movie's P(boundary) timeline for one or more runs on the same axis, with a live threshold and the keyframes of a clicked shot."
+    "One movie's P(boundary) timeline for one or more runs on the same axis, label-free scores under them, with a live threshold and the keyframes of a clicked shot."
     def __init__(self, runs:dict|list, # {name: run folder | predictions.csv | fine-tuning checkpoint | Predictions}, or a list of paths
-                 root:str|os.PathLike|None=None, # dataset root for keyframes and shot tables (default: the first run's config, else the project's built-in data)
-                 vid:str|None=None, threshold:float=0.5):
+                 root:str|os.PathLike|None=None, # dataset root for keyframes, labels and shot tables (default: the first run's config, else the project's built-in data)
+                 vid:str|None=None, threshold:float=0.5,
+                 zero_shot:dict|None=None, # `{name: (run or feature store, score) | LabelFree}`: label-free scores drawn under the runs (`bassl.zeroshot.label_free`)
+                ):
         if not isinstance(runs, dict): runs = {Path(r).name: r for r in runs}
         self.runs = {k: load_predictions(v) for k, v in runs.items()}
+        self.zero_shot = label_free_scores(zero_shot)
+        if both := sorted(set(self.runs) & set(self.zero_shot)): raise ValueError(f"{both}: named both a run and a label-free score; name each once")
+        if not self.runs and not self.zero_shot: raise ValueError("nothing to show: give runs, label-free scores (zero_shot) or both")
         if root is None:
-            src = next((v for v in runs.values() if not isinstance(v, Predictions)), None)
+            paths = [v for v in runs.values() if not isinstance(v, Predictions)] + [v[0] for v in (zero_shot or {}).values() if not isinstance(v, LabelFree)]
+            src = paths[0] if paths else None
             root = run_config(Path(src).parent if Path(src).suffix == '.csv' else src).root if src else builtin_root()
         self.root = Path(root)
-        movies = sorted(set.intersection(*(set(p.vid) for p in self.runs.values())))
-        if not movies: raise ValueError("the runs have no test movie in common")
+        movies = set.intersection(*(set(p.vid) for p in self.runs.values())) if self.runs else set(MovieNetRoot(self.root).movies())
+        if self.zero_shot:                                              # label-free rows need the movie's features and its labels
+            movies = {v for v in movies if all(v in lf.store for lf in self.zero_shot.values()) and MovieNetRoot(self.root).label_file(v).exists()}
+        movies = sorted(movies)
+        if not movies: raise ValueError("the runs have no test movie in common" + (" with labels and the label-free scores' features" if self.zero_shot else ""))
         self.movie = W.Dropdown(options=movies, value=vid if vid in movies else movies[0], description='movie')
         self.threshold = W.FloatSlider(threshold, min=0.01, max=0.99, step=0.01, description='threshold', continuous_update=False,
                                        layout=W.Layout(width='420px'))
@@ -338,6 +396,7 @@ class SceneViewer(W.VBox):
 
     def first_shot(self) -> int:
         "The first shot of the current movie with a prediction."
+        if not self.runs: return 0                                      # label-free scores start at shot 0
         p = next(iter(self.runs.values()))
         return int(p.shot[p.movie(self.movie.value)].min())
 
@@ -345,23 +404,37 @@ class SceneViewer(W.VBox):
         f = MovieNetRoot(self.root).shot_table_file(self.movie.value)
         return read_shot_table(f) if f.exists() else None
 
+    def label_free_rows(self) -> dict[str, tuple[Predictions, float]]:
+        "`{name: (the current movie's label-free scores as predictions, with its labels; their label-free threshold)}`."
+        v = self.movie.value
+        if not self.zero_shot: return {}
+        labels = read_labels(MovieNetRoot(self.root).label_file(v))
+        return {k: (lf.predictions(v, labels), lf.threshold(v)) for k, lf in self.zero_shot.items()}
+
     def figure(self) -> go.Figure:
         "The timeline of the current movie and threshold, as a plain figure."
-        return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table(), self.shot)
+        return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table(), self.shot, self.label_free_rows())
+
+    def thresholds(self) -> dict[str, float]:
+        "`{row: its threshold}`: the slider's for the runs, each label-free score's own."
+        return {k: self.threshold.value for k in self.runs} | {k: t for k, (_, t) in self.label_free_rows().items()}
 
     def score_table(self) -> dict[str, dict[str, float]]:
-        "`{run: the paper's metrics of the current movie at the current threshold}`."
-        return {k: movie_scores(p, self.movie.value, self.shot_table(), self.threshold.value) for k, p in self.runs.items()}
+        "`{run or label-free score: the paper's metrics of the current movie at its threshold}`."
+        v, table = self.movie.value, self.shot_table()
+        return ({k: movie_scores(p, v, table, self.threshold.value) for k, p in self.runs.items()} |
+                {k: movie_scores(p, v, table, t) for k, (p, t) in self.label_free_rows().items()})
 
     def refresh(self):
         "Redraw the timeline and the score table for the current movie and threshold."
         update_figure(self.fig, self.figure())
         self._hook_clicks()
-        s = self.score_table()
+        s, th = self.score_table(), self.thresholds()
         cols = list(next(iter(s.values())))
-        self.scores.value = ('<table style="font-size:12px"><tr><th></th>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
-                             ''.join(f'<tr><td><b>{k}</b></td>' + ''.join(f'<td>{v[c]:.1f}</td>' for c in cols) + '</tr>' for k, v in s.items()) +
-                             '</table>')
+        name = lambda k: f'<b>{k}</b>' + (f' <i>label-free ({self.zero_shot[k].score})</i>' if k in self.zero_shot else '')
+        self.scores.value = ('<table style="font-size:12px"><tr><th></th><th>threshold</th>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
+                             ''.join(f'<tr><td>{name(k)}</td><td>{th[k]:.3f}</td>' + ''.join(f'<td>{v[c]:.1f}</td>' for c in cols) + '</tr>'
+                                     for k, v in s.items()) + '</table>')
 
     def shot_figure(self, shot:int) -> go.Figure:
         "The keyframes of `shot` of the current movie, captioned with each run's P(boundary)."
@@ -370,6 +443,8 @@ class SceneViewer(W.VBox):
             rows = p.movie(self.movie.value)
             hit = rows[p.shot[rows] == shot]
             if len(hit): probs.append(f'{k} {p.prob[hit[0]]:.2f}')
+        for k, lf in self.zero_shot.items():
+            if shot < len(s := lf(self.movie.value)): probs.append(f'{k} (label-free) {s[shot]:.2f}')
         return keyframes_figure(self.root, self.movie.value, shot, '· P(boundary): ' + ', '.join(probs) if probs else '')
 
     def select_shot(self, shot:int):

@@ -19,11 +19,13 @@ from .features import FeatureStore
 from .data.sampling import sbd_window
 from .models.crn import CRN
 from .pretext.dtw import pseudo_boundary
-from .runs import pretrained
+from .metrics import Predictions
+from .runs import pretrained, resolve
 
 # %% auto #0
 __all__ = ['SCORES', 'SCENE_SHOTS', 'shot_windows', 'PPModel', 'load_pp', 'pp_scores', 'dtw_votes', 'dtw_scores', 'cosine_scores',
-           'check_score', 'boundary_scores', 'movie_scores', 'scene_count', 'label_free_threshold']
+           'check_score', 'boundary_scores', 'movie_scores', 'scene_count', 'label_free_threshold', 'LabelFree',
+           'label_free', 'window_scores']
 
 # %% ../nbs/30a_zeroshot.ipynb #e9551a20
 SCORES = {'pp': "the pre-trained CRN's pseudo-boundary-prediction (PP) head on the shot's window",
@@ -168,3 +170,56 @@ def label_free_threshold(scores:np.ndarray, # [n-1] a label-free score after sho
     s = np.sort(np.asarray(scores, np.float64))[::-1]
     m = scene_count(len(s) + 1, scenes, scene_shots) - 1                  # boundaries wanted
     return float(s[m]) if m < len(s) else float(np.nextafter(s[-1], -np.inf))
+
+# %% ../nbs/30a_zeroshot.ipynb #fe51498c
+@dataclass
+class LabelFree:
+    "A label-free score over the movies of a feature store, each movie scored once, with its label-free threshold."
+    store:FeatureStore # the shot features
+    score:str # a key of `SCORES`
+    pp:PPModel|None=None # the pre-trained CRN and PP head ('pp' only)
+    scene_shots:float=SCENE_SHOTS # expected mean scene length in shots, for the threshold
+    source:str='' # where the features (and PP head) come from, for titles and messages
+
+    def __post_init__(self):
+        if check_score(self.score) == 'pp' and self.pp is None: raise ValueError("score 'pp' needs the pre-trained CRN and PP head (`load_pp`)")
+        self._scores = {}                                                  # {vid: [n-1] scores}, filled on first use
+
+    def __call__(self, vid:str) -> np.ndarray: # [n-1] the score after shots 0..n-2
+        "The score of each shot boundary of `vid` (`movie_scores`), computed on first use."
+        if vid not in self._scores:
+            if vid not in self.store: raise DataError(self.store.folder, f"no features of movie {vid!r} in this feature store")
+            self._scores[vid] = movie_scores(self.store, self.score, [vid], pp=self.pp)[vid]
+        return self._scores[vid]
+
+    def threshold(self, vid:str) -> float:
+        "`vid`'s label-free threshold (`label_free_threshold`: one scene per `scene_shots` shots)."
+        return label_free_threshold(self(vid), scene_shots=self.scene_shots)
+
+    def predictions(self, vid:str, labels:np.ndarray, # [n-1] the true boundaries after shots 0..n-2 (1 or -1: a boundary)
+                   ) -> Predictions:
+        "`vid`'s scores as a prediction table, one row per shot 0..n-2, for the metrics fine-tuned predictions get."
+        s, lab = self(vid), np.abs(np.asarray(labels))
+        if len(lab) != len(s): raise ValueError(f"{vid}: {len(lab)} labels for {len(s)} shot boundaries (the features hold {len(s) + 1} shots)")
+        return Predictions(np.full(len(s), vid, dtype=object), np.arange(len(s)), s, lab)
+
+# %% ../nbs/30a_zeroshot.ipynb #cdd80ff9
+def label_free(source:str|os.PathLike, # a run (its features/ and, for 'pp', its pre-training), its features/ folder or a feature store
+               score:str, # a key of `SCORES`
+               pp:str|os.PathLike|PPModel|None=None, # 'pp': the pre-training or release with the PP head (default: `source`'s run)
+               scene_shots:float=SCENE_SHOTS, # expected mean scene length in shots, for the threshold
+              ) -> LabelFree:
+    "The label-free `score` over the stored shot features of `source`, as the viewer and the explorer draw it."
+    a = resolve(source)
+    if a.features is None:
+        raise DataError(a.path, f"a {a.kind} without a feature store (features/index.json): extract its features first (`bassl extract`)")
+    if check_score(score) == 'pp' and not isinstance(pp, PPModel): pp = load_pp(pp if pp is not None else a.run or a.path)
+    return LabelFree(FeatureStore(a.features), score, pp if score == 'pp' else None, scene_shots, str(source))
+
+# %% ../nbs/30a_zeroshot.ipynb #5a849de0
+def window_scores(scores:np.ndarray, # [n-1] a movie's label-free score after shot i
+                  dense_idx:np.ndarray, # [w] a window's shots (an edge shot repeated where the window is clipped)
+                 ) -> np.ndarray: # [w-1] the score between positions j and j+1; NaN where they are not consecutive shots
+    "A movie's label-free scores on the gaps of a window's shots."
+    a, b = np.asarray(dense_idx)[:-1], np.asarray(dense_idx)[1:]
+    return np.where(b == a + 1, np.asarray(scores, np.float64)[np.minimum(a, len(scores) - 1)], np.nan)

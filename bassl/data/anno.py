@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ..core import DataError, write_json, write_ndjson
 from .movienet import ANNO_SETS, SPLITS, MovieNetRoot, count_shots, read_labels, read_shot_table, read_split, shot_id
 
 # %% auto #0
-__all__ = ['scene_ids', 'movie_records', 'anno_sets', 'read_movie_labels', 'build_anno']
+__all__ = ['scene_ids', 'movie_records', 'anno_sets', 'read_movie_labels', 'build_anno', 'build_anno_cmd']
 
 # %% ../../nbs/03_data.anno.ipynb #620811d0
 def scene_ids(labels:np.ndarray, # `[num_shot-1]` boundary labels in {0, 1, -1}
@@ -97,3 +98,13 @@ def build_anno(root:str|os.PathLike|MovieNetRoot, # dataset root
         for k, recs in sets.items(): write_ndjson(root.anno_file(k), recs)
         write_json(root.vid2idx_file, vid2idx)
     return sets
+
+# %% ../../nbs/03_data.anno.ipynb #818e41a5
+def build_anno_cmd(root:Path, # dataset root
+                  ) -> int:
+    "Rebuild anno/ and vid2idx.json from scene318/ and 240P_frames/."
+    sets = build_anno(root)
+    mr = MovieNetRoot(root)
+    for k in ANNO_SETS: print(f"{mr.anno_file(k)}: {len(sets[k]):,} records")
+    print(f"{mr.vid2idx_file}: {len({r['video_id'] for r in sets['pretrain']}):,} movies")
+    return 0

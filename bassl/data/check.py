@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.meta import delegates
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -21,7 +23,7 @@ from .movienet import (ANNO_SETS, LABELS, NUM_KEYFRAMES, SPLITS, MovieNetRoot, c
                                  read_shot_table, read_utf8, read_vid2idx, scan_keyframes, shot_id)
 
 # %% auto #0
-__all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root', 'check_anno_set', 'verify_anno_set']
+__all__ = ['Problem', 'CheckReport', 'jpeg_problem', 'check_root', 'check_anno_set', 'verify_anno_set', 'check_cmd']
 
 # %% ../../nbs/05_data.check.ipynb #5018f117
 @dataclass
@@ -284,3 +286,20 @@ def verify_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
     p, more = rep.problems[0], len(rep.problems) - 1 + sum(q.more for q in rep.problems[1:])
     tail = f" (and {more} more problem{'s' * (more > 1)}; `bassl check {rep.root}` lists them all)" if more else ''
     raise DataError(p.path, p.msg + (f" (and {p.more} more lines like it)" if p.more else '') + tail, p.line)
+
+# %% ../../nbs/05_data.check.ipynb #d975f39e
+@delegates(check_root, but=['progress', 'return'])
+def check_cmd(root:Path, # dataset root (the folder holding 240P_frames/, anno/, scene318/)
+              quiet:bool=False, # no progress bar
+              **kwargs) -> int:
+    "Validate a dataset root; print every problem, or a summary when there is none."
+    if (w := kwargs.get('workers')) is not None and w < 1:
+        print(f"error: --workers={w}: expected at least 1 thread", file=sys.stderr); return 2
+    rep = check_root(root, progress=not quiet, **kwargs)
+    for p in rep.problems: print(p)
+    if rep.problems:
+        print(f"{len(rep.problems)} problem{'s' * (len(rep.problems) > 1)} found in {root}")
+        return 1
+    print(rep.format_summary())
+    print(f"{root} is a valid MovieNet-SSeg root" + (' (every keyframe decoded)' if kwargs.get('deep') else ''))
+    return 0

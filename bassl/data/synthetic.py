@@ -5,15 +5,19 @@
 # %% ../../nbs/04_data.synthetic.ipynb #83d5162c
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from fastcore.meta import delegates
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
@@ -24,7 +28,7 @@ from .movienet import ANNO_SETS, FRAME_NAME, NUM_KEYFRAMES, SPLITS, MovieNetRoot
 # %% auto #0
 __all__ = ['DEFAULT_ROOT', 'MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place',
            'Character', 'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_movie', 'split_movies',
-           'synthesize', 'builtin_complete']
+           'synthesize', 'builtin_complete', 'frame_size', 'synth_cmd']
 
 # %% ../../nbs/04_data.synthetic.ipynb #8d7fd0aa
 @dataclass
@@ -377,3 +381,31 @@ def builtin_complete(root:str|os.PathLike, # a dataset root
     try: made = json.loads(marker.read_text(encoding='utf-8'))
     except ValueError: return False                                          # a damaged marker: not the root asked for
     return all(made.get(k) == v for k, v in asdict(cfg).items())
+
+# %% ../../nbs/04_data.synthetic.ipynb #40274bcd
+def frame_size(s:str, # `WIDTHxHEIGHT`, e.g. `256x144`
+              ) -> tuple[int, int]:
+    "`(width, height)` of a keyframe size written `WIDTHxHEIGHT`."
+    try: w, h = (int(v) for v in s.lower().split('x'))
+    except ValueError: raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 256x144, got {s!r}") from None
+    return w, h
+
+# %% ../../nbs/04_data.synthetic.ipynb #016b2989
+@delegates(SynthConfig, but=['width', 'height', 'return'])  # --size sets those two; 'return': keep our own annotation
+def synth_cmd(root:Path, # folder to write the dataset root into
+              size:frame_size=f'{SynthConfig.width}x{SynthConfig.height}', # keyframe size WIDTHxHEIGHT
+              workers:int|None=None, # rendering processes (default: all cores)
+              force:bool=False, # write into a non-empty folder, beside its files (never over a file bassl synth did not write)
+              quiet:bool=False, # no progress bars
+              **kwargs) -> int:
+    "Write a synthetic MovieNet-SSeg root."
+    w, h = frame_size(size) if isinstance(size, str) else size
+    try: cfg = SynthConfig(width=w, height=h, **kwargs)
+    except ValueError as e: print(f"error: {e}", file=sys.stderr); return 2
+    t0 = time.time()
+    sets = synthesize(root, cfg, workers=workers, overwrite=force, progress=not quiet)
+    n_lab = len({r['video_id'] for r in sets['trainvaltest']})
+    print(f"wrote {root}: {cfg.movies} movies ({n_lab} labelled), {len(sets['pretrain']):,} shots, "
+          f"{3 * len(sets['pretrain']):,} keyframes in {time.time() - t0:.1f} s")
+    return 0
+synth_cmd.__delwrap__ = SynthConfig  # docments reads the fields' comments from the class (its generated __init__ has no source)
