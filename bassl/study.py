@@ -38,10 +38,10 @@ from .runs import read_done, read_scores
 
 # %% auto #0
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS',
-           'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine',
-           'planned_images', 'seconds_left', 'duration', 'run_study', 'mean_interval', 'verdict', 'summarize',
-           'study_table', 'study_figure', 'save_study_html', 'results_records', 'results_markdown', 'demo_cmd',
-           'study_cmd']
+           'FRONT_PAGE', 'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study', 'cell_budget', 'yardstick',
+           'machine', 'planned_images', 'seconds_left', 'duration', 'run_study', 'mean_interval', 'seeds_needed',
+           'verdict', 'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records',
+           'results_markdown', 'demo_cmd', 'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -101,6 +101,7 @@ class Study:
     config:dict=_default('config')
     synth:bool=_default('synth')
     folders:dict=field(default_factory=dict) # row label -> its run folder under the study ('': the study folder); {}: the grid
+    title:str='' # one line saying what it compares: its record's heading ('': its name)
 
     def __post_init__(self): _check_study(self)
 
@@ -156,7 +157,7 @@ def _check_seeds(s:Study, k:str):
 # %% ../nbs/35_study.ipynb #59fde283
 def _check_study(s:Study):
     "Check a study's fields, turning rows given as dicts into `Row`s; a `DataError` naming the field."
-    for k in ('name', 'runs', 'root', 'baseline', 'metric'):
+    for k in ('name', 'title', 'runs', 'root', 'baseline', 'metric'):
         if not isinstance(getattr(s, k), str): raise DataError('the study', f"{k}: expected a string, got {getattr(s, k)!r}")
     if not isinstance(s.rows, (list, tuple)) or not s.rows: raise DataError('the study', f"rows: expected a non-empty list of rows, got {s.rows!r}")
     s.rows = [_row(r, i) for i, r in enumerate(s.rows)]
@@ -358,6 +359,22 @@ def mean_interval(values:list[float], # one value per statistical unit
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return {'n': n, 'mean': mean, 'sd': sd, 'ci': [mean - half, mean + half]}
 
+# %% ../nbs/35_study.ipynb #f8931474
+def seeds_needed(sd:float, # the standard deviation of the values (e.g. of a paired difference over seeds)
+                 half_width:float, # the interval's half-width wanted, in the values' units
+                 level:float=0.95, # the interval's coverage
+                 most:int=10_000, # give up above this many
+                ) -> int|None:
+    "The fewest units (at least 2) whose `level` Student-t interval, at this `sd`, is at most `half_width` on each side; None above `most`."
+    if half_width <= 0: raise ValueError(f"half_width must be positive, got {half_width}")
+    ok = lambda n: float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) <= half_width
+    if not ok(most): return None
+    lo, hi = 1, most                           # ok(hi) holds, ok(lo) does not (one unit has no interval): bisect
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
 # %% ../nbs/35_study.ipynb #76324063
 def _num(x:float) -> str: return f"{x:.1f}".replace('-', '\u2212')  # a typographic minus
 def _signed(x:float) -> str: return f"{x:+.1f}".replace('-', '\u2212')
@@ -498,6 +515,7 @@ def save_study_html(summary:dict, # what `summarize` returns
 
 # %% ../nbs/35_study.ipynb #97f64a0a
 RESULTS = Path(importlib.util.find_spec('bassl').origin).parents[1]/'results' # the project's committed study records (beside bassl/, from anywhere)
+FRONT_PAGE = 'study-published' # the record README shows (configs/study-published.yaml's); the results page shows every one
 
 def results_records(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
                    ) -> list[Path]:
@@ -505,12 +523,14 @@ def results_records(folder:str|os.PathLike|None=None, # a folder of study record
     return sorted(Path(folder or RESULTS).glob('*.json'))
 
 def results_markdown(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
+                     names:list[str]|None=None, # only these records, by file stem (default: every one)
                     ) -> str:
-    "Every record in `folder` as a heading (its `title`, or its name), its table, notes and verdicts, in markdown."
+    "Every record in `folder` (or those `names`) as a heading (its study's `title`, or its name), its table, notes and verdicts, in markdown."
     parts = []
     for p in results_records(folder):
+        if names is not None and p.stem not in names: continue
         rec, _ = _read_study(p)
-        parts.append(f"**{_md(rec.get('title') or rec['study']['name'])}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
+        parts.append(f"**{_md(rec['study'].get('title') or rec['study']['name'])}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
     return '\n\n'.join(parts)
 
 # %% ../nbs/35_study.ipynb #32386879

@@ -68,9 +68,9 @@ def _settings(fields:dict) -> str:
     return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}"
 
 
-def declaration(name:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int) -> dict:
+def declaration(name:str, title:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int) -> dict:
     "The study a recipe's record declares: its rows and seeds, and the settings its runs had (the demo's pre-training, the recipe's fine-tuning)."
-    return Study(name=f"finetune-seeds-{slug(name)}", runs=str(out), rows=[STUDY_ROWS[l] for l in rows], finetune_seeds=seeds,
+    return Study(name=f"finetune-seeds-{slug(name)}", title=title, runs=str(out), rows=[STUDY_ROWS[l] for l in rows], finetune_seeds=seeds,
                  baseline='SimCLR instance' if 'SimCLR instance' in rows else '', epochs=pretrain_epochs, max_steps=-1,
                  finetune_epochs=_finetune(fields).epochs, config={'finetune': fields} if fields else {}).declaration()
 
@@ -92,10 +92,10 @@ def main():
     print(f"yardstick {mach['yardstick_s']:.2f} s ({mach['cpu']})", flush=True)
     pre_cfg = load_config(demo/'pretrain'/'config.json').pretrain
     pre_epochs, pre_steps = pre_cfg.epochs, pretrain_budget(demo/'pretrain')['steps']
-    records = {name: {'study': declaration(name, fields, out, a.rows, seeds, pre_epochs),
+    title = lambda name, fields: (f"Features of a {pre_steps}-step pre-training at {pre_cfg.image_size} px ({demo}) fine-tuned with "
+                                  f"{a.seeds} seeds: {name} ({_settings(fields)})")
+    records = {name: {'study': declaration(name, title(name, fields), fields, out, a.rows, seeds, pre_epochs),
                       'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
-                      'title': f"Features of a {pre_steps}-step pre-training at {pre_cfg.image_size} px ({demo}) fine-tuned with {a.seeds} seeds: "
-                               f"{name} ({_settings(fields)})",
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
         store, crn, method, pre = ROWS[label]
