@@ -61,7 +61,8 @@ def model_for(sd:dict[str, torch.Tensor], config:dict|None=None) -> nn.Module:
                    num_shots=sd['crn.shot_embedding.position_embedding.weight'].shape[0] - 1,
                    heads=_find(config or {}, 'num_attention_heads') or 8)
     if 'head_sbd.weight' in sd:
-        return SceneBoundaryModel(crn=crn, encoder=arch if any(k.startswith('shot_encoder.') for k in sd) else None)
+        return SceneBoundaryModel(crn=crn, encoder=arch if any(k.startswith('shot_encoder.') for k in sd) else None,
+                                  standardize='standardize.mean' in sd)  # a model fine-tuned on standardised features carries their statistics
     if crn is None: return PretrainModel('instance', arch)                 # a shot encoder alone: any shot-level method holds it
     has = lambda name: any(k.startswith(f'loss.head_{name}.') for k in sd)
     return PretrainModel('bassl', arch, crn, tasks=('ssm', *(t for t in CRN_TASKS if has(t))))  # SSM has no head of its own

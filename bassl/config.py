@@ -79,6 +79,7 @@ class FinetuneConfig:
     weight_decay:float=0.
     warmup:float=0.
     members:int=1 # CRN + SBD heads trained side by side from their own initialisations, their probabilities averaged (1: the paper's one model)
+    standardize:bool=False # read each feature dimension standardised with the mean and sd of the training movies' shots (False: the paper's raw features)
     precision:str='32-true'
     neighbor_size:int=8
     num_workers:int=4

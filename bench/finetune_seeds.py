@@ -12,7 +12,8 @@ and the docs' results page render the committed ones in results/.
     python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds] [--results DIR]
                                    [--recipes "one model, 15 epochs=members:1,epochs:15" "cpu preset=preset"]
 
-A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is). The
+A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is); a
+number or a boolean (`"standardised=standardize:true"`: features standardised with the training shots' statistics). The
 records go to --results (default: --out) as finetune-seeds-<recipe>.json.
 """
 import argparse
@@ -39,16 +40,28 @@ STUDY_ROWS = {'BaSSL, transferred CRN': Row('BaSSL, transferred CRN', crn='pretr
 TYPES = {f.name: f.type for f in dataclasses.fields(FinetuneConfig)}
 
 
+def _bool(text:str) -> bool:
+    "'true'/'false' (any case; also 1/0, yes/no) -> bool."
+    t = text.lower()
+    if t in ('true', '1', 'yes'): return True
+    if t in ('false', '0', 'no'): return False
+    raise ValueError(text)
+
+
+VALUES = {'int': int, 'float': float, 'bool': _bool}  # a field's annotation -> how a recipe's value of it is read
+
+
 def recipe(text):
     "'label=field:value,...' -> (label, {field: value}); 'label=preset' -> (label, {})."
     label, _, spec = text.partition('=')
     if spec.strip() == 'preset': return label, {}
     out = {}
     for kv in spec.split(','):
-        k, _, v = kv.partition(':')
-        if TYPES.get(k) not in ('int', 'float'): raise SystemExit(f"--recipes: {k!r} is not a numeric finetune field (expected one of "
-                                                                  f"{[n for n, t in TYPES.items() if t in ('int', 'float')]})")
-        out[k] = int(v) if TYPES[k] == 'int' else float(v)
+        k, _, v = (s.strip() for s in kv.partition(':'))
+        if TYPES.get(k) not in VALUES: raise SystemExit(f"--recipes: {k!r} is not a numeric or boolean finetune field (expected one of "
+                                                        f"{[n for n, t in TYPES.items() if t in VALUES]})")
+        try: out[k] = VALUES[TYPES[k]](v)
+        except ValueError: raise SystemExit(f"--recipes: {k}:{v!r} is not a{'n' * (TYPES[k] == 'int')} {TYPES[k]}") from None
     return label, out
 
 
@@ -65,7 +78,7 @@ def _finetune(fields:dict):
 def _settings(fields:dict) -> str:
     "What a recipe fine-tunes with, read from the CPU preset it changes: members, epochs, batch."
     f = _finetune(fields)
-    return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}"
+    return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}{', standardised features' * f.standardize}"
 
 
 def declaration(name:str, title:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int) -> dict:

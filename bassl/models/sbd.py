@@ -15,7 +15,16 @@ from .encoder import ShotEncoder
 from .heads import sbd_head
 
 # %% auto #0
-__all__ = ['SceneBoundaryModel', 'SceneBoundaryEnsemble']
+__all__ = ['FeatureStandardizer', 'SceneBoundaryModel', 'SceneBoundaryEnsemble']
+
+# %% ../../nbs/13_models.sbd.ipynb #05870cea
+class FeatureStandardizer(nn.Module):
+    "Each feature dimension standardised with stored statistics: `[..., D]` -> `(x - mean) / std`."
+    def __init__(self, dim:int): # feature size D
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(dim))   # [D], set by fine-tuning from its training shots
+        self.register_buffer('std', torch.ones(dim))     # [D], the same
+    def forward(self, x:torch.Tensor) -> torch.Tensor: return (x - self.mean) / self.std
 
 # %% ../../nbs/13_models.sbd.ipynb #3ac942c0
 class SceneBoundaryModel(nn.Module):
@@ -24,10 +33,12 @@ class SceneBoundaryModel(nn.Module):
                  input_dim:int=2048, # shot feature size
                  crn:dict|None=None, # CRN arguments (sizes, pooling)
                  encoder:str|None=None, # shot encoder architecture, for keyframe input and full checkpoints
+                 standardize:bool=False, # hold a `FeatureStandardizer` the shot features pass through before the CRN
                 ):
         super().__init__()
         self.shot_encoder = ShotEncoder(encoder) if encoder else None
         if self.shot_encoder is not None: input_dim = self.shot_encoder.dim
+        if standardize: self.standardize = FeatureStandardizer(input_dim)  # only then: a model without it has the paper's keys
         self.crn = CRN(**{**(crn or {}), 'input_dim': input_dim})
         self.head_sbd = sbd_head(self.crn.hidden)
 
@@ -35,6 +46,7 @@ class SceneBoundaryModel(nn.Module):
         if x.ndim == 5:
             if self.shot_encoder is None: raise ValueError("keyframe input [B, S, 3, H, W] needs a shot encoder")
             x = self.shot_encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        if hasattr(self, 'standardize'): x = self.standardize(x)
         return self.head_sbd(self.crn(x)[1])
 
     def member_logits(self, x:torch.Tensor) -> torch.Tensor:
@@ -48,14 +60,17 @@ class SceneBoundaryEnsemble(nn.Module):
                  input_dim:int=2048, # shot feature size
                  crn:dict|None=None, # CRN arguments (sizes, pooling), the same for every member
                  members:int=5, # how many
+                 standardize:bool=False, # hold one `FeatureStandardizer` for all members, applied once before them
                 ):
         super().__init__()
         if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be an integer >= 1, got {members!r}")
+        if standardize: self.standardize = FeatureStandardizer(input_dim)
         self.members = nn.ModuleList(SceneBoundaryModel(input_dim, crn) for _ in range(members))
 
     def member_logits(self, x:torch.Tensor, # `[B, S, D]` read by every member, or `[members, B, S, D]`: a batch each
                      ) -> torch.Tensor:
         "`[members, B, 2]`: each member's logits."
+        if hasattr(self, 'standardize'): x = self.standardize(x)
         if x.ndim == 4:
             if len(x) != len(self.members): raise ValueError(f"a batch per member needs {len(self.members)} batches, got {len(x)}")
             return torch.stack([m(b) for m, b in zip(self.members, x)])

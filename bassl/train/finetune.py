@@ -34,8 +34,8 @@ from .optim import cosine_schedule
 from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
 # %% auto #0
-__all__ = ['extract_inputs', 'extract', 'balanced_cross_entropy', 'FinetuneTask', 'evaluate', 'crn_source', 'finetune_inputs',
-           'finetune']
+__all__ = ['extract_inputs', 'extract', 'balanced_cross_entropy', 'feature_stats', 'FinetuneTask', 'evaluate', 'crn_source',
+           'finetune_inputs', 'finetune']
 
 # %% ../../nbs/27_train.finetune.ipynb #1e5e618f
 def _cluster():
@@ -93,6 +93,19 @@ def balanced_cross_entropy(logits:torch.Tensor, # [B, 2]
     w = torch.where(pos, 0.5 / n_pos.clamp(min=1), 0.5 / n_neg.clamp(min=1))
     return (w * F.cross_entropy(logits, target, reduction='none')).sum() / w.sum()
 
+# %% ../../nbs/27_train.finetune.ipynb #2f4651d8
+def feature_stats(store:FeatureStore, # the feature store
+                  anno:str|os.PathLike, # the annotation set whose shots count (fine-tuning: `anno.train.ndjson`)
+                  eps:float=1e-6, # least standard deviation
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Mean and standard deviation `[D]` of each feature dimension over the labelled shots of `anno`, each once (float64 sums, float32 out)."
+    t = ShotTable.read(anno)
+    rows = lambda: (np.asarray(store[v], dtype=np.float64)[np.unique(t.shot[t.movie == m])] for m, v in enumerate(t.vids))  # [n_v, D] per movie
+    n = len(set(zip(t.movie.tolist(), t.shot.tolist())))
+    mean = sum(f.sum(0) for f in rows()) / n
+    std = np.sqrt(sum(((f - mean) ** 2).sum(0) for f in rows()) / n)   # two passes: a large shared component cancels in neither
+    return torch.from_numpy(mean).float(), torch.from_numpy(np.maximum(std, eps)).float()
+
 # %% ../../nbs/27_train.finetune.ipynb #b31afdcc
 class FinetuneTask(L.LightningModule):
     "Scene-boundary detection on stored shot features."
@@ -104,7 +117,8 @@ class FinetuneTask(L.LightningModule):
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
         f = self.cfg.finetune
-        self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn)) if f.members == 1 else SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members)
+        self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn), standardize=f.standardize) if f.members == 1 else \
+                     SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members, standardize=f.standardize)
         for m in self.members: m.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
         self._test, self.results = [], None
 
@@ -121,6 +135,10 @@ class FinetuneTask(L.LightningModule):
     def members(self) -> list[SceneBoundaryModel]:
         "The CRN + SBD heads it trains: one, or an ensemble's members."
         return list(self.model.members) if isinstance(self.model, SceneBoundaryEnsemble) else [self.model]
+    def standardize_from(self, store:FeatureStore): # the features it trains on
+        "Set the model's `FeatureStandardizer` to the statistics of the training movies' shots in `store` (`feature_stats`)."
+        mean, std = feature_stats(store, MovieNetRoot(self.cfg.root).anno_file('train'))
+        self.model.standardize.mean.copy_(mean); self.model.standardize.std.copy_(std)
     def train_dataloader(self): return self._loader('train', True)
     def test_dataloader(self): return self._loader('test', False)
 
@@ -241,9 +259,12 @@ def finetune(cfg:Experiment, # the experiment
         for m in task.members:                   # every member starts from it; their heads differ
             m.crn.load_state_dict(pre.state_dict())
             if head is not None: m.head_sbd.load_state_dict(head.state_dict())
-        if head is not None: return _test(task, run_dir, progress, **kw)  # a fine-tuned release: nothing left to train
+        if head is not None:                     # a fine-tuned release: nothing left to train
+            if cfg.finetune.standardize: raise DataError(src, "a fine-tuned release is evaluated as it is, on raw features: set finetune.standardize=False")
+            return _test(task, run_dir, progress, **kw)
     train = MovieNetRoot(cfg.root).anno_file('train')
     check_batches(cfg, 'finetune', len(ShotTable.read(train)), train)  # the last partial batch is dropped: nothing would train
+    if cfg.finetune.standardize and not last.exists(): task.standardize_from(store)  # (a resumed run restores them from last.ckpt)
     with quiet_worker_advice():
         trainer = make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw)
         trainer.fit(task, ckpt_path=check_resume(last) if last.exists() else None)
