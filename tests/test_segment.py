@@ -33,12 +33,12 @@ def model(tmp_path_factory) -> Path:
 @pytest.fixture(scope='module')
 def video(tmp_path_factory) -> tuple[Path, dict]:
     "A short rendered video of a synthetic movie with known shots and scenes."
-    from bassl.data.video import render_movie
+    from bassl.data.render import render_video
     from bassl.fixtures import tiny_root
     tmp = tmp_path_factory.mktemp('video')
     root = tiny_root(tmp/'root', movies=1, shots=12, seed=3)
     vid = sorted(p.name for p in (root/'240P_frames').iterdir())[0]
-    return tmp/'film.mp4', render_movie(root, vid, tmp/'film.mp4')
+    return tmp/'film.mp4', render_video(root, vid, tmp/'film.mp4')
 
 
 def bassl(*args) -> subprocess.CompletedProcess:

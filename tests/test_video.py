@@ -12,7 +12,8 @@ import pytest
 
 from bassl.data.check import check_root
 from bassl.data.movienet import MovieNetRoot
-from bassl.data.video import RECORD_DIR, is_done, read_video_record, render_movie
+from bassl.data.render import render_video
+from bassl.data.video import RECORD_DIR, is_done, read_video_record
 from bassl.fixtures import tiny_root
 
 PREPARE = "import sys; from bassl.data.video import prepare; print(prepare(sys.argv[1:-1], sys.argv[-1], progress=False))"
@@ -23,7 +24,7 @@ def collection(tmp_path_factory):
     d = tmp_path_factory.mktemp('videos')
     synth = tiny_root(d/'synth', movies=4, shots=24)
     vids = [f'tt900000{i}' for i in range(4)]
-    return {v: render_movie(synth, v, d/'col'/f'{v}.mp4', size=(320, 180), shots=16, shot_seconds=1.5) for v in vids}
+    return {v: render_video(synth, v, d/'col'/f'{v}.mp4', size=(320, 180), shots=16, shot_seconds=1.5) for v in vids}
 
 
 def test_prepare_killed_then_resumed(collection, tmp_path):

@@ -27,8 +27,8 @@ from .movienet import ANNO_SETS, FRAME_NAME, NUM_KEYFRAMES, SPLITS, MovieNetRoot
 
 # %% auto #0
 __all__ = ['DEFAULT_ROOT', 'MARKER', 'SynthConfig', 'synth_ids', 'Place', 'random_place', 'variant_place', 'render_place',
-           'Character', 'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_movie', 'split_movies',
-           'synthesize', 'builtin_complete', 'frame_size', 'synth_cmd']
+           'Character', 'random_character', 'render_view', 'MoviePlan', 'plan_movie', 'render_keyframes',
+           'split_movies', 'synthesize', 'builtin_complete', 'frame_size', 'synth_cmd']
 
 # %% ../../nbs/04_data.synthetic.ipynb #8d7fd0aa
 @dataclass
@@ -239,7 +239,7 @@ def plan_movie(cfg:SynthConfig, i:int) -> MoviePlan:
     return MoviePlan(vid, scene, np.array(place_of), transition, labels, shot_table, places, cast, views)
 
 # %% ../../nbs/04_data.synthetic.ipynb #629c1977
-def render_movie(cfg:SynthConfig, plan:MoviePlan, movie_dir:str|os.PathLike):
+def render_keyframes(cfg:SynthConfig, plan:MoviePlan, movie_dir:str|os.PathLike):
     "Write the 3 keyframes of every shot of `plan` as JPEGs in `movie_dir`."
     rng = np.random.default_rng([cfg.seed, 10_000 + int(plan.vid[2:])])
     W, H = 2 * cfg.width, 2 * cfg.height
@@ -285,7 +285,7 @@ def _make_movie(args):
     final = Path(frames_dir)/plan.vid
     tmp = Path(frames_dir)/f'.tmp-{plan.vid}-{os.getpid()}'
     if tmp.exists(): shutil.rmtree(tmp)
-    render_movie(cfg, plan, tmp)
+    render_keyframes(cfg, plan, tmp)
     _clear_movie(final)                                  # a folder of an earlier run (synthesize refused any other)
     if final.exists():                                   # it holds files of the user's: the new keyframes go in beside them
         for p in tmp.iterdir(): os.replace(p, final/p.name)

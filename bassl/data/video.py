@@ -16,7 +16,6 @@ import shutil
 import unicodedata
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -29,15 +28,14 @@ from tqdm.auto import tqdm
 from ..core import DataError, check_id, inside, write_json
 from .anno import build_anno
 from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, read_utf8, shot_id, write_labels, write_shot_table
-from .synthetic import MARKER, SynthConfig, plan_movie, render_place, render_view, synth_ids
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER',
-           'video_id', 'video_ids', 'find_videos', 'RenderTruth', 'render_movie', 'VideoInfo', 'probe', 'iter_frames',
-           'Shot', 'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector',
-           'keyframe_frames', 'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record',
-           'ensure_split', 'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels',
-           'assign_splits', 'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd', 'cut_matches']
+           'video_id', 'video_ids', 'find_videos', 'VideoInfo', 'probe', 'iter_frames', 'Shot', 'SceneDetectShots',
+           'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames', 'pick_keyframes',
+           'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split', 'add_video', 'parse_time',
+           'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits', 'PrepareSummary', 'is_done', 'prepare',
+           'prepare_cmd']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 VIDEO_EXTS = ('.3gp', '.avi', '.flv', '.m2ts', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv') # what a folder search picks up
@@ -80,141 +78,6 @@ def find_videos(videos_or_folders, # files and folders
                 found += [Path(d)/n for n in sorted(files) if not n.startswith('.') and Path(n).suffix.lower() in VIDEO_EXTS]
         else: missing.append((x, "no such file or folder"))
     return found, missing
-
-# %% ../../nbs/09_data.video.ipynb #6d8ce832
-@dataclass
-class RenderTruth:
-    "What a rendered video holds: its shots, the transition into each shot, and the scene labels of the synthetic plan."
-    vid:str
-    path:Path
-    fps:float # nominal frame rate
-    size:tuple # (width, height) as displayed
-    n_frames:int
-    shots:np.ndarray # [num_shot, 2] first and last frame of each shot (a transition's first half belongs to the shot it leaves)
-    kinds:list # [num_shot-1] 'cut', 'dissolve' or 'fade': how each shot after the first begins
-    spans:list # [num_shot-1] (first, last) frame of each transition; a hard cut's is (cut-1, cut)
-    labels:np.ndarray # [num_shot-1] the plan's scene labels (1: a scene ends after the shot, -1 uncertain, 0 none)
-    times:np.ndarray # [n_frames] presentation time of each frame in seconds
-    @property
-    def cuts(self) -> np.ndarray: return self.shots[1:, 0]
-    @property
-    def scene_cuts(self) -> np.ndarray:
-        "First frames of the shots that start a new scene (labels 1 and -1)."
-        return self.shots[1:, 0][np.abs(self.labels) == 1]
-
-def _synth_config(root) -> SynthConfig:
-    "The `SynthConfig` a synthetic root was written with, from its marker."
-    p = Path(root)/MARKER
-    try: rec = json.loads(p.read_text(encoding='utf-8'))
-    except FileNotFoundError: raise DataError(p, "missing: not a synthetic root written by bassl synth") from None
-    except ValueError as e: raise DataError(p, f"malformed JSON ({e})") from None
-    return SynthConfig(**{k: v for k, v in rec.items() if k in SynthConfig.__dataclass_fields__})
-
-def _lerp_views(views, u:float):
-    "Camera box and people of a shot at `u` in [0, 1] (a little past the ends: extrapolated), from its 3 planned views."
-    u = min(max(u, -.25), 1.25)
-    j, w = (0, 2 * u) if u < .5 else (1, 2 * u - 1)
-    (b0, p0, _), (b1, p1, _) = views[j], views[j + 1]
-    box = np.asarray(b0) * (1 - w) + np.asarray(b1) * w
-    people = [(c, x0 * (1 - w) + x1 * w, y0 * (1 - w) + y1 * w) for (c, x0, y0), (_, x1, y1) in zip(p0, p1)]
-    return box, people
-
-# %% ../../nbs/09_data.video.ipynb #aca5ac03
-def _transitions(rng, start, dur, fps, gradual):
-    "Kind and frame span of the transition into each shot after the first."
-    kinds, spans = [], []
-    for k in range(1, len(start)):
-        kind = str(rng.choice(['cut', 'dissolve', 'fade'], p=[1 - gradual, gradual * .6, gradual * .4]))
-        c = int(start[k])
-        if kind == 'cut': spans.append((c - 1, c))
-        else:
-            half = int(min(rng.integers(round(.15 * fps), round(.35 * fps) + 1), dur[k - 1] // 3, dur[k] // 3))
-            spans.append((c - half, c + half - 1))
-        kinds.append(kind)
-    return kinds, spans
-
-def render_movie(root:str|os.PathLike, # a synthetic root (`bassl synth`, `tiny_root`)
-                 vid:str, # one of its movies
-                 path:str|os.PathLike, # the .mp4 to write
-                 fps:float=24, # frame rate
-                 size:tuple|None=None, # (width, height), even numbers; default: the root's keyframe size
-                 shots:int|None=None, # render only the first `shots` shots
-                 shot_seconds:float|None=None, # every shot about this long (+-30%); default: the plan's durations (median 3 s)
-                 gradual:float=.25, # share of transitions that are dissolves or fades instead of hard cuts
-                 zoom:float=.15, # largest zoom over a shot, a fraction of the view
-                 vfr:bool=False, # variable frame rate: frame durations drawn from 0.5x..1.5x the nominal
-                 rotation:int=0, # store the picture turned, with a display matrix that turns it back (0, 90, 180, 270)
-                 crf:int=18, # x264 quality (lower is better)
-                 seed:int=0, # transitions, motion and noise are a function of it
-                 progress:bool=False, # progress bar
-                ) -> RenderTruth:
-    "Render a synthetic movie to an H.264 .mp4 with PyAV: camera motion and noise within shots, hard cuts, dissolves and fades between them."
-    cfg = _synth_config(root)
-    ids = synth_ids(cfg.movies)
-    if vid not in ids: raise DataError(Path(root)/MARKER, f"no movie {vid!r} in this synthetic root (it has {ids[0]}..{ids[-1]})")
-    plan = plan_movie(cfg, ids.index(vid))
-    W, H = size or (cfg.width, cfg.height)
-    W, H = W + W % 2, H + H % 2                                       # yuv420p wants even sizes
-    rng = np.random.default_rng([seed, ids.index(vid)])
-    n = min(shots or plan.num_shot, plan.num_shot)
-    if shot_seconds is None: dur = (plan.shot_table[:n, 1] - plan.shot_table[:n, 0] + 1) * fps / cfg.fps
-    else: dur = shot_seconds * fps * rng.uniform(.7, 1.3, n)
-    dur = np.maximum(max(16, round(.75 * fps)), np.round(dur)).astype(np.int64)   # PySceneDetect's shortest shot is 15 frames
-    start = np.concatenate([[0], np.cumsum(dur)[:-1]])
-    total = int(dur.sum())
-    kinds, spans = _transitions(rng, start, dur, fps, gradual)
-    ws = float(min(2, max(1, H / cfg.height)))                        # world canvases near the output's resolution
-    worlds = {}
-    def world(p):
-        if p not in worlds:
-            if len(worlds) > 3: worlds.pop(next(iter(worlds)))       # a few places at a time: memory stays flat
-            worlds[p] = render_place(plan.places[p], round(2 * cfg.width * ws), round(2 * cfg.height * ws))
-        return worlds[p]
-    zooms, pad = rng.uniform(-zoom, zoom, n), 32
-    noise = rng.normal(0, 3, (H + pad, W + pad, 3)).astype(np.float32)
-    place_of_shot = plan.place[plan.scene]
-    def shot_frame(k, f):
-        "Shot `k` as its camera sees it at movie frame `f`, float32 RGB."
-        u = (f - start[k]) / max(1, dur[k] - 1)
-        box, people = _lerp_views(plan.views[k], u)
-        w = world(place_of_shot[k])
-        cx, cy = (box[0] + box[2]) / 2 * ws, (box[1] + box[3]) / 2 * ws
-        z = 1 - zooms[k] * (u - .5)
-        bw, bh = min((box[2] - box[0]) * ws * z, w.shape[1]), min((box[3] - box[1]) * ws * z, w.shape[0])
-        x0, y0 = np.clip(cx - bw / 2, 0, w.shape[1] - bw), np.clip(cy - bh / 2, 0, w.shape[0] - bh)
-        oy, ox = rng.integers(0, pad, 2)
-        im = render_view(w, (x0, y0, x0 + bw, y0 + bh), people, (W, H), plan.views[k][1][2], noise[oy:oy + H, ox:ox + W])
-        return np.asarray(im, dtype=np.float32)
-    shot_of = np.repeat(np.arange(n), dur)
-    trans = {f: (kind, k, (f - a + 1) / (b - a + 2)) for k, (kind, (a, b)) in enumerate(zip(kinds, spans), 1) if kind != 'cut'
-             for f in range(a, b + 1)}                                # frame -> (kind, shot entering, progress in (0, 1))
-    times = np.concatenate([[0.], np.cumsum(rng.uniform(.5, 1.5, total - 1) / fps)]) if vfr else np.arange(total) / fps
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, tb = path.with_name(f'.{path.name}.{os.getpid()}.tmp'), Fraction(1, 90000)
-    try:
-        with av.open(str(tmp), 'w', format='mp4') as c:
-            s = c.add_stream('libx264', rate=Fraction(fps).limit_denominator(1001))
-            s.width, s.height = (H, W) if rotation % 180 else (W, H)
-            s.pix_fmt, s.options, s.codec_context.time_base = 'yuv420p', {'crf': str(crf), 'preset': 'veryfast'}, tb
-            if rotation: s.set_display_rotation(rotation)
-            for f in tqdm(range(total), desc=f'rendering {vid}', unit='frame', disable=not progress):
-                if f in trans:
-                    kind, k, a = trans[f]
-                    if kind == 'dissolve': img = (1 - a) * shot_frame(k - 1, f) + a * shot_frame(k, f)
-                    elif f < start[k]: img = shot_frame(k - 1, f) * max(0, 1 - 2 * a)   # fade out, then in
-                    else: img = shot_frame(k, f) * max(0, 2 * a - 1)
-                else: img = shot_frame(shot_of[f], f)
-                img = img.clip(0, 255).astype(np.uint8)
-                if rotation: img = np.ascontiguousarray(np.rot90(img, -(rotation // 90)))
-                fr = av.VideoFrame.from_ndarray(img, format='rgb24')
-                fr.pts, fr.time_base = int(round(times[f] / tb)), tb
-                for p in s.encode(fr): c.mux(p)
-            for p in s.encode(): c.mux(p)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return RenderTruth(vid, path, float(fps), (W, H), total, np.stack([start, start + dur - 1], 1), kinds, spans,
-                       plan.labels[:n - 1].copy(), times)
 
 # %% ../../nbs/09_data.video.ipynb #c455eb86
 @dataclass(frozen=True)
@@ -884,17 +747,3 @@ def prepare_cmd(videos_or_folders:Param("video files, or folders searched recurs
     s = prepare(videos_or_folders, root, labels=labels, detector=detector, height=height, progress=not quiet)
     print(s)
     return 0 if s.ok else 1
-
-# %% ../../nbs/09_data.video.ipynb #12719bce
-def cut_matches(truth:RenderTruth, # a rendered video's truth
-                starts:list[int], # detected first frames of shots after the first
-               ) -> dict[str, tuple[int, int]]:
-    "`{'cut'|'gradual': (found, total)}` of the true transitions, and `{'false': (detections matching none, detections)}`."
-    true = [(c, (c - 1, c + 1) if k == 'cut' else (a - 1, b + 1), 'cut' if k == 'cut' else 'gradual')
-            for c, k, (a, b) in zip(truth.cuts.tolist(), truth.kinds, truth.spans)]
-    pairs = sorted((abs(d - c), i, j) for i, (c, (lo, hi), _) in enumerate(true) for j, d in enumerate(starts) if lo <= d <= hi)
-    ti, dj = set(), set()
-    for _, i, j in pairs:
-        if i not in ti and j not in dj: ti.add(i); dj.add(j)
-    out = {k: (sum(1 for i in ti if true[i][2] == k), sum(1 for t in true if t[2] == k)) for k in ('cut', 'gradual')}
-    return {**out, 'false': (len(starts) - len(dj), len(starts))}
