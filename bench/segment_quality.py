@@ -1,6 +1,6 @@
 """How well `bassl segment` recovers the scenes of videos, next to the same model's scores on the keyframe dataset.
 
-The synthetic test movies of a root are rendered to H.264 videos (bassl.data.video.render_movie: camera motion, hard
+The synthetic test movies of a root are rendered to H.264 videos (bassl.data.render.render_video: camera motion, hard
 cuts, dissolves and fades; the true scene boundaries are known), segmented with a fine-tuned model as `bassl segment`
 does, and scored against the truth: each true scene cut is matched to the nearest detected shot boundary within
 `--tolerance` frames; a true cut no detected boundary matches counts as a miss in recall and F1 (it cannot be predicted).
@@ -21,7 +21,8 @@ import torch
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from bassl.data.movienet import MovieNetRoot, read_split
-from bassl.data.video import DEFAULT_DETECTOR, DETECTORS, read_video_record, render_movie
+from bassl.data.render import render_video
+from bassl.data.video import DEFAULT_DETECTOR, DETECTORS, read_video_record
 from bassl.metrics import movie_miou
 from bassl.runs import resolve
 from bassl.core import write_json
@@ -47,7 +48,7 @@ def main():
     probs, labels, mious, missed, cuts, shots, movies = [], [], [], 0, 0, [0, 0], []
     for vid in test:
         video = a.out/'videos'/f'{vid}-{a.size}.mp4'
-        truth = render_movie(a.root, vid, video, fps=24, size=size, progress=False)
+        truth = render_video(a.root, vid, video, fps=24, size=size, progress=False)
         s = segment_video(video, model, a.out/'segmented', vid=vid, detector=a.detector, progress=False, overwrite=True)
         rec = read_video_record(s.root, vid)
         starts = np.array([sh['start'] for sh in rec.shots])

@@ -1,6 +1,6 @@
 """Video ingestion benchmark: shot detection quality, CPU throughput, memory on long videos, time of a whole ingestion.
 
-Every video is rendered from the built-in synthetic movies (bassl.data.video.render_movie), so the true shot
+Every video is rendered from the built-in synthetic movies (bassl.data.render.render_video), so the true shot
 boundaries are known and nothing is downloaded.
 
   detection  precision and recall of detected shot boundaries per detector, on videos with only hard cuts and on
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from bassl.data.synthetic import MARKER, SynthConfig, plan_movie, synthesize
-from bassl.data.video import (DEFAULT_DETECTOR, DETECTORS, _decode, _rgb, add_video, cut_matches, detect_shots, probe, render_movie)
+from bassl.data.render import cut_matches, render_video
+from bassl.data.video import DEFAULT_DETECTOR, DETECTORS, _decode, _rgb, add_video, detect_shots, probe
 
 SIZES = {'240p': (426, 240), '720p': (1280, 720), '1080p': (1920, 1080)}
 
@@ -44,7 +45,7 @@ def video(root, out, vid, size, fps, seconds, **kw):
     w, h = size
     name = f"{vid}-{w}x{h}-{fps}fps-{seconds}s-{'-'.join(f'{k}{v}' for k, v in sorted(kw.items()))}.mp4"
     shots = max(2, round(seconds / kw.get('shot_seconds', 3)))     # the plan may have fewer: then the video is shorter
-    return render_movie(root, vid, out/'videos'/name, fps=fps, size=size, shots=shots, **kw)
+    return render_video(root, vid, out/'videos'/name, fps=fps, size=size, shots=shots, **kw)
 
 
 def detection(root, out, quick, detectors=tuple(DETECTORS)):
