@@ -219,7 +219,7 @@ def study_cells(study:Study) -> list[Cell]:
 # %% ../nbs/35_study.ipynb #83121093
 DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'BaSSL, transferred CRN': 'transferred-crn', 'SimCLR instance': 'instance', 'random init': 'random'}
 DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's budget on the CPU preset: see above
-             'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 3}}}
+             'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 10, 'standardize': True}}}
 
 def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in synthetic one)
                runs:str|os.PathLike='runs/demo', # the demo's folder: BaSSL's run, its baselines inside
@@ -319,6 +319,13 @@ def duration(s:float) -> str:
 # %% ../nbs/35_study.ipynb #3dab7b03
 STUDY_JSON, STUDY_HTML = 'study.json', 'study.html' # in the study folder
 
+def _first_machine(study:Study, reps:int) -> dict:
+    "The machine a resumed `study` recorded before its first run (on the same CPU model), else this one's, measured now."
+    try: old = json.loads((study.folder/STUDY_JSON).read_text(encoding='utf-8'))
+    except (OSError, ValueError): old = {}
+    m = old.get('machine') if isinstance(old, dict) and old.get('study') == study.declaration() else None
+    return m if isinstance(m, dict) and m.get('cpu') == _cpu_model() else machine(reps)
+
 def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
     return {'row': c.row.label, 'pretrain_seed': c.pretrain_seed, 'finetune_seed': c.finetune_seed,
             'pretrain_run': c.pretrain.name, 'finetune_run': c.finetune.name, 'scores': read_scores(c.finetune.stage_dir('finetune')),
@@ -330,7 +337,7 @@ def run_study(study:Study, # what to run
              ) -> dict:
     "Run (or reuse) every cell of `study` in order, rewriting study.json after each; returns its final contents."
     cells = study_cells(study)
-    rec = {'study': study.declaration(), 'machine': machine(reps), 'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
+    rec = {'study': study.declaration(), 'machine': _first_machine(study, reps), 'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
            'cells_total': len(cells), 'updated': None, 'cells': []}
     for i, c in enumerate(cells, 1):
         print(f"== study {study.name}: cell {i}/{len(cells)}: {c.row.label}, pre-training seed {c.pretrain_seed}, "

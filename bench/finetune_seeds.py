@@ -9,15 +9,17 @@ Each recipe's figures are also written as a study record (`bassl.study`'s study.
 the pre-training's budget, the machine and its yardstick), which `bassl.study.summarize` and `study_table` read: README
 and the docs' results page render the committed ones in results/.
 
-    python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds] [--results DIR]
+    python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds] [--results DIR] [--split val]
                                    [--recipes "one model, 15 epochs=members:1,epochs:15" "cpu preset=preset"]
 
 A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is); a
 number or a boolean (`"standardised=standardize:true"`: features standardised with the training shots' statistics). The
-records go to --results (default: --out) as finetune-seeds-<recipe>.json.
+records go to --results (default: --out) as finetune-seeds-<recipe>.json. `--split val` scores every run on the validation
+movies instead (into its val/ folder; records finetune-seeds-<recipe>-val.json): choose a recipe there, then report test.
 """
 import argparse
 import dataclasses
+import json
 import re
 import time
 from pathlib import Path
@@ -28,7 +30,7 @@ from bassl.experiments import boundary_rate, pretrain_budget
 from bassl.features import FeatureStore
 from bassl.runs import read_done
 from bassl.study import NO_BUDGET, Row, Study, machine, mean_interval, summarize, study_table
-from bassl.train.finetune import finetune
+from bassl.train.finetune import evaluate, finetune
 
 ROWS = {  # label: (feature store under the demo's run folder, crn_init, method whose preset it is, its pre-training folder)
     'BaSSL, transferred CRN': ('features', 'pretrain', 'bassl', 'pretrain'),
@@ -81,9 +83,9 @@ def _settings(fields:dict) -> str:
     return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}{', standardised features' * f.standardize}"
 
 
-def declaration(name:str, title:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int) -> dict:
+def declaration(name:str, title:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int, split:str='test') -> dict:
     "The study a recipe's record declares: its rows and seeds, and the settings its runs had (the demo's pre-training, the recipe's fine-tuning)."
-    return Study(name=f"finetune-seeds-{slug(name)}", title=title, runs=str(out), rows=[STUDY_ROWS[l] for l in rows], finetune_seeds=seeds,
+    return Study(name=f"finetune-seeds-{slug(name)}{'-val' * (split == 'val')}", title=title, runs=str(out), rows=[STUDY_ROWS[l] for l in rows], finetune_seeds=seeds,
                  baseline='SimCLR instance' if 'SimCLR instance' in rows else '', epochs=pretrain_epochs, max_steps=-1,
                  finetune_epochs=_finetune(fields).epochs, config={'finetune': fields} if fields else {}).declaration()
 
@@ -96,6 +98,7 @@ def main():
     ap.add_argument('--recipes', nargs='+', default=['one model, 15 epochs=members:1,epochs:15', 'cpu preset=preset'])
     ap.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
     ap.add_argument('--results', default=None, help='folder of the study records, one per recipe (default: --out)')
+    ap.add_argument('--split', default='test', choices=['test', 'val'], help="the movies scored: 'test', or 'val' to choose a recipe")
     a = ap.parse_args()
     demo, out = Path(a.demo), Path(a.out)
     recipes = dict(recipe(r) for r in a.recipes)
@@ -106,9 +109,9 @@ def main():
     pre_cfg = load_config(demo/'pretrain'/'config.json').pretrain
     pre_epochs, pre_steps = pre_cfg.epochs, pretrain_budget(demo/'pretrain')['steps']
     title = lambda name, fields: (f"Features of a {pre_steps}-step pre-training at {pre_cfg.image_size} px ({demo}) fine-tuned with "
-                                  f"{a.seeds} seeds: {name} ({_settings(fields)})")
-    records = {name: {'study': declaration(name, title(name, fields), fields, out, a.rows, seeds, pre_epochs),
-                      'machine': mach, 'chance': boundary_rate(preset().root), 'cells_total': len(a.rows) * len(seeds),
+                                  f"{a.seeds} seeds: {name} ({_settings(fields)}){', scored on the validation movies' * (a.split == 'val')}")
+    records = {name: {'study': declaration(name, title(name, fields), fields, out, a.rows, seeds, pre_epochs, a.split),
+                      'machine': mach, 'chance': boundary_rate(preset().root, a.split), 'cells_total': len(a.rows) * len(seeds),
                       'recipe': fields, 'cells': []} for name, fields in recipes.items()}
     for label in a.rows:
         store, crn, method, pre = ROWS[label]
@@ -120,6 +123,9 @@ def main():
                 cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, **fields))
                 run, t1 = out/slug(f"{label}-{name}")/f'seed{s}', time.time()
                 sc = finetune(cfg, demo/store, run, progress=False)
+                if a.split == 'val':  # scored once: a rerun reads its val/scores.json
+                    done = run/'val'/'scores.json'
+                    sc = json.loads(done.read_text()) if done.is_file() else evaluate(run/'checkpoints'/'last.ckpt', split='val', progress=False)
                 scores.append(sc['AP'])
                 records[name]['cells'].append({'row': label, 'pretrain_seed': 0, 'finetune_seed': s, 'pretrain_run': str(demo/(pre or store)),
                                                'finetune_run': str(run), 'scores': sc, 'budget': budget,

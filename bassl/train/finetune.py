@@ -120,7 +120,7 @@ class FinetuneTask(L.LightningModule):
         self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn), standardize=f.standardize) if f.members == 1 else \
                      SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members, standardize=f.standardize)
         for m in self.members: m.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
-        self._test, self.results = [], None
+        self._test, self.results, self.eval_split = [], None, 'test'  # `evaluate` can score another labelled split
 
     def _loader(self, anno:str, train:bool):
         f = self.cfg.finetune
@@ -140,7 +140,7 @@ class FinetuneTask(L.LightningModule):
         mean, std = feature_stats(store, MovieNetRoot(self.cfg.root).anno_file('train'))
         self.model.standardize.mean.copy_(mean); self.model.standardize.std.copy_(std)
     def train_dataloader(self): return self._loader('train', True)
-    def test_dataloader(self): return self._loader('test', False)
+    def test_dataloader(self): return self._loader(self.eval_split, False)
 
     def training_step(self, batch, batch_idx):
         x, y = batch['features'], batch['label']
@@ -174,7 +174,7 @@ class FinetuneTask(L.LightningModule):
 
 # %% ../../nbs/27_train.finetune.ipynb #d5aae768
 def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict[str, float]:
-    "Score `task` on the test movies; rank 0 writes `scores.json`, `predictions.csv` and `config.json` into `run_dir`."
+    "Score `task` on its `eval_split`'s movies; rank 0 writes `scores.json`, `predictions.csv` and `config.json` into `run_dir`."
     with quiet_worker_advice():
         make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
     scores, p = task.results
@@ -185,17 +185,20 @@ def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict
     return scores
 
 def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
-             run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run)
+             run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run; its val/ for 'val')
              progress:bool|str=True,
+             split:str='test', # the labelled movies scored: 'test', or 'val' to choose a recipe without looking at the test movies
              devices:int|None=None, num_nodes:int|None=None, # evaluate on other hardware than the run's
              **kw) -> dict[str, float]:
-    "Score a fine-tuning checkpoint on the test movies; writes `scores.json` and `predictions.csv`."
+    "Score a fine-tuning checkpoint on the test (or validation) movies; writes `scores.json` and `predictions.csv`."
     checkpoint = Path(checkpoint)
+    if split not in ('val', 'test'): raise ParameterError('split', split, "'test' or 'val'")
     for k, v in (('devices', devices), ('num_nodes', num_nodes)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ParameterError(k, v, 'at least 1 (None: the run\'s)')
     read_state_dict(checkpoint)  # bassl's refusal of a checkpoint that needs pickled code, before Lightning's loader gives torch's advice
-    run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent.parent
+    run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent.parent/('val' if split == 'val' else '')
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
+    task.eval_split = split
     task.cfg = project_root(task.cfg, checkpoint)                         # its data, wherever this runs from
     if devices or num_nodes:
         task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices, num_nodes=num_nodes or task.cfg.num_nodes)
