@@ -415,6 +415,7 @@ def _unit_values(cells:list[dict], metric:str, by_pretrain:bool) -> dict:
 
 # %% ../nbs/35_study.ipynb #90a5ce57
 def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or the study folder
+              baseline:str|None=None, # the row differences are taken against (default: the study's baseline)
              ) -> dict:
     "Per row n, mean, sd, 95 % interval, the values and the budget; paired differences against the baseline, each with a verdict."
     rec, where = _read_study(study)
@@ -422,7 +423,8 @@ def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or 
     by_pretrain = len(decl['pretrain_seeds']) >= 2
     unit = 'pre-training seed' if by_pretrain else 'fine-tuning seed'
     labels = [r['label'] for r in decl['rows']]
-    baseline = decl['baseline'] or labels[0]
+    baseline = baseline or decl['baseline'] or labels[0]
+    if baseline not in labels: raise ParameterError('baseline', baseline, f"one of the study's rows {labels}")
     for c in rec['cells']:
         if metric not in c['scores']: raise DataError(where, f"cell {c['finetune_run']} has no {metric!r} score (it has {sorted(c['scores'])})")
     cells = {l: [c for c in rec['cells'] if c['row'] == l] for l in labels}
@@ -464,7 +466,7 @@ def _table_cells(summary:dict) -> tuple[list[str], list[list[str]]]:
 
 def _notes(summary:dict) -> list[str]:
     "The lines under the table: the chance level and the statistical unit."
-    out = [] if summary['chance'] is None else [f"chance: {summary['metric']} {summary['chance']:.2f} (the share of test shots that end a scene)"]
+    out = [] if summary['chance'] is None else [f"chance: {summary['metric']} {summary['chance']:.2f} (the share of the scored shots that end a scene)"]
     out.append(f"unit: the {summary['unit']} ({summary['note']}); {summary['cells']} cells")
     if s := summary.get('seeds'): out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
     if m := summary.get('machine'):
