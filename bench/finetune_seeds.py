@@ -19,7 +19,6 @@ movies instead (into its val/ folder; records finetune-seeds-<recipe>-val.json):
 """
 import argparse
 import dataclasses
-import json
 import re
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from bassl.config import FinetuneConfig, load_config, preset
 from bassl.core import write_json
 from bassl.experiments import boundary_rate, pretrain_budget
 from bassl.features import FeatureStore
-from bassl.runs import read_done
+from bassl.runs import read_done, read_scores
 from bassl.study import NO_BUDGET, Row, Study, machine, mean_interval, summarize, study_table
 from bassl.train.finetune import evaluate, finetune
 
@@ -124,8 +123,8 @@ def main():
                 run, t1 = out/slug(f"{label}-{name}")/f'seed{s}', time.time()
                 sc = finetune(cfg, demo/store, run, progress=False)
                 if a.split == 'val':  # scored once: a rerun reads its val/scores.json
-                    done = run/'val'/'scores.json'
-                    sc = json.loads(done.read_text()) if done.is_file() else evaluate(run/'checkpoints'/'last.ckpt', split='val', progress=False)
+                    val = run/'val'
+                    sc = read_scores(val) if (val/'scores.json').is_file() else evaluate(run/'checkpoints'/'last.ckpt', split='val', progress=False)
                 scores.append(sc['AP'])
                 records[name]['cells'].append({'row': label, 'pretrain_seed': 0, 'finetune_seed': s, 'pretrain_run': str(demo/(pre or store)),
                                                'finetune_run': str(run), 'scores': sc, 'budget': budget,

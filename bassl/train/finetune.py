@@ -196,7 +196,8 @@ def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
     for k, v in (('devices', devices), ('num_nodes', num_nodes)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ParameterError(k, v, 'at least 1 (None: the run\'s)')
     read_state_dict(checkpoint)  # bassl's refusal of a checkpoint that needs pickled code, before Lightning's loader gives torch's advice
-    run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent.parent/('val' if split == 'val' else '')
+    run = checkpoint.parent.parent                                        # the run the checkpoint belongs to
+    run_dir = Path(run_dir) if run_dir is not None else run if split == 'test' else run/split
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
     task.eval_split = split
     task.cfg = project_root(task.cfg, checkpoint)                         # its data, wherever this runs from
