@@ -26,10 +26,10 @@ from .metrics import Predictions
 from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT, load_checkpoint
 
 # %% auto #0
-__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'UNRECORDED', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind',
-           'work_dir', 'locate', 'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done',
-           'read_done', 'stage_status', 'file_stamp', 'launch', 'read_inputs', 'claim_folder', 'stage_settings',
-           'write_scores', 'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
+__all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'PREDICTIONS_HEADER', 'Artefact', 'checkpoint_kind', 'work_dir',
+           'locate', 'resolve', 'run_config', 'project_root', 'pretrained', 'write_started', 'write_done', 'read_done',
+           'stage_status', 'file_stamp', 'launch', 'read_inputs', 'claim_folder', 'stage_settings', 'write_scores',
+           'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
 KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
@@ -256,17 +256,15 @@ def claim_folder(folder:str|os.PathLike, # a stage folder
     return bool(there) and not overwrite
 
 # %% ../nbs/24_runs.ipynb #4e66b58c
-HOW = {'pretrain': ('num_workers', 'decode_on', 'checkpoint_every', 'precision'), 'finetune': ('num_workers',)}  # how a stage runs, not what it makes
-UNRECORDED = {'finetune': {'standardize': False}}  # settings added after runs were recorded: left out at the value those runs had, so they stay the same run
+HOW = {'pretrain': ('num_workers', 'decode_on', 'checkpoint_every', 'precision'),
+       'finetune': ('num_workers',)}  # how a stage runs, not what it makes
 
 def stage_settings(cfg:Experiment, # the experiment
                    stage:str='pretrain', # 'pretrain' or 'finetune'
                   ) -> dict:
-    "The stage's settings that change its result: its config section less `HOW` (workers, where keyframes are decoded, checkpoint period, precision) and less a newer setting at the value older runs had (`UNRECORDED`)."
+    "The stage's settings that change its result: its config section less `HOW` (how it runs)."
     d = dataclasses.asdict(cfg.stage(stage))
     for k in HOW[stage]: d.pop(k)
-    for k, v in UNRECORDED.get(stage, {}).items():
-        if d[k] == v: d.pop(k)
     return d
 
 # %% ../nbs/24_runs.ipynb #42496b99
