@@ -32,17 +32,20 @@ __all__ = ['KINDS', 'STAGE_FOLDERS', 'LAST', 'INPUTS', 'HOW', 'PREDICTIONS_HEADE
            'read_scores', 'write_predictions', 'read_predictions', 'record_encoder', 'read_encoder']
 
 # %% ../nbs/24_runs.ipynb #c604e87b
-KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')  # what a path handed to bassl can be
+# what a path handed to bassl can be
+KINDS = ('run', 'pretrain-checkpoint', 'finetune-checkpoint', 'release', 'features')
 STAGE_FOLDERS = {'pretrain': 'pretrain', 'extract': 'features', 'finetune': 'finetune'}  # each stage's folder in a run
 LAST = Path('checkpoints')/'last.ckpt'  # a training stage's latest checkpoint, in its folder
 
+# %% ../nbs/24_runs.ipynb #a445ae9e
 @dataclass(frozen=True)
 class Artefact:
     "What a path is, and the files in it that a consumer reads."
     kind:str # one of `KINDS`
     path:Path # the path as given
     run:Path|None=None # the run folder (`runs/<name>`) it lies in
-    config:Path|None=None # what holds its `Experiment`: a `config.json`, or a bassl checkpoint outside a run (None: a release)
+    # what holds its `Experiment`: a `config.json`, or a bassl checkpoint outside a run (None: a release)
+    config:Path|None=None
     checkpoint:Path|None=None # its weights: the stage's `.ckpt` (a run's: its pre-training's), or the release as given
     features:Path|None=None # the feature store folder
     predictions:Path|None=None # the fine-tuning's `predictions.csv`
@@ -57,7 +60,8 @@ def checkpoint_kind(path:str|os.PathLike, # a `.ckpt` file
     ck = load_checkpoint(path, mmap=True)  # weights-only; a damaged, foreign or code-carrying file is named
     sd = ck.get('state_dict') if isinstance(ck, dict) else None
     if not isinstance(sd, dict): raise DataError(path, "expected a checkpoint with a 'state_dict'")
-    if any(k.startswith('model.head_sbd.') or (k.startswith('model.members.') and '.head_sbd.' in k) for k in sd): return 'finetune-checkpoint'  # one model or an ensemble
+    if any(k.startswith('model.head_sbd.') or (k.startswith('model.members.') and '.head_sbd.' in k) for k in sd):
+        return 'finetune-checkpoint'  # one model or an ensemble
     if any(k.startswith('model.shot_encoder.') for k in sd): return 'pretrain-checkpoint'
     if any(k.startswith(('shot_encoder.', 'crn.')) for k in sd): return 'release'
     raise DataError(path, "expected the weights of a bassl pre-training (model.shot_encoder.*), a bassl fine-tuning "
@@ -72,9 +76,10 @@ def work_dir(start:str|os.PathLike|None=None) -> Path:
         if ini.is_file() and re.search(r'^lib_name\s*=\s*bassl\s*$', ini.read_text(), re.M): return d
     return start
 
+# %% ../nbs/24_runs.ipynb #6e5dee47
 def locate(path:str|os.PathLike, # a path as a user wrote it
           ) -> Path:
-    "`path` as given when it exists (or is absolute); otherwise the project folder's `work_dir()/path`, when that exists."
+    "`path` as given when it exists (or is absolute); else the project folder's `work_dir()/path`, when that exists."
     p = Path(path)
     if p.is_absolute() or p.exists(): return p
     return q if (q := work_dir()/p).exists() else p
@@ -96,39 +101,48 @@ def _checkpoint(p:Path, given:Path) -> Artefact:
     kind = {'pretrain': 'pretrain-checkpoint', 'finetune': 'finetune-checkpoint'}.get(stage) or checkpoint_kind(p)
     if kind == 'release': return Artefact('release', given, checkpoint=p)
     if folder is None: return Artefact(kind, given, config=p, checkpoint=p)
-    return Artefact(kind, given, run=folder.parent if stage else None, config=_found(folder/'config.json') or p, checkpoint=p,
-                    predictions=_found(folder/'predictions.csv') if kind == 'finetune-checkpoint' else None)
+    preds = _found(folder/'predictions.csv') if kind == 'finetune-checkpoint' else None
+    return Artefact(kind, given, run=folder.parent if stage else None, config=_found(folder/'config.json') or p,
+                    checkpoint=p, predictions=preds)
 
+# %% ../nbs/24_runs.ipynb #bcf68196
 def resolve(path:str|os.PathLike, # a run, stage folder, checkpoint, release or feature store
            ) -> Artefact:
-    "What `path` is, and where its configuration, weights, features and predictions are; a relative `path` is `locate`d."
+    "What `path` is, and where its configuration, weights, features and predictions are; `locate`s a relative one."
     p = locate(path)
     if not p.exists(): raise DataError(p, f"not found (expected {_EXPECTED})")
     if p.is_file():
-        if p.name.endswith(RELEASE_ARCHIVES) or p.name == RELEASE_CHECKPOINT: return Artefact('release', p, checkpoint=p)
+        if p.name.endswith(RELEASE_ARCHIVES) or p.name == RELEASE_CHECKPOINT:
+            return Artefact('release', p, checkpoint=p)
         if p.suffix != '.ckpt': raise DataError(p, f"not a checkpoint (expected {_EXPECTED})")
         return _checkpoint(p, p)
     if (p/RELEASE_CHECKPOINT).is_file(): return Artefact('release', p, checkpoint=p)
     if any((p/f).is_dir() for f in STAGE_FOLDERS.values()):
         d = {s: p/f for s, f in STAGE_FOLDERS.items()}
         store = d['extract'] if (d['extract']/'index.json').is_file() else None
-        return Artefact('run', p, run=p, config=next((c for s in ('finetune', 'extract', 'pretrain') if (c := d[s]/'config.json').is_file()), None),
-                        checkpoint=_found(d['pretrain']/LAST), features=store, predictions=_found(d['finetune']/'predictions.csv'))
+        config = next((c for s in ('finetune', 'extract', 'pretrain') if (c := d[s]/'config.json').is_file()), None)
+        return Artefact('run', p, run=p, config=config, checkpoint=_found(d['pretrain']/LAST), features=store,
+                        predictions=_found(d['finetune']/'predictions.csv'))
     if (p/'index.json').is_file() or (p/'encoder.json').is_file():
-        return Artefact('features', p, run=p.parent if _stage(p) == 'extract' else None, config=_found(p/'config.json'), features=p)
+        return Artefact('features', p, run=p.parent if _stage(p) == 'extract' else None, config=_found(p/'config.json'),
+                        features=p)
     if (p/LAST).is_file(): return _checkpoint(p/LAST, p)
     if (p/'predictions.csv').is_file():
-        return Artefact('finetune-checkpoint', p, run=p.parent if _stage(p) == 'finetune' else None, config=_found(p/'config.json'),
-                        predictions=p/'predictions.csv')
-    if _stage(p) in ('pretrain', 'finetune'): raise DataError(p, f"no {LAST} here: this {_stage(p)} stage has not saved a checkpoint yet")
+        return Artefact('finetune-checkpoint', p, run=p.parent if _stage(p) == 'finetune' else None,
+                        config=_found(p/'config.json'), predictions=p/'predictions.csv')
+    if _stage(p) in ('pretrain', 'finetune'):
+        raise DataError(p, f"no {LAST} here: this {_stage(p)} stage has not saved a checkpoint yet")
     raise DataError(p, f"none of bassl's artefacts (expected {_EXPECTED})")
 
+# %% ../nbs/24_runs.ipynb #afee7d6b
 def run_config(path:str|os.PathLike) -> Experiment:
-    "The `Experiment` of a run, stage, checkpoint or feature store (`load_config` of what `resolve` finds), its relative root made the project's."
+    "The `Experiment` of a run, stage, checkpoint or feature store, its relative root made the project's."
     a = resolve(path)
-    if a.config is None: raise DataError(path, f"a {a.kind} without a config.json: no bassl experiment configuration here")
+    if a.config is None:
+        raise DataError(path, f"a {a.kind} without a config.json: no bassl experiment configuration here")
     return project_root(load_config(a.config), a.path)
 
+# %% ../nbs/24_runs.ipynb #ba5400c0
 def project_root(cfg:Experiment, # a run's configuration
                  where:str|os.PathLike, # a path inside the run (its folder, a stage, a checkpoint)
                 ) -> Experiment:
@@ -136,13 +150,15 @@ def project_root(cfg:Experiment, # a run's configuration
     root = work_dir(where)/cfg.root
     return dataclasses.replace(cfg, root=str(root)) if not Path(cfg.root).is_absolute() and root.exists() else cfg
 
+# %% ../nbs/24_runs.ipynb #a01cea35
 def pretrained(path:str|os.PathLike, # a public release, a pre-training checkpoint, or a run with one
                what:str='weights', # what the caller wants from it, for the error ('encoder', 'CRN')
               ) -> Artefact:
     "`resolve(path)`, which must hold pre-trained weights; an error naming what it is otherwise."
     a = resolve(path)
     if a.kind in ('release', 'pretrain-checkpoint') or (a.kind == 'run' and a.checkpoint is not None): return a
-    raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): no pre-trained {what} here")
+    raise DataError(path, f"not a pre-training checkpoint, run or public release (it is a {a.kind!r}): "
+                          f"no pre-trained {what} here")
 
 # %% ../nbs/24_runs.ipynb #1bf17145
 def _now() -> str: return time.strftime('%Y-%m-%dT%H:%M:%S%z')
@@ -150,12 +166,14 @@ def _now() -> str: return time.strftime('%Y-%m-%dT%H:%M:%S%z')
 def _text(p:Path) -> str:
     "The UTF-8 text of `p`; a `DataError` naming the first byte that is not."
     try: return p.read_text(encoding='utf-8')
-    except UnicodeDecodeError as e: raise DataError(p, f"not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(p, f"not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
 
 def _read_json(p:Path) -> dict:
     try: return json.loads(_text(p))
     except json.JSONDecodeError as e: raise DataError(p, f"malformed JSON ({e.msg})", e.lineno) from None
 
+# %% ../nbs/24_runs.ipynb #95f9b8ce
 def write_started(folder:str|os.PathLike, # a stage folder
                   record:dict, # what the stage's result depends on
                  ) -> dict:
@@ -164,21 +182,25 @@ def write_started(folder:str|os.PathLike, # a stage folder
     write_json(Path(folder)/'started.json', started, indent=1)
     return started
 
+# %% ../nbs/24_runs.ipynb #7b728555
 def write_done(folder:str|os.PathLike, # a stage folder
                record:dict, # what the stage's result depends on
                seconds:float, # how long it ran
                outputs:dict, # what it made, for the stages that read it
               ) -> dict:
     "Write `done.json`: the record of a finished stage with a fresh id, its duration and its outputs."
-    done = {'record': record, 'id': uuid.uuid4().hex, 'seconds': round(seconds, 1), 'finished': _now(), 'outputs': outputs}
+    done = {'record': record, 'id': uuid.uuid4().hex, 'seconds': round(seconds, 1), 'finished': _now(),
+            'outputs': outputs}
     write_json(Path(folder)/'done.json', done, indent=1)
     return done
 
+# %% ../nbs/24_runs.ipynb #7218406d
 def read_done(folder:str|os.PathLike) -> dict:
     "The `done.json` of a finished stage folder, or {} when it has not finished."
     p = Path(folder)/'done.json'
     return _read_json(p) if p.exists() else {}
 
+# %% ../nbs/24_runs.ipynb #9f82bc4e
 def _diff(a:dict, b:dict, prefix:str='') -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
@@ -188,13 +210,14 @@ def _diff(a:dict, b:dict, prefix:str='') -> list[str]:
     return out
 
 def stage_status(folder:str|os.PathLike, record:dict) -> tuple[str, list[str]]:
-    "'new', 'done', 'partial' or 'conflict' for a stage folder and the record of the run asked for, with the differences."
+    "'new', 'done', 'partial' or 'conflict' for a stage folder and the record asked for, with the differences."
     folder = Path(folder)
     for name, state in (('done.json', 'done'), ('started.json', 'partial')):
         p = folder/name
         if p.exists():
             there = _read_json(p)
-            if not isinstance(there, dict) or not isinstance(there.get('record'), dict): raise DataError(p, "expected {\"record\": {...}, ...}")
+            if not isinstance(there, dict) or not isinstance(there.get('record'), dict):
+                raise DataError(p, "expected {\"record\": {...}, ...}")
             diff = _diff(there['record'], record)
             return ('conflict', diff) if diff else (state, [])
     return 'new', []
@@ -207,11 +230,13 @@ def file_stamp(path:str|os.PathLike) -> str:
     st = Path(path).stat()
     return f"{st.st_size}:{st.st_mtime_ns}"
 
+# %% ../nbs/24_runs.ipynb #090dfd25
 def launch() -> tuple[int, str|None]:
-    "This process's rank in a torchrun or srun launch of several processes and an id they all share; `(0, None)` for one process."
+    "This process's rank in a torchrun or srun launch of several processes and their shared id; `(0, None)` for one."
     e = os.environ
     if 'TORCHELASTIC_RUN_ID' in e and int(e.get('WORLD_SIZE', 1)) > 1:
-        return int(e.get('RANK', 0)), f"torchrun {e['TORCHELASTIC_RUN_ID']} restart {e.get('TORCHELASTIC_RESTART_COUNT', 0)}"
+        restart = e.get('TORCHELASTIC_RESTART_COUNT', 0)
+        return int(e.get('RANK', 0)), f"torchrun {e['TORCHELASTIC_RUN_ID']} restart {restart}"
     if 'SLURM_JOB_ID' in e and int(e.get('SLURM_NTASKS', 1)) > 1:
         return int(e.get('SLURM_PROCID', 0)), f"slurm {e['SLURM_JOB_ID']}.{e.get('SLURM_STEP_ID', 0)}"
     return 0, None
@@ -225,29 +250,33 @@ def read_inputs(folder:str|os.PathLike) -> dict|None:
     p = Path(folder)/INPUTS
     if not p.is_file(): return None
     d = _read_json(p)
-    if not isinstance(d, dict): raise DataError(p, "expected an object of the inputs the folder's results were made from")
+    if not isinstance(d, dict):
+        raise DataError(p, "expected an object of the inputs the folder's results were made from")
     return {k: v for k, v in d.items() if k != 'launch'}
 
+# %% ../nbs/24_runs.ipynb #2e60e53b
 def claim_folder(folder:str|os.PathLike, # a stage folder
                  inputs:dict, # what the stage is about to make its results from
-                 results:tuple[str, ...], # globs of the stage's results in `folder` (their presence: something to resume or reuse)
+                 # globs of the stage's results in `folder` (their presence: something to resume or reuse)
+                 results:tuple[str, ...],
                  remove:tuple[str, ...]=(), # globs of more of the stage's own files that `overwrite` removes (logs)
                  overwrite:bool=False, # remove results made from other inputs (and these) instead of refusing
                  what:str='results', # what the results are, in words, for the error
                  timeout:float=600., # seconds a process other than rank 0 waits for rank 0's record
                 ) -> bool:
-    "Refuse `folder` if it holds results made from other `inputs`, else record `inputs` there; whether results to go on from remain."
+    "Refuse `folder` if it holds results from other `inputs`, else record `inputs`; whether results to go on remain."
     folder, (rank, lid) = Path(folder), launch()
     p, there = folder/INPUTS, _stage_files(folder, results)
     if there and not overwrite:
         old = read_inputs(folder)
         diff = [f"no {INPUTS} says what they were made from"] if old is None else _diff(old, inputs)
-        if diff: raise DataError(folder, f"holds {what} made from other inputs ({'; '.join(diff)}): pass --overwrite (overwrite=True) "
-                                         "to remove them and start again, or choose another folder")
+        if diff: raise DataError(folder, f"holds {what} made from other inputs ({'; '.join(diff)}): pass --overwrite "
+                                         "(overwrite=True) to remove them and start again, or choose another folder")
     if rank:  # rank 0 removes and records; the others go on once its record of this launch is there
         t0 = time.monotonic()
         while not (p.is_file() and _read_json(p).get('launch') == lid):
-            if time.monotonic() - t0 > timeout: raise DataError(p, f"rank 0 of this launch ({lid}) did not record its inputs in {timeout:.0f} s")
+            if time.monotonic() - t0 > timeout:
+                raise DataError(p, f"rank 0 of this launch ({lid}) did not record its inputs in {timeout:.0f} s")
             time.sleep(0.2)
         return bool(_stage_files(folder, results))
     if overwrite:
@@ -274,6 +303,7 @@ def write_scores(folder:str|os.PathLike, scores:dict[str, float]):
     "Write a fine-tuning's `scores.json`."
     write_json(Path(folder)/'scores.json', scores, indent=1)
 
+# %% ../nbs/24_runs.ipynb #4e09c382
 def read_scores(folder:str|os.PathLike) -> dict[str, float]:
     "The `scores.json` of a fine-tuning folder: `{metric: value}`."
     p = Path(folder)/'scores.json'
@@ -283,16 +313,19 @@ def read_scores(folder:str|os.PathLike) -> dict[str, float]:
         raise DataError(p, "expected {metric: number}")
     return s
 
+# %% ../nbs/24_runs.ipynb #5b65bf70
 def write_predictions(folder:str|os.PathLike, p:Predictions):
     "Write a fine-tuning's `predictions.csv`: one row per test shot, `movie,shot,probability,label`."
-    rows = [','.join(PREDICTIONS_HEADER) + '\n'] + [f"{v},{s},{pr:.6f},{l}\n" for v, s, pr, l in zip(p.vid, p.shot, p.prob, p.label)]
+    rows = [','.join(PREDICTIONS_HEADER) + '\n']
+    rows += [f"{v},{s},{pr:.6f},{l}\n" for v, s, pr, l in zip(p.vid, p.shot, p.prob, p.label)]
     write_text(Path(folder)/'predictions.csv', ''.join(rows))
 
 # %% ../nbs/24_runs.ipynb #69517209
 def _predictions_file(path:Path) -> Path:
     if path.is_file() and path.suffix == '.csv': return path
     if (f := resolve(path).predictions) is None:
-        raise DataError(path, "no predictions.csv here (expected a fine-tuning run folder, its finetune/ folder or the file)")
+        raise DataError(path, "no predictions.csv here "
+                              "(expected a fine-tuning run folder, its finetune/ folder or the file)")
     return f
 
 def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning folder or a run folder
@@ -301,32 +334,40 @@ def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning fo
     f = _predictions_file(Path(path))
     rows = list(csv.reader(io.StringIO(_text(f), newline='')))
     if not rows or tuple(rows[0]) != PREDICTIONS_HEADER:
-        raise DataError(f, f"expected the header {','.join(PREDICTIONS_HEADER)!r}, got {','.join(rows[0]) if rows else 'an empty file'!r}", 1)
+        got = ','.join(rows[0]) if rows else 'an empty file'
+        raise DataError(f, f"expected the header {','.join(PREDICTIONS_HEADER)!r}, got {got!r}", 1)
     vid, shot, prob, label, seen = [], [], [], [], {}
     for line, r in enumerate(rows[1:], 2):
         if len(r) != 4: raise DataError(f, f"expected 4 fields (movie,shot,probability,label), got {len(r)}", line)
         try: s, pr, l = int(r[1]), float(r[2]), int(r[3])
-        except ValueError: raise DataError(f, f"expected an integer shot, a number and an integer label, got {','.join(r)!r}", line) from None
+        except ValueError:
+            msg = f"expected an integer shot, a number and an integer label, got {','.join(r)!r}"
+            raise DataError(f, msg, line) from None
         if s < 0: raise DataError(f, f"shot {s} is negative", line)
         if not 0 <= pr <= 1: raise DataError(f, f"probability {r[2]} outside [0, 1]", line)
         if l not in (0, 1): raise DataError(f, f"label {l}, expected 0 or 1", line)
         if (first := seen.setdefault((r[0], s), line)) != line:
-            raise DataError(f, f"a second row for movie {r[0]!r} shot {s} (the first is line {first}): expected one row per shot", line)
+            raise DataError(f, f"a second row for movie {r[0]!r} shot {s} (the first is line {first}): "
+                               "expected one row per shot", line)
         vid.append(r[0]); shot.append(s); prob.append(pr); label.append(l)
     return Predictions(np.array(vid, dtype=object), np.array(shot, dtype=np.int64), np.array(prob, dtype=np.float64),
                        np.array(label, dtype=np.int64)).dedup()
 
 # %% ../nbs/24_runs.ipynb #07680bc1
 def record_encoder(folder:str|os.PathLike, # a feature store folder
-                   checkpoint:str|os.PathLike|None, # the checkpoint or release the features come from (None: a random encoder)
+                   # the checkpoint or release the features come from (None: a random encoder)
+                   checkpoint:str|os.PathLike|None,
                   ):
     "Write the store's `encoder.json`: `{\"checkpoint\": absolute path or null}`."
     Path(folder).mkdir(parents=True, exist_ok=True)
-    write_json(Path(folder)/'encoder.json', {'checkpoint': None if checkpoint is None else str(Path(checkpoint).resolve())}, indent=1)
+    ck = None if checkpoint is None else str(Path(checkpoint).resolve())
+    write_json(Path(folder)/'encoder.json', {'checkpoint': ck}, indent=1)
 
+# %% ../nbs/24_runs.ipynb #9fe57ff7
 def read_encoder(folder:str|os.PathLike) -> str|None:
-    "The checkpoint a feature store's features were extracted with (None for a random encoder), from its `encoder.json`."
+    "The checkpoint a feature store's features were extracted with (None: a random encoder), from its `encoder.json`."
     p = Path(folder)/'encoder.json'
-    if not p.exists(): raise DataError(folder, "feature store has no encoder.json: which encoder made these features is unknown (extract them again)")
+    if not p.exists(): raise DataError(folder, "feature store has no encoder.json: "
+                                               "which encoder made these features is unknown (extract them again)")
     try: return _read_json(p)['checkpoint']
     except (KeyError, TypeError): raise DataError(p, "expected {\"checkpoint\": path or null}") from None
