@@ -43,3 +43,15 @@ def test_video_bench_dry_run(tmp_path):
     assert len(row) >= 6 and all(0 <= float(v) <= 100 for v in row[1:5]) and float(row[5]) > 0, row   # P, R (hard, gradual), frames/s
     assert float(row[2]) == 100.0, row          # the default detector finds every hard cut of the rendered movie
     assert '720p' in r.stdout and 'peak RSS' in r.stdout and '10-minute 720p' in r.stdout
+
+
+def test_finetune_step_bench_quick():
+    "The fine-tuning step benchmark checks that `CRN.pooled` gives the full pass's gradients, then times both ways."
+    r = subprocess.run([sys.executable, str(ROOT/'bench'/'finetune_step.py'), '--quick'], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith('2 members, batch ') and 'gradients agree to' in lines[0]
+    ms = [float(l.split(': ')[1].split(' ms')[0]) for l in lines if ' ms per step ' in l]
+    assert len(ms) == 2 and all(v > 0 for v in ms)
+    ratio = next(l for l in lines if l.startswith('CRN.pooled / all tokens:'))
+    assert abs(float(ratio.split(':')[1]) - ms[1] / ms[0]) < 0.05, r.stdout  # (the times print rounded to the ms)

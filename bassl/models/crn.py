@@ -161,3 +161,13 @@ def reference_tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
     if mask is not None: x = torch.where(mask[..., None], e.mask_embedding.weight[1], x)
     x = torch.cat([x.mean(1, keepdim=True), x], 1)                           # [B, S+1, D_in]
     return self.encoder(e.dropout(e.LayerNorm(e.shot_embedding(x) + e.position_embedding(e.pos_ids[:x.shape[1]]))))
+
+# %% ../../nbs/11_models.crn.ipynb #3c03f8f2
+@patch
+def pooled(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
+           mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
+          ) -> torch.Tensor: # [B, H]
+    "`self(x, mask)[1]`, the last layer computing only the token the pooling reads ('avg' and 'max' read every shot's)."
+    if self.pooling in ('avg', 'max'): return self.pool(self.tokens(x, mask))
+    i = (x.shape[1] + 1) // 2 if self.pooling == 'center' else 0     # the centre shot's token, or [CLS]
+    return self.tokens(x, mask, slice(i, i + 1))[:, 0]

@@ -47,7 +47,7 @@ class SceneBoundaryModel(nn.Module):
             if self.shot_encoder is None: raise ValueError("keyframe input [B, S, 3, H, W] needs a shot encoder")
             x = self.shot_encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
         if hasattr(self, 'standardize'): x = self.standardize(x)
-        return self.head_sbd(self.crn(x)[1])
+        return self.head_sbd(self.crn.pooled(x))
 
     def member_logits(self, x:torch.Tensor) -> torch.Tensor:
         "`[1, B, 2]`: the logits of the one member (what training's loss reads, as for an ensemble)."
