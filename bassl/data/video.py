@@ -31,11 +31,11 @@ from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, read_utf8, 
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER',
-           'video_id', 'video_ids', 'find_videos', 'VideoInfo', 'probe', 'iter_frames', 'Shot', 'SceneDetectShots',
-           'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames', 'pick_keyframes',
-           'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split', 'add_video', 'parse_time',
-           'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits', 'PrepareSummary', 'is_done', 'prepare',
-           'prepare_cmd']
+           'video_id', 'id_collisions', 'video_ids', 'find_videos', 'VideoInfo', 'probe', 'iter_frames', 'Shot',
+           'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames',
+           'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split',
+           'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits',
+           'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 VIDEO_EXTS = ('.3gp', '.avi', '.flv', '.m2ts', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv') # what a folder search picks up
@@ -52,17 +52,29 @@ def video_id(path:str|os.PathLike, # a video file
     elif len(vid) > 96: vid = f'{vid[:87]}-{digest}'
     return check_id(vid, path)
 
+# %% ../../nbs/09_data.video.ipynb #388fc448
+def _id_clash(vid, other): return f"has video id {vid!r}, like {other}: rename one of them (ids come from file names)"
+
+def id_collisions(paths, # video files
+                 ) -> tuple[dict[Path, str], list[tuple[Path, str]]]:
+    "`{path: video id}` of the first file of each id, and `(path, why)` of every file sharing its id with another."
+    ids, owner, clashes, told = {}, {}, [], set()
+    for p in map(Path, paths):
+        vid, key = video_id(p), os.path.realpath(p)
+        if vid not in owner: owner[vid], ids[p] = (key, p), vid
+        elif owner[vid][0] != key and key not in told:
+            first = owner[vid][1]
+            clashes.append((p, _id_clash(vid, first))); told.add(key)
+            if owner[vid][0] not in told: clashes.append((first, _id_clash(vid, p))); told.add(owner[vid][0])
+    return ids, clashes
+
 # %% ../../nbs/09_data.video.ipynb #ad79eae4
 def video_ids(paths, # video files
              ) -> dict[Path, str]:
     "`{path: video id}` of distinct videos; two files with one id raise a `DataError` naming both."
-    out, owner = {}, {}
-    for p in map(Path, paths):
-        vid, key = video_id(p), os.path.realpath(p)
-        if vid in owner and owner[vid][0] != key:
-            raise DataError(p, f"has video id {vid!r}, like {owner[vid][1]}: rename one of them (ids come from file names)")
-        if vid not in owner: owner[vid], out[p] = (key, p), vid
-    return out
+    ids, clashes = id_collisions(paths)
+    if clashes: raise DataError(*clashes[0])
+    return ids
 
 # %% ../../nbs/09_data.video.ipynb #9f3b5bd8
 def find_videos(videos_or_folders, # files and folders
@@ -655,18 +667,11 @@ def is_done(root:str|os.PathLike, # dataset root
 
 # %% ../../nbs/09_data.video.ipynb #bbd6aa5b
 def _collection_ids(paths:list[Path], summ:PrepareSummary) -> dict[Path, str]:
-    "Ids of a collection's videos; both files of a collision go to the summary's failures."
-    ids, owner = {}, {}
-    for p in paths:
-        vid, key = video_id(p), os.path.realpath(p)
-        if vid in owner:
-            if owner[vid][0] == key: continue
-            first = owner[vid][1]
-            summ.failed.append((str(p), f"video id {vid!r} is also the id of {first}: rename one of them"))
-            if ids.pop(first, None): summ.failed.append((str(first), f"video id {vid!r} is also the id of {p}: rename one of them"))
-            continue
-        owner[vid], ids[p] = (key, p), vid
-    return ids
+    "Ids of a collection's videos; every file of a collision goes to the summary's failures."
+    ids, clashes = id_collisions(paths)
+    failed = dict(clashes)
+    summ.failed += [(str(p), why) for p, why in clashes]
+    return {p: vid for p, vid in ids.items() if p not in failed}
 
 def _label_targets(mr:MovieNetRoot, table:dict, ids:dict, csv_path) -> dict[str, str]:
     "`{name in the CSV: video id}`: each name is a video of the collection (file name, path or id) or one the root holds already."
