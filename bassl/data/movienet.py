@@ -27,6 +27,7 @@ ANNO_SETS = ('pretrain', 'trainvaltest', 'train', 'val', 'test')  # anno/anno.<s
 LABELS = (0, 1, -1)  # boundary labels: no boundary, boundary, uncertain boundary
 FRAME_NAME = re.compile(r'shot_(\d{4,})_img_(\d+)\.jpg')  # keyframe file name
 
+# %% ../../nbs/02_data.movienet.ipynb #69fabcdc
 def shot_id(i:int) -> str:
     "The 4-digit shot id of shot index `i` (more digits past 9999)."
     return f"{int(i):04d}"
@@ -59,7 +60,7 @@ class MovieNetRoot:
         return self.anno_dir/f'anno.{name}.ndjson'
     def movie_dir(self, vid:str) -> Path: return inside(self.frames_dir, check_id(vid))
     def keyframe(self, vid:str, shot:int, k:int) -> Path:
-        "Path of keyframe `k` of shot index `shot` of movie `vid`; like a movie folder, it must resolve inside `240P_frames/`."
+        "Path of keyframe `k` of shot `shot` of `vid`; like a movie folder, it must resolve inside `240P_frames/`."
         return inside(self.frames_dir, check_id(vid), f'shot_{shot_id(shot)}_img_{int(k)}.jpg')
     def label_file(self, vid:str) -> Path: return inside(self.label_dir, check_id(vid) + '.txt')
     def shot_table_file(self, vid:str) -> Path: return inside(self.shot_table_dir, check_id(vid) + '.txt')
@@ -82,6 +83,7 @@ def scan_keyframes(movie_dir:str|os.PathLike) -> tuple[dict[int, set[int]], list
             shots.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
     return shots, sorted(other)
 
+# %% ../../nbs/02_data.movienet.ipynb #f52ba1bf
 def count_shots(root:MovieNetRoot, vid:str) -> int:
     "Number of shots of `vid` on disk: shots must be `0..n-1`, each with all `NUM_KEYFRAMES` keyframes."
     d = root.movie_dir(vid)
@@ -90,10 +92,12 @@ def count_shots(root:MovieNetRoot, vid:str) -> int:
     n = len(shots)
     full = set(range(NUM_KEYFRAMES))
     for i in range(n):
-        if i not in shots: raise DataError(root.keyframe(vid, i, 0), f"missing shot {shot_id(i)} (folder has {n} shots)")
+        if i not in shots:
+            raise DataError(root.keyframe(vid, i, 0), f"missing shot {shot_id(i)} (folder has {n} shots)")
         if shots[i] != full:
             k = min(full - shots[i]) if full - shots[i] else max(shots[i])
-            raise DataError(root.keyframe(vid, i, k), f"expected keyframes {sorted(full)} of shot {shot_id(i)}, found {sorted(shots[i])}")
+            raise DataError(root.keyframe(vid, i, k),
+                            f"expected keyframes {sorted(full)} of shot {shot_id(i)}, found {sorted(shots[i])}")
     return n
 
 # %% ../../nbs/02_data.movienet.ipynb #a23c710f
@@ -105,13 +109,15 @@ def read_utf8(path:str|os.PathLike) -> str:
         raise DataError(path, f"not UTF-8 text: byte {data[e.start:e.start + 1]!r} at offset {e.start} ({e.reason}); "
                               "expected a UTF-8 (or plain ASCII) file", data.count(b'\n', 0, e.start) + 1) from None
 
+# %% ../../nbs/02_data.movienet.ipynb #997a40e8
 def table_lines(path:str|os.PathLike):
     "`(line number, fields)` of each non-blank line of a whitespace-separated UTF-8 text file."
     for i, line in enumerate(read_utf8(path).split('\n'), 1):
         if parts := line.split(): yield i, parts
 
+# %% ../../nbs/02_data.movienet.ipynb #d921f20d
 def read_labels(path:str|os.PathLike) -> np.ndarray:
-    "Boundary labels of a `label318/<vid>.txt` file, `[num_shot-1]` int8; malformed lines raise `DataError` with the line."
+    "Boundary labels of a `label318/<vid>.txt` file, `[num_shot-1]` int8; a malformed line raises a `DataError`."
     labels = []
     for i, parts in table_lines(path):
         if len(parts) != 2: raise DataError(path, f"expected '<shot_id> <label>', got {' '.join(parts)!r}", i)
@@ -122,6 +128,7 @@ def read_labels(path:str|os.PathLike) -> np.ndarray:
         labels.append(int(lab))
     return np.array(labels, dtype=np.int8)
 
+# %% ../../nbs/02_data.movienet.ipynb #d8ef9f54
 def write_labels(path:str|os.PathLike, labels):
     "Write a `label318` file for the boundary labels of shots `0..len(labels)-1`."
     write_text(path, ''.join(f"{shot_id(i)} {int(l)}\n" for i, l in enumerate(labels)))
@@ -142,6 +149,7 @@ def read_shot_table(path:str|os.PathLike) -> np.ndarray:
         rows.append((s, e, *kf))
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
+# %% ../../nbs/02_data.movienet.ipynb #fc5115b1
 def write_shot_table(path:str|os.PathLike, table):
     "Write a `shot_movie318` file from a `[num_shot, 5]` array."
     write_text(path, ''.join(' '.join(str(int(v)) for v in row) + '\n' for row in np.asarray(table)))
@@ -151,6 +159,7 @@ def _read_json(path):
     try: return json.loads(read_utf8(path))
     except json.JSONDecodeError as e: raise DataError(path, f"malformed JSON ({e.msg})", e.lineno) from None
 
+# %% ../../nbs/02_data.movienet.ipynb #e01acb34
 def read_split(path:str|os.PathLike) -> dict[str, list[str]]:
     "`{'train': [...], 'val': [...], 'test': [...], 'all': [...]}` from `split318.json`, ids checked."
     d = _read_json(path)
@@ -165,9 +174,11 @@ def read_split(path:str|os.PathLike) -> dict[str, list[str]]:
             if v in seen: raise DataError(path, f"{v} is in both {seen[v]!r} and {k!r}")
             seen[v] = k
     if set(out['all']) != set(seen):
-        raise DataError(path, f"'all' must be the union of train, val and test: {len(set(out['all']) ^ set(seen))} ids differ")
+        raise DataError(path, "'all' must be the union of train, val and test: "
+                              f"{len(set(out['all']) ^ set(seen))} ids differ")
     return out
 
+# %% ../../nbs/02_data.movienet.ipynb #1b8b5726
 def read_vid2idx(path:str|os.PathLike) -> dict[str, int]:
     "`{video_id: index}` from `vid2idx.json`, ids checked and indices unique."
     d = _read_json(path)
@@ -175,7 +186,8 @@ def read_vid2idx(path:str|os.PathLike) -> dict[str, int]:
     seen = {}
     for v, i in d.items():
         check_id(v, path)
-        if not isinstance(i, int) or isinstance(i, bool): raise DataError(path, f"index of {v} must be an integer, got {i!r}")
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise DataError(path, f"index of {v} must be an integer, got {i!r}")
         if i in seen: raise DataError(path, f"index {i} used by both {seen[i]} and {v}")
         seen[i] = v
     return d
