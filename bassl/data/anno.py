@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core import DataError, write_json, write_ndjson
-from .movienet import ANNO_SETS, SPLITS, MovieNetRoot, count_shots, read_labels, read_shot_table, read_split, shot_id
+from .movienet import (ANNO_SETS, SPLITS, MovieNetRoot, count_shots, read_labels, read_shot_table, read_split,
+                                 shot_id)
 
 # %% auto #0
 __all__ = ['scene_ids', 'movie_records', 'anno_sets', 'read_movie_labels', 'build_anno', 'build_anno_cmd']
@@ -74,13 +75,15 @@ def read_movie_labels(root:MovieNetRoot, vid:str,
     if not path.exists(): raise DataError(path, f"missing label file of {vid}, which split318.json lists")
     labels = read_labels(path)
     if num_shot is not None and len(labels) != num_shot - 1:
-        raise DataError(path, f"{len(labels)} labels, expected {num_shot - 1} (one per shot but the last; {num_shot} shots on disk)")
+        raise DataError(path, f"{len(labels)} labels, expected {num_shot - 1} "
+                              f"(one per shot but the last; {num_shot} shots on disk)")
     table = root.shot_table_file(vid)
     rows = len(read_shot_table(table)) if table.exists() else None
     if None not in (num_shot, rows) and rows != num_shot:
         raise DataError(table, f"{rows} shots, expected {num_shot} (shots on disk)")
     return labels
 
+# %% ../../nbs/03_data.anno.ipynb #e1b785a8
 def build_anno(root:str|os.PathLike|MovieNetRoot, # dataset root
                write:bool=True, # write `anno/`; False only returns the records
               ) -> dict[str, list[dict]]:
@@ -91,7 +94,8 @@ def build_anno(root:str|os.PathLike|MovieNetRoot, # dataset root
     num_shots = {v: count_shots(root, v) for v in vids}
     split = read_split(root.split_file)
     missing = [v for v in split['all'] if v not in num_shots]
-    if missing: raise DataError(root.split_file, f"{len(missing)} labelled movies have no frame folder, e.g. {missing[0]}")
+    if missing:
+        raise DataError(root.split_file, f"{len(missing)} labelled movies have no frame folder, e.g. {missing[0]}")
     labels = {v: read_movie_labels(root, v, num_shots[v]) for v in split['all']}
     sets = anno_sets(num_shots, labels, split, vid2idx)
     if write:
