@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastcore.basics import patch
+
 from .core import DataError, write_json
 from .data.movienet import read_utf8
 from .data.synthetic import DEFAULT_ROOT
@@ -36,13 +38,15 @@ class CRNConfig:
     dropout:float=0.1
     pooling:str='center'
 
+# %% ../nbs/20_config.ipynb #1bc833da
 @dataclass
 class PretrainConfig:
-    "Pre-training stage (the paper's implementation details, Sec. 4.1 and its appendix: LARS, batch 256, 10 epochs, fp16)."
+    "Pre-training stage (the paper's Sec. 4.1 and its appendix: LARS, batch 256, 10 epochs, fp16)."
     method:str='bassl' # a key of `bassl.methods.METHODS`
     encoder:str='resnet50'
     crn:CRNConfig=field(default_factory=CRNConfig)
-    tasks:list[str]=field(default_factory=lambda: list(TASKS)) # BaSSL's pretext tasks switched on (keys of `TASKS`, stored in that order)
+    # BaSSL's pretext tasks switched on (keys of `TASKS`, stored in that order)
+    tasks:list[str]=field(default_factory=lambda: list(TASKS))
     temperature:float=0.1
     image_size:int=224 # crop side of the augmentation
     epochs:int=10
@@ -55,12 +59,16 @@ class PretrainConfig:
     precision:str='16-mixed' # Lightning precision (falls back to 32 where the hardware has no fp16)
     sync_bn:bool=True
     num_workers:int=8 # loading processes per device
-    decode_on:str='worker' # where keyframes are decoded: 'worker' (the loading processes) or 'device' (the GPU, nvJPEG; a CPU run decodes in its workers)
+    # where keyframes are decoded: 'worker' (the loading processes) or 'device' (the GPU, nvJPEG;
+    # a CPU run decodes in its workers)
+    decode_on:str='worker'
     checkpoint_every:int=500 # steps between `last.ckpt` saves (and at every epoch end)
 
     def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"pretrain.method must be one of {tuple(METHODS)}, got {self.method!r}")
-        if self.decode_on not in ('worker', 'device'): raise ValueError(f"pretrain.decode_on must be 'worker' or 'device', got {self.decode_on!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"pretrain.method must be one of {tuple(METHODS)}, got {self.method!r}")
+        if self.decode_on not in ('worker', 'device'):
+            raise ValueError(f"pretrain.decode_on must be 'worker' or 'device', got {self.decode_on!r}")
         self.tasks = list(check_tasks(self.tasks, 'pretrain.tasks'))
 
     @property
@@ -68,22 +76,30 @@ class PretrainConfig:
         "Whether this pre-training trains a CRN: a method that pre-trains one (BaSSL) with CGM, PP or MSM on."
         return get_method(self.method).trains_crn and any(t in CRN_TASKS for t in self.tasks)
 
+# %% ../nbs/20_config.ipynb #62870491
 @dataclass
 class FinetuneConfig:
     "Fine-tuning stage on extracted features: CRN + SBD head trained with Adam on the frozen encoder's features."
     crn:CRNConfig=field(default_factory=CRNConfig)
-    crn_init:str='auto' # 'pretrain': start from the pre-trained CRN; 'scratch': a fresh one; 'auto': 'pretrain' when pre-training trains a CRN
+    # 'pretrain': start from the pre-trained CRN; 'scratch': a fresh one;
+    # 'auto': 'pretrain' when pre-training trains a CRN
+    crn_init:str='auto'
     epochs:int=20
     global_batch:int=1024
     base_lr:float=2.5e-6 # at batch 256; 2.5e-6 with a transferred CRN, 2.5e-5 with a fresh one (`finetune_lr`)
     weight_decay:float=0.
     warmup:float=0.
-    members:int=1 # CRN + SBD heads trained side by side from their own initialisations, their probabilities averaged (1: the paper's one model)
-    standardize:bool=False # read each feature dimension standardised with the mean and sd of the training movies' shots (False: the paper's raw features)
+    # CRN + SBD heads trained side by side from their own initialisations, their probabilities averaged
+    # (1: the paper's one model)
+    members:int=1
+    # read each feature dimension standardised with the mean and sd of the training movies' shots
+    # (False: the paper's raw features)
+    standardize:bool=False
     precision:str='32-true'
     neighbor_size:int=8
     num_workers:int=4
 
+# %% ../nbs/20_config.ipynb #c2752ebc
 @dataclass
 class Experiment:
     "Everything about one run: data, hardware, and both stages."
@@ -97,41 +113,58 @@ class Experiment:
     finetune:FinetuneConfig=field(default_factory=FinetuneConfig)
 
     def __post_init__(self):
-        if p := range_problems(self): raise ValueError('; '.join(p))    # before anything divides by devices or loops over epochs
-        if self.finetune.crn_init not in CRN_INITS: raise ValueError(f"finetune.crn_init must be one of {CRN_INITS}, got {self.finetune.crn_init!r}")
+        # before anything divides by devices or loops over epochs
+        if p := range_problems(self): raise ValueError('; '.join(p))
+        if self.finetune.crn_init not in CRN_INITS:
+            raise ValueError(f"finetune.crn_init must be one of {CRN_INITS}, got {self.finetune.crn_init!r}")
         for stage in ('pretrain', 'finetune'): self.per_device_batch(stage)
 
     @property
     def world_size(self) -> int:
         "Processes in all: devices per node x nodes."
         return self.devices * self.num_nodes
+
     @property
     def transfers_crn(self) -> bool:
         "Whether fine-tuning starts from the pre-trained CRN ('auto': when pre-training trains one)."
         i = self.finetune.crn_init
         return i == 'pretrain' or (i == 'auto' and self.pretrain.trains_crn)
+
     def stage(self, stage:str) -> PretrainConfig|FinetuneConfig:
         "The settings of `stage`: 'pretrain' or 'finetune'."
-        if stage not in ('pretrain', 'finetune'): raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
+        if stage not in ('pretrain', 'finetune'):
+            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         return getattr(self, stage)
-    def per_device_batch(self, stage:str) -> int:
-        "Global batch split over every device of every node."
-        g = self.stage(stage).global_batch
-        if g % self.world_size: raise ValueError(f"{stage}.global_batch={g} is not divisible by {self.world_size} devices")
-        return g // self.world_size
-    def lr(self, stage:str) -> float:
-        "Learning rate scaled linearly with the global batch: base_lr x global / 256."
-        s = self.stage(stage)
-        return s.base_lr * s.global_batch / 256
-    def steps_per_epoch(self, stage:str, samples:int) -> int:
-        "Optimiser steps per epoch: samples // global batch (at least 1)."
-        return max(1, samples // self.stage(stage).global_batch)
-    def total_steps(self, stage:str, samples:int) -> int:
-        "Optimiser steps of the whole stage."
-        return self.steps_per_epoch(stage, samples) * self.stage(stage).epochs
-    def warmup_steps(self, stage:str, samples:int) -> int:
-        "Steps of linear warm-up: the `warmup` share of all steps."
-        return int(self.stage(stage).warmup * self.total_steps(stage, samples))
+
+# %% ../nbs/20_config.ipynb #d4b02d66
+@patch
+def per_device_batch(self:Experiment, stage:str) -> int:
+    "Global batch split over every device of every node."
+    g = self.stage(stage).global_batch
+    if g % self.world_size: raise ValueError(f"{stage}.global_batch={g} is not divisible by {self.world_size} devices")
+    return g // self.world_size
+
+@patch
+def lr(self:Experiment, stage:str) -> float:
+    "Learning rate scaled linearly with the global batch: base_lr x global / 256."
+    s = self.stage(stage)
+    return s.base_lr * s.global_batch / 256
+
+# %% ../nbs/20_config.ipynb #ac061a28
+@patch
+def steps_per_epoch(self:Experiment, stage:str, samples:int) -> int:
+    "Optimiser steps per epoch: samples // global batch (at least 1)."
+    return max(1, samples // self.stage(stage).global_batch)
+
+@patch
+def total_steps(self:Experiment, stage:str, samples:int) -> int:
+    "Optimiser steps of the whole stage."
+    return self.steps_per_epoch(stage, samples) * self.stage(stage).epochs
+
+@patch
+def warmup_steps(self:Experiment, stage:str, samples:int) -> int:
+    "Steps of linear warm-up: the `warmup` share of all steps."
+    return int(self.stage(stage).warmup * self.total_steps(stage, samples))
 
 # %% ../nbs/20_config.ipynb #e06da951
 @dataclass(frozen=True)
@@ -159,24 +192,33 @@ class Range:
 
 def _num(v): return f"{v:g}" if isinstance(v, float) else str(v)
 
+# %% ../nbs/20_config.ipynb #b3a88a4c
 _POS_INT, _NONNEG_INT, _POS = Range(int, 1), Range(int, 0), Range(float, 0, lo_open=True)
 _SHARE, _NONNEG = Range(float, 0, 1), Range(float, 0)
 RANGES = {  # per dataclass: field -> allowed values
-    CRNConfig: dict(hidden=_POS_INT, layers=_POS_INT, heads=_POS_INT, ffn=_POS_INT, dropout=Range(float, 0, 1, hi_open=True)),
+    CRNConfig: dict(hidden=_POS_INT, layers=_POS_INT, heads=_POS_INT, ffn=_POS_INT,
+                    dropout=Range(float, 0, 1, hi_open=True)),
     PretrainConfig: dict(temperature=_POS, image_size=_POS_INT, epochs=_POS_INT, global_batch=_POS_INT, base_lr=_POS,
-                         momentum=Range(float, 0, 1, hi_open=True), weight_decay=_NONNEG, trust_coefficient=_POS, warmup=_SHARE,
-                         num_workers=_NONNEG_INT, checkpoint_every=_POS_INT),
+                         momentum=Range(float, 0, 1, hi_open=True), weight_decay=_NONNEG, trust_coefficient=_POS,
+                         warmup=_SHARE, num_workers=_NONNEG_INT, checkpoint_every=_POS_INT),
     FinetuneConfig: dict(epochs=_POS_INT, global_batch=_POS_INT, base_lr=_POS, weight_decay=_NONNEG, warmup=_SHARE,
                          neighbor_size=_POS_INT, num_workers=_NONNEG_INT, members=_POS_INT),
-    Experiment: dict(devices=_POS_INT, num_nodes=_POS_INT, seed=Range(int, 0, 2**32 - 1)),  # the seeds torch and numpy accept
+    # the seeds torch and numpy accept
+    Experiment: dict(devices=_POS_INT, num_nodes=_POS_INT, seed=Range(int, 0, 2**32 - 1)),
 }
-MAX_STEPS = Range(int, 1, also=(-1,), words='a positive number of training steps, or -1 to train every epoch') # a step budget: Lightning reads 0 as "train nothing", other negatives as "no budget"
-TYPES = {'int': int, 'float': (int, float), 'str': str, 'bool': bool, 'list[str]': list, 'dict': dict} # a field's annotation -> what a value of it may be (an int is a float)
+
+# %% ../nbs/20_config.ipynb #ebfca659
+# a step budget: Lightning reads 0 as "train nothing", other negatives as "no budget"
+MAX_STEPS = Range(int, 1, also=(-1,), words='a positive number of training steps, or -1 to train every epoch')
+# a field's annotation -> what a value of it may be (an int is a float)
+TYPES = {'int': int, 'float': (int, float), 'str': str, 'bool': bool, 'list[str]': list, 'dict': dict}
 
 def type_ok(v, t:str) -> bool:
     "Whether value `v` fits annotation `t` (a key of `TYPES`): a bool is no number, a list[str] holds strings."
-    return isinstance(v, TYPES[t]) and (t == 'bool' or not isinstance(v, bool)) and (t != 'list[str]' or all(isinstance(s, str) for s in v))
+    return (isinstance(v, TYPES[t]) and (t == 'bool' or not isinstance(v, bool))
+            and (t != 'list[str]' or all(isinstance(s, str) for s in v)))
 
+# %% ../nbs/20_config.ipynb #cd601ad9
 def range_problems(cfg, # an `Experiment` (or one of its parts)
                    where:str='', # prefix of the field names, e.g. 'pretrain.'
                   ) -> list[str]:
@@ -188,21 +230,26 @@ def range_problems(cfg, # an `Experiment` (or one of its parts)
         r = RANGES.get(type(cfg), {}).get(f.name)
         if r is not None and v not in r: out.append(f"{where}{f.name} = {v!r}, expected {r}")
     if isinstance(cfg, CRNConfig) and not out and cfg.hidden % cfg.heads:
-        out.append(f"{where}hidden = {cfg.hidden} is not divisible by {where}heads = {cfg.heads} (each attention head takes hidden/heads)")
+        out.append(f"{where}hidden = {cfg.hidden} is not divisible by {where}heads = {cfg.heads} "
+                   "(each attention head takes hidden/heads)")
     return out
 
+# %% ../nbs/20_config.ipynb #dc82a463
 def check_ranges(cfg:Experiment, # the configuration to check
                  source:str|os.PathLike='<config>', # where it came from (a file, a run's parameters), for the message
                 ) -> Experiment:
-    "Return `cfg` if every numeric field is in range, else raise a `DataError` naming `source` and each field out of range."
+    "`cfg` if every numeric field is in range, else a `DataError` naming `source` and each field out of range."
     if p := range_problems(cfg): raise DataError(source, '; '.join(p))
     return cfg
 
 # %% ../nbs/20_config.ipynb #7dbfd82f
 FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr at batch 256, by where the CRN starts
-               'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}  # ~300 steps: at a 10x lower rate a transferred CRN barely trains
-AUTO_CRN = {'paper': 'pretrain', 'cpu': 'scratch'} # where crn='auto' starts fine-tuning's CRN when pre-training trained one: see above
+               # ~300 steps: at a 10x lower rate a transferred CRN barely trains
+               'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}
+# where crn='auto' starts fine-tuning's CRN when pre-training trained one: see above
+AUTO_CRN = {'paper': 'pretrain', 'cpu': 'scratch'}
 
+# %% ../nbs/20_config.ipynb #5466b546
 def preset(method:str='bassl', # a key of `METHODS`
            size:str='paper', # 'paper' or 'cpu'
            tasks:tuple|list|set=tuple(TASKS), # BaSSL's pretext tasks switched on (read by bassl, bassl+shotcol)
@@ -216,23 +263,27 @@ def preset(method:str='bassl', # a key of `METHODS`
         e = Experiment(name=method, pretrain=PretrainConfig(method=method, **on))
     else:
         small = lambda: CRNConfig(hidden=128, layers=1, heads=4, ffn=256)
-        e = Experiment(name=method, accelerator='cpu',
-                       pretrain=PretrainConfig(method=method, encoder='resnet18', crn=small(), image_size=64, epochs=2, global_batch=16,
-                                               base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
-                                               precision='32-true', sync_bn=False, num_workers=2, **on),
-                       finetune=FinetuneConfig(crn=small(), epochs=40, global_batch=64, members=5, num_workers=0))  # see above
+        pre = PretrainConfig(method=method, encoder='resnet18', crn=small(), image_size=64, epochs=2, global_batch=16,
+                             base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
+                             precision='32-true', sync_bn=False, num_workers=2, **on)
+        e = Experiment(name=method, accelerator='cpu', pretrain=pre,  # fine-tuning's sizes: see above
+                       finetune=FinetuneConfig(crn=small(), epochs=40, global_batch=64, members=5, num_workers=0))
     if crn == 'auto': crn = AUTO_CRN[size] if e.pretrain.trains_crn else 'scratch'
     e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
-    init = 'pretrain' if e.transfers_crn else 'scratch'            # recorded resolved, so a run's config says which CRN it used
+    # recorded resolved, so a run's config says which CRN it used
+    init = 'pretrain' if e.transfers_crn else 'scratch'
     e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init])
     return dataclasses.replace(e, **kw)
 
 # %% ../nbs/20_config.ipynb #73a7fa3b
 def _build(cls, data:dict, where:str, path):
-    if not isinstance(data, dict): raise DataError(path, f"{where or 'config'}: expected an object, got {type(data).__name__}")
+    if not isinstance(data, dict):
+        raise DataError(path, f"{where or 'config'}: expected an object, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
-    if unknown: raise DataError(path, f"unknown field{'s' * (len(unknown) > 1)} {', '.join(repr(f'{where}{k}') for k in sorted(unknown))}")
+    if unknown:
+        names = ', '.join(repr(f'{where}{k}') for k in sorted(unknown))
+        raise DataError(path, f"unknown field{'s' * (len(unknown) > 1)} {names}")
     kw = {}
     for k, v in data.items():
         t = fields[k].type
@@ -247,10 +298,12 @@ def config_from_dict(d:dict, path:str='<dict>') -> Experiment:
     "An `Experiment` from a (possibly partial) nested dict; missing fields take their defaults."
     return _build(Experiment, d, '', path)
 
+# %% ../nbs/20_config.ipynb #aa753112
 def save_config(e:Experiment, path:str|os.PathLike):
     "Write `e` as JSON (atomically)."
     write_json(path, asdict(e), indent=1)
 
+# %% ../nbs/20_config.ipynb #5b6330c0
 def load_config(path:str|os.PathLike) -> Experiment:
     "The `Experiment` of a JSON file, of a run or feature-store folder (its `config.json`), or of a bassl checkpoint."
     path = Path(path)
