@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .core import DataError, atomic_path, check_id, write_json
@@ -29,7 +30,7 @@ __all__ = ['FeatureStore', 'extract_features']
 
 # %% ../nbs/25_features.ipynb #1a631a87
 class FeatureStore(Mapping):
-    "A folder of per-movie feature arrays `<vid>.npy` `[num_shot, D]`, read memory-mapped; a `Mapping` from video id to array."
+    "A folder of per-movie feature arrays `<vid>.npy` `[num_shot, D]`, read memory-mapped; a `Mapping` by video id."
     def __init__(self, folder:str|os.PathLike):
         self.folder = Path(folder)
         self._open = {}
@@ -37,7 +38,8 @@ class FeatureStore(Mapping):
     def path(self, vid:str) -> Path: return self.folder/f'{check_id(vid)}.npy'
     def __contains__(self, vid) -> bool: return isinstance(vid, str) and self.path(vid).exists()
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(p.stem for p in self.folder.glob('*.npy') if not p.name.startswith('.'))) if self.folder.is_dir() else iter(())
+        if not self.folder.is_dir(): return iter(())
+        return iter(sorted(p.stem for p in self.folder.glob('*.npy') if not p.name.startswith('.')))
     def __len__(self) -> int: return sum(1 for _ in self)
 
     def __getitem__(self, vid:str) -> np.ndarray:
@@ -48,33 +50,50 @@ class FeatureStore(Mapping):
             except ValueError as e: raise DataError(p, f"not a readable .npy array ({e})") from None
         return self._open[vid]
 
-    def write(self, vid:str, features:np.ndarray):
-        "Store the `[num_shot, D]` features of `vid` (atomically)."
-        features = np.ascontiguousarray(features, dtype=np.float32)
-        if features.ndim != 2: raise ValueError(f"{vid}: expected [num_shot, D] features, got shape {features.shape}")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path(vid)) as tmp:
-            with open(tmp, 'wb') as f: np.save(f, features)
-        self._open.pop(vid, None)
+# %% ../nbs/25_features.ipynb #2fbffaaa
+@patch
+def write(self:FeatureStore, vid:str, features:np.ndarray):
+    "Store the `[num_shot, D]` features of `vid` (atomically)."
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    if features.ndim != 2: raise ValueError(f"{vid}: expected [num_shot, D] features, got shape {features.shape}")
+    self.folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(self.path(vid)) as tmp:
+        with open(tmp, 'wb') as f: np.save(f, features)
+    self._open.pop(vid, None)
 
-    @property
-    def encoder(self) -> str|None:
-        "The checkpoint these features were extracted with (absolute path; None for a random encoder): `bassl.runs.read_encoder`."
-        return read_encoder(self.folder)
+@patch(as_prop=True)
+def encoder(self:FeatureStore) -> str|None:
+    "The checkpoint these features were extracted with (None: a random encoder): `bassl.runs.read_encoder`."
+    return read_encoder(self.folder)
 
-    def record_encoder(self, checkpoint:str|os.PathLike|None):
-        "Record the checkpoint the features come from, so fine-tuning can find the CRN pre-trained with it: `bassl.runs.record_encoder`."
-        record_encoder(self.folder, checkpoint)
+@patch
+def record_encoder(self:FeatureStore, checkpoint:str|os.PathLike|None):
+    "Record the checkpoint the features come from, for fine-tuning to find its CRN: `bassl.runs.record_encoder`."
+    record_encoder(self.folder, checkpoint)
 
-    def write_index(self):
-        "Write `index.json`: `{vid: [num_shot, D]}` of every stored movie."
-        write_json(self.folder/'index.json', {v: list(self[v].shape) for v in self}, indent=1)
+@patch
+def write_index(self:FeatureStore):
+    "Write `index.json`: `{vid: [num_shot, D]}` of every stored movie."
+    write_json(self.folder/'index.json', {v: list(self[v].shape) for v in self}, indent=1)
 
 # %% ../nbs/25_features.ipynb #701c7855
 def _rank_world():
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
+def _movie_features(encoder, ds:KeyframeDataset, rows:np.ndarray, n:int, batch_size:int, num_workers:int, device
+                   ) -> np.ndarray:
+    "The `[n, D]` features of the `n` shots of one movie, records `rows` of `ds`."
+    chunks = []
+    for batch in DataLoader(Subset(ds, rows.tolist()), batch_size=batch_size, num_workers=num_workers):
+        v = batch['video'].to(device)                                       # [B, 3 keyframes, 3, S, S]
+        f = encoder(v.flatten(0, 1)).unflatten(0, v.shape[:2]).mean(1)      # [B, D]: mean over keyframes
+        chunks.append((batch['shot'].numpy(), f.float().cpu().numpy()))
+    shots = np.concatenate([c[0] for c in chunks]); feats = np.concatenate([c[1] for c in chunks])
+    out = np.empty((n, feats.shape[1]), np.float32); out[shots] = feats
+    return out
+
+# %% ../nbs/25_features.ipynb #8892d38d
 @torch.no_grad()
 def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [N, D]
                      root:str|os.PathLike|MovieNetRoot, # dataset root
@@ -99,25 +118,22 @@ def extract_features(encoder:torch.nn.Module, # maps [N, 3, S, S] keyframes to [
     for i, m in enumerate(tqdm(mine, desc=f'extracting (rank {rank})', unit='movie', disable=progress is not True)):
         if progress == 'lines' and rank == 0 and (i == 0 or time.monotonic() - last >= 30):
             last = time.monotonic()
-            print(f"extracting · movie {i + 1}/{len(mine)} on rank 0 · {i / max(last - t0, 1e-9):.2f} movies/s", flush=True)
+            rate = i / max(last - t0, 1e-9)
+            print(f"extracting · movie {i + 1}/{len(mine)} on rank 0 · {rate:.2f} movies/s", flush=True)
         vid, rows = t.vids[m], np.flatnonzero(t.movie == m)
         n = int(t.num_shot[rows[0]])
         if sorted(t.shot[rows].tolist()) != list(range(n)):
             raise DataError(ds.root.anno_file(anno), f"{vid}: expected one record for every shot 0..{n - 1}")
-        chunks = []
-        for batch in DataLoader(Subset(ds, rows.tolist()), batch_size=batch_size, num_workers=num_workers):
-            v = batch['video'].to(device)                                       # [B, 3 keyframes, 3, S, S]
-            f = encoder(v.flatten(0, 1)).unflatten(0, v.shape[:2]).mean(1)      # [B, D]: mean over keyframes
-            chunks.append((batch['shot'].numpy(), f.float().cpu().numpy()))
-        shots = np.concatenate([c[0] for c in chunks]); feats = np.concatenate([c[1] for c in chunks])
-        out = np.empty((n, feats.shape[1]), np.float32); out[shots] = feats
+        out = _movie_features(encoder, ds, rows, n, batch_size, num_workers, device)
         try: store.write(vid, out)
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EDQUOT): raise
-            raise DataError(store.folder, f"no space left on the device to store {vid} ({e.strerror}); the {len(written)} movie(s) this "
-                                          "process stored are whole and kept: free space there (or extract into another folder) and "
-                                          "run the same extraction again, it goes on from them") from None
+            kept = f"the {len(written)} movie(s) this process stored are whole and kept"
+            raise DataError(store.folder, f"no space left on the device to store {vid} ({e.strerror}); {kept}: "
+                                          "free space there (or extract into another folder) and run the same "
+                                          "extraction again, it goes on from them") from None
         written.append(vid)
-    if world > 1 and dist.is_available() and dist.is_initialized(): dist.barrier()  # the index lists every rank's movies
+    # the index lists every rank's movies
+    if world > 1 and dist.is_available() and dist.is_initialized(): dist.barrier()
     if rank == 0: store.write_index()
     return written
