@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
+from fastcore.basics import patch
 
 from ..checkpoint import load_encoder, pretrained_crn, random_encoder
 from ..config import Experiment, config_from_dict, save_config
@@ -29,7 +30,8 @@ from ..metrics import Predictions, boundary_metrics, gather_predictions
 from ..models.checkpoint import read_state_dict
 from ..models.crn import CRN
 from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
-from ..runs import claim_folder, file_stamp, launch, pretrained, project_root, read_inputs, stage_settings, write_predictions, write_scores
+from ..runs import (claim_folder, file_stamp, launch, pretrained, project_root, read_inputs, stage_settings,
+    write_predictions, write_scores)
 from .optim import cosine_schedule
 from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
 
@@ -47,29 +49,32 @@ def _cluster():
             return env if env.world_size() > 1 else None
     return None
 
-def extract_inputs(cfg:Experiment, # the experiment (data root, image size, and the architecture and seed of a random encoder)
-                   encoder:str|os.PathLike|None, # the checkpoint or release the features come from (None: a random encoder)
+# %% ../../nbs/27_train.finetune.ipynb #aeda2a51
+def extract_inputs(cfg:Experiment, # the experiment (data root, image size, and a random encoder's architecture, seed)
+                   encoder:str|os.PathLike|None, # the checkpoint or release that makes the features (None: random)
                   ) -> dict:
     "What a feature store's features are made from: the data, the image size and the encoder (its file as it is now)."
     enc = {'architecture': cfg.pretrain.encoder, 'seed': cfg.seed} if encoder is None else \
           {'checkpoint': str(Path(encoder).resolve()), 'input': file_stamp(pretrained(encoder, 'encoder').checkpoint)}
-    return {'stage': 'extract', 'root': str(Path(cfg.root).resolve()), 'image_size': cfg.pretrain.image_size, 'encoder': enc}
+    return {'stage': 'extract', 'root': str(Path(cfg.root).resolve()), 'image_size': cfg.pretrain.image_size,
+            'encoder': enc}
 
+# %% ../../nbs/27_train.finetune.ipynb #4f0700fc
 def extract(cfg:Experiment, # experiment (data root, image size)
-            encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from, or None for random init
+            encoder:str|os.PathLike|None, # a checkpoint or public release to load the encoder from (None: random)
             store_dir:str|os.PathLike, # the feature store folder
             progress:bool|str=True, # a bar, 'lines' or nothing
             device:str|None=None,
             overwrite:bool=False, # remove features made from another encoder or config instead of refusing them
            ) -> FeatureStore:
-    "Extract every labelled shot's feature into `store_dir` (resuming one made from the same inputs); under torchrun or SLURM each process takes every n-th movie."
+    "Extract every labelled shot's feature into `store_dir` (resuming); under torchrun or SLURM, every n-th movie each."
     inputs = extract_inputs(cfg, encoder)
     net = random_encoder(cfg) if encoder is None else load_encoder(encoder)
     store = FeatureStore(store_dir)
     claim_folder(store.folder, inputs, ('*.npy',), ('index.json',), overwrite, 'features')
     gpu = torch.cuda.is_available() and cfg.accelerator != 'cpu'
     env, own_group = _cluster(), False
-    if env is not None and not dist.is_initialized():  # launched as several processes: join them (Lightning reads the launcher)
+    if env is not None and not dist.is_initialized():  # several processes: join them (Lightning reads the launcher)
         dist.init_process_group('nccl' if gpu else 'gloo', init_method=f"tcp://{env.main_address}:{env.main_port}",
                                 rank=env.global_rank(), world_size=env.world_size())
         own_group = True
@@ -98,12 +103,14 @@ def feature_stats(store:FeatureStore, # the feature store
                   anno:str|os.PathLike, # the annotation set whose shots count (fine-tuning: `anno.train.ndjson`)
                   eps:float=1e-6, # least standard deviation
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Mean and standard deviation `[D]` of each feature dimension over the labelled shots of `anno`, each once (float64 sums, float32 out)."
+    "Mean and std `[D]` of each feature dimension over `anno`'s labelled shots, each once (float64 sums, float32 out)."
     t = ShotTable.read(anno)
-    rows = lambda: (np.asarray(store[v], dtype=np.float64)[np.unique(t.shot[t.movie == m])] for m, v in enumerate(t.vids))  # [n_v, D] per movie
+    rows = lambda: (np.asarray(store[v], dtype=np.float64)[np.unique(t.shot[t.movie == m])]  # [n_v, D] per movie
+                    for m, v in enumerate(t.vids))
     n = len(set(zip(t.movie.tolist(), t.shot.tolist())))
     mean = sum(f.sum(0) for f in rows()) / n
-    std = np.sqrt(sum(((f - mean) ** 2).sum(0) for f in rows()) / n)   # two passes: a large shared component cancels in neither
+    # two passes: a large shared component cancels in neither
+    std = np.sqrt(sum(((f - mean) ** 2).sum(0) for f in rows()) / n)
     return torch.from_numpy(mean).float(), torch.from_numpy(np.maximum(std, eps)).float()
 
 # %% ../../nbs/27_train.finetune.ipynb #b31afdcc
@@ -112,69 +119,90 @@ class FinetuneTask(L.LightningModule):
     def __init__(self, config:dict, # `asdict(Experiment)`
                  features:str, # feature store folder
                  input_dim:int, # feature size
-                 crn_from:str|None=None): # the checkpoint the CRN was transferred from (None: a fresh CRN); a record only
+                 crn_from:str|None=None): # the checkpoint the CRN came from (None: a fresh CRN); a record only
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
         f = self.cfg.finetune
-        self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn), standardize=f.standardize) if f.members == 1 else \
-                     SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members, standardize=f.standardize)
-        for m in self.members: m.crn.shot_embedding.mask_embedding.requires_grad_(False)  # for masked shot modelling only: DDP wants every trained weight used
+        self.model = SceneBoundaryModel(input_dim, crn=asdict(f.crn), standardize=f.standardize) if f.members == 1 \
+                     else SceneBoundaryEnsemble(input_dim, asdict(f.crn), f.members, standardize=f.standardize)
+        # for masked shot modelling only: DDP wants every trained weight used
+        for m in self.members: m.crn.shot_embedding.mask_embedding.requires_grad_(False)
         self._test, self.results, self.eval_split = [], None, 'test'  # `evaluate` can score another labelled split
-
-    def _loader(self, anno:str, train:bool):
-        f = self.cfg.finetune
-        ds = FinetuneDataset(FeatureStore(self.hparams.features), MovieNetRoot(self.cfg.root).anno_file(anno), f.neighbor_size)
-        if train and f.members > 1: ds = MemberSamples(ds, f.members, self.cfg.seed)  # each member its own batches
-        sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=train,
-                                     seed=self.cfg.seed, drop_last=False)
-        return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler, num_workers=f.num_workers,
-                                  drop_last=train)  # training drops the last partial batch; evaluation sees every shot
 
     @property
     def members(self) -> list[SceneBoundaryModel]:
         "The CRN + SBD heads it trains: one, or an ensemble's members."
         return list(self.model.members) if isinstance(self.model, SceneBoundaryEnsemble) else [self.model]
-    def standardize_from(self, store:FeatureStore): # the features it trains on
-        "Set the model's `FeatureStandardizer` to the statistics of the training movies' shots in `store` (`feature_stats`)."
-        mean, std = feature_stats(store, MovieNetRoot(self.cfg.root).anno_file('train'))
-        self.model.standardize.mean.copy_(mean); self.model.standardize.std.copy_(std)
-    def train_dataloader(self): return self._loader('train', True)
-    def test_dataloader(self): return self._loader(self.eval_split, False)
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch['features'], batch['label']
-        if x.ndim == 4: x, y = x.transpose(0, 1), y.T  # `MemberSamples`: [B, members, ...] -> a batch per member
-        logits = self.model.member_logits(x)
-        losses = [balanced_cross_entropy(l, t) for l, t in zip(logits, y if y.ndim == 2 else y.expand(len(logits), -1))]
-        loss = sum(losses)  # each member's gradient is its own loss's: each learns as it would alone
-        self.log('train/loss', loss.detach() / len(losses), on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch['label']))
-        return loss
+# %% ../../nbs/27_train.finetune.ipynb #fe762559
+@patch
+def _loader(self:FinetuneTask, anno:str, train:bool):
+    f = self.cfg.finetune
+    ds = FinetuneDataset(FeatureStore(self.hparams.features), MovieNetRoot(self.cfg.root).anno_file(anno),
+                         f.neighbor_size)
+    if train and f.members > 1: ds = MemberSamples(ds, f.members, self.cfg.seed)  # each member its own batches
+    sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=train,
+                                 seed=self.cfg.seed, drop_last=False)
+    return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('finetune'), sampler=sampler,
+                              num_workers=f.num_workers,
+                              drop_last=train)  # training drops the last partial batch; evaluation sees every shot
 
-    def test_step(self, batch, batch_idx):
-        prob = self.model(batch['features']).float().softmax(-1)[:, 1]
-        self._test.append((list(batch['vid']), batch['shot'].cpu().numpy(), prob.cpu().numpy(), batch['label'].cpu().numpy()))
+@patch
+def train_dataloader(self:FinetuneTask): return self._loader('train', True)
+@patch
+def test_dataloader(self:FinetuneTask): return self._loader(self.eval_split, False)
 
-    def on_test_epoch_end(self):
-        p = Predictions(*(np.concatenate([np.asarray(t[k], dtype=object if k == 0 else None) for t in self._test]) for k in range(4)))
-        self._test.clear()
-        p = gather_predictions(p)
-        root = MovieNetRoot(self.cfg.root)
-        tables = {v: read_shot_table(root.shot_table_file(v)) for v in sorted(set(p.vid))}
-        scores = boundary_metrics(p, tables)
-        self.results = (scores, p)
-        self.log_dict({f'test/{k}': torch.tensor(v) for k, v in scores.items()}, rank_zero_only=True)
+# %% ../../nbs/27_train.finetune.ipynb #7f26ba20
+@patch
+def standardize_from(self:FinetuneTask, store:FeatureStore): # the features it trains on
+    "Set the model's `FeatureStandardizer` to the statistics of the training shots in `store` (`feature_stats`)."
+    mean, std = feature_stats(store, MovieNetRoot(self.cfg.root).anno_file('train'))
+    self.model.standardize.mean.copy_(mean); self.model.standardize.std.copy_(std)
 
-    def configure_optimizers(self):
-        f = self.cfg.finetune
-        opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr('finetune'), weight_decay=f.weight_decay)
-        n = len(ShotTable.read(MovieNetRoot(self.cfg.root).anno_file('train')))
-        sched = cosine_schedule(opt, self.cfg.total_steps('finetune', n), self.cfg.warmup_steps('finetune', n))
-        return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
+# %% ../../nbs/27_train.finetune.ipynb #e020d8cc
+@patch
+def training_step(self:FinetuneTask, batch, batch_idx):
+    x, y = batch['features'], batch['label']
+    if x.ndim == 4: x, y = x.transpose(0, 1), y.T  # `MemberSamples`: [B, members, ...] -> a batch per member
+    logits = self.model.member_logits(x)
+    losses = [balanced_cross_entropy(l, t) for l, t in zip(logits, y if y.ndim == 2 else y.expand(len(logits), -1))]
+    loss = sum(losses)  # each member's gradient is its own loss's: each learns as it would alone
+    self.log('train/loss', loss.detach() / len(losses), on_step=True, on_epoch=True, prog_bar=True,
+             batch_size=len(batch['label']))
+    return loss
+
+# %% ../../nbs/27_train.finetune.ipynb #0994808b
+@patch
+def test_step(self:FinetuneTask, batch, batch_idx):
+    prob = self.model(batch['features']).float().softmax(-1)[:, 1]
+    self._test.append((list(batch['vid']), batch['shot'].cpu().numpy(), prob.cpu().numpy(),
+                       batch['label'].cpu().numpy()))
+
+@patch
+def on_test_epoch_end(self:FinetuneTask):
+    p = Predictions(*(np.concatenate([np.asarray(t[k], dtype=object if k == 0 else None) for t in self._test])
+                      for k in range(4)))
+    self._test.clear()
+    p = gather_predictions(p)
+    root = MovieNetRoot(self.cfg.root)
+    tables = {v: read_shot_table(root.shot_table_file(v)) for v in sorted(set(p.vid))}
+    scores = boundary_metrics(p, tables)
+    self.results = (scores, p)
+    self.log_dict({f'test/{k}': torch.tensor(v) for k, v in scores.items()}, rank_zero_only=True)
+
+# %% ../../nbs/27_train.finetune.ipynb #521b94b2
+@patch
+def configure_optimizers(self:FinetuneTask):
+    f = self.cfg.finetune
+    opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr('finetune'), weight_decay=f.weight_decay)
+    n = len(ShotTable.read(MovieNetRoot(self.cfg.root).anno_file('train')))
+    sched = cosine_schedule(opt, self.cfg.total_steps('finetune', n), self.cfg.warmup_steps('finetune', n))
+    return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/27_train.finetune.ipynb #d5aae768
 def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict[str, float]:
-    "Score `task` on its `eval_split`'s movies; rank 0 writes `scores.json`, `predictions.csv` and `config.json` into `run_dir`."
+    "Score `task` on its `eval_split`'s movies; rank 0 writes scores.json, predictions.csv, config.json to `run_dir`."
     with quiet_worker_advice():
         make_trainer(task.cfg, run_dir/'eval', 'finetune', progress=progress, **kw).test(task, verbose=False)
     scores, p = task.results
@@ -184,78 +212,96 @@ def _test(task:FinetuneTask, run_dir:Path, progress:bool|str=True, **kw) -> dict
         save_config(task.cfg, run_dir/'config.json')
     return scores
 
+# %% ../../nbs/27_train.finetune.ipynb #7beeb034
 def evaluate(checkpoint:str|os.PathLike, # a FinetuneTask checkpoint
-             run_dir:str|os.PathLike|None=None, # where to write scores.json and predictions.csv (default: the checkpoint's run; its val/ for 'val')
+             # where to write scores.json and predictions.csv (default: the checkpoint's run; its val/ for 'val')
+             run_dir:str|os.PathLike|None=None,
              progress:bool|str=True,
-             split:str='test', # the labelled movies scored: 'test', or 'val' to choose a recipe without looking at the test movies
+             split:str='test', # the labelled movies scored: 'test', or 'val' to choose a recipe without the test movies
              devices:int|None=None, num_nodes:int|None=None, # evaluate on other hardware than the run's
              **kw) -> dict[str, float]:
     "Score a fine-tuning checkpoint on the test (or validation) movies; writes `scores.json` and `predictions.csv`."
     checkpoint = Path(checkpoint)
     if split not in ('val', 'test'): raise ParameterError('split', split, "'test' or 'val'")
     for k, v in (('devices', devices), ('num_nodes', num_nodes)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ParameterError(k, v, 'at least 1 (None: the run\'s)')
-    read_state_dict(checkpoint)  # bassl's refusal of a checkpoint that needs pickled code, before Lightning's loader gives torch's advice
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ParameterError(k, v, 'at least 1 (None: the run\'s)')
+    read_state_dict(checkpoint)  # bassl refuses a checkpoint that needs pickled code, before Lightning's loader advises
     run = checkpoint.parent.parent                                        # the run the checkpoint belongs to
     run_dir = Path(run_dir) if run_dir is not None else run if split == 'test' else run/split
     task = FinetuneTask.load_from_checkpoint(checkpoint, map_location='cpu', weights_only=True)
     task.eval_split = split
     task.cfg = project_root(task.cfg, checkpoint)                         # its data, wherever this runs from
     if devices or num_nodes:
-        task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices, num_nodes=num_nodes or task.cfg.num_nodes)
+        task.cfg = dataclasses.replace(task.cfg, devices=devices or task.cfg.devices,
+                                       num_nodes=num_nodes or task.cfg.num_nodes)
     return _test(task, run_dir, progress, **kw)
 
 # %% ../../nbs/27_train.finetune.ipynb #925432d0
 def crn_source(cfg:Experiment, # the experiment (its `finetune.crn_init`)
                store:FeatureStore, # the features fine-tuning reads
-               crn:str|os.PathLike|None=None, # a checkpoint or release to take the CRN from instead of the features' own
+               crn:str|os.PathLike|None=None, # a checkpoint or release to take the CRN from, not the features' own
               ) -> str|None:
     "The checkpoint whose pre-trained CRN fine-tuning starts from, or None for a fresh CRN."
     if not cfg.transfers_crn:
-        if crn is not None: raise DataError(crn, f"a CRN checkpoint was given, but finetune.crn_init is {cfg.finetune.crn_init!r}: set it to 'pretrain'")
+        if crn is not None:
+            raise DataError(crn, f"a CRN checkpoint was given, but finetune.crn_init is {cfg.finetune.crn_init!r}: "
+                                 "set it to 'pretrain'")
         return None
     src = crn if crn is not None else store.encoder
-    if src is None: raise DataError(store.folder, "finetune.crn_init asks for the pre-trained CRN, but these features come from a random "
-                                                  "encoder: set crn_init='scratch', or give the checkpoint to take the CRN from")
+    if src is None: raise DataError(store.folder, "finetune.crn_init asks for the pre-trained CRN, but these features "
+                                                  "come from a random encoder: set crn_init='scratch', or give the "
+                                                  "checkpoint to take the CRN from")
     return str(Path(src).resolve())
 
+# %% ../../nbs/27_train.finetune.ipynb #8ecadaee
 def _check_crn(cfg:Experiment, crn:CRN, dim:int, src:str):
     "Refuse a pre-trained CRN whose sizes differ from `finetune.crn`'s or whose input differs from the features'."
-    l0 = crn.encoder.layers[0]
-    have = dict(hidden=crn.hidden, layers=len(crn.encoder.layers), heads=l0.self_attn.num_heads, ffn=l0.linear1.out_features)
-    diff = [f"finetune.crn.{k} is {getattr(cfg.finetune.crn, k)}, the pre-trained CRN's is {v}" for k, v in have.items() if getattr(cfg.finetune.crn, k) != v]
-    if (d := crn.shot_embedding.shot_embedding.in_features) != dim: diff.append(f"the features are {dim}-d, the pre-trained CRN reads {d}-d")
-    if diff: raise DataError(src, '; '.join(diff) + " (fine-tune with the pre-training's CRN sizes, or crn_init='scratch')")
+    l0, want = crn.encoder.layers[0], cfg.finetune.crn
+    have = dict(hidden=crn.hidden, layers=len(crn.encoder.layers), heads=l0.self_attn.num_heads,
+                ffn=l0.linear1.out_features)
+    diff = [f"finetune.crn.{k} is {getattr(want, k)}, the pre-trained CRN's is {v}"
+            for k, v in have.items() if getattr(want, k) != v]
+    if (d := crn.shot_embedding.shot_embedding.in_features) != dim:
+        diff.append(f"the features are {dim}-d, the pre-trained CRN reads {d}-d")
+    if diff:
+        raise DataError(src, '; '.join(diff) + " (fine-tune with the pre-training's CRN sizes, or crn_init='scratch')")
 
+# %% ../../nbs/27_train.finetune.ipynb #b7661bc2
 def finetune_inputs(cfg:Experiment, # the experiment
                     store:FeatureStore, # the features fine-tuning reads
                     src:str|None, # where its CRN comes from (`crn_source`)
                    ) -> dict:
-    "What a fine-tuning's checkpoint and scores are made from: the data, the seed, its settings, the features and the CRN it starts from."
-    feats = {'store': str(store.folder.resolve()), 'made_from': read_inputs(store.folder) or {'encoder': store.encoder}, 'movies': len(store)}
-    return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'finetune': stage_settings(cfg, 'finetune'),
-            'features': feats, 'crn': None if src is None else {'checkpoint': src, 'input': file_stamp(pretrained(src, 'CRN').checkpoint)}}
+    "What a fine-tuning's checkpoint and scores are made from: the data, seed, settings, features and starting CRN."
+    feats = {'store': str(store.folder.resolve()), 'made_from': read_inputs(store.folder) or {'encoder': store.encoder},
+             'movies': len(store)}
+    crn = None if src is None else {'checkpoint': src, 'input': file_stamp(pretrained(src, 'CRN').checkpoint)}
+    return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed,
+            'finetune': stage_settings(cfg, 'finetune'), 'features': feats, 'crn': crn}
 
+# %% ../../nbs/27_train.finetune.ipynb #c5731166
 def finetune(cfg:Experiment, # the experiment
              features:str|os.PathLike, # feature store folder
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/, logs/, scores.json, predictions.csv
              max_steps:int=-1, # stop after this many steps in all; -1: every epoch
              progress:bool|str=True,
-             crn:str|os.PathLike|None=None, # take the pre-trained CRN from this checkpoint or release (default: the features' encoder's)
-             overwrite:bool=False, # remove a fine-tuning made from other settings, features or CRN instead of refusing it
+             crn:str|os.PathLike|None=None, # the pre-trained CRN's checkpoint or release (default: the features')
+             overwrite:bool=False, # remove a fine-tuning made from other settings, features or CRN, not refuse it
              **kw) -> dict[str, float]:
-    "Fine-tune on the stored features (resuming one made from the same inputs), then evaluate; a fine-tuned release is evaluated as it is."
+    "Fine-tune on the stored features (resuming one from the same inputs), then evaluate; a fine-tuned release: as is."
     check_max_steps(max_steps)
-    for split in SPLITS: verify_anno_set(cfg.root, split)                  # a data problem is found now, not in evaluation after training
+    for split in SPLITS: verify_anno_set(cfg.root, split)  # a data problem is found now, not after training
     run_dir, store = Path(run_dir), FeatureStore(features)
-    if not len(store): raise DataError(store.folder, "no features here (a feature store holds <video_id>.npy files: run extraction first)")
+    if not len(store):
+        raise DataError(store.folder, "no features here (a feature store holds <video_id>.npy files: "
+                                      "run extraction first)")
     dim = store[next(iter(store))].shape[1]
     src = crn_source(cfg, store, crn)
     claim_folder(run_dir, finetune_inputs(cfg, store, src), ('checkpoints/*.ckpt', 'scores.json', 'predictions.csv'),
                  ('logs', 'tensorboard', 'eval'), overwrite, 'a fine-tuning')
     if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
-    task = FinetuneTask(asdict(cfg), str(store.folder.resolve()), dim, src)  # absolute: evaluation may run from elsewhere
+    task = FinetuneTask(asdict(cfg), str(store.folder.resolve()), dim, src)  # absolute: evaluation may run elsewhere
     last = run_dir/'checkpoints'/'last.ckpt'
     if src is not None and not last.exists():  # (a resumed run restores every weight from last.ckpt)
         pre, head = pretrained_crn(src)
@@ -264,13 +310,16 @@ def finetune(cfg:Experiment, # the experiment
             m.crn.load_state_dict(pre.state_dict())
             if head is not None: m.head_sbd.load_state_dict(head.state_dict())
         if head is not None:                     # a fine-tuned release: nothing left to train
-            if cfg.finetune.standardize: raise DataError(src, "a fine-tuned release is evaluated as it is, on raw features: set finetune.standardize=False")
+            if cfg.finetune.standardize:
+                raise DataError(src, "a fine-tuned release is evaluated as it is, on raw features: "
+                                     "set finetune.standardize=False")
             return _test(task, run_dir, progress, **kw)
     train = MovieNetRoot(cfg.root).anno_file('train')
-    check_batches(cfg, 'finetune', len(ShotTable.read(train)), train)  # the last partial batch is dropped: nothing would train
-    if cfg.finetune.standardize and not last.exists(): task.standardize_from(store)  # (a resumed run restores them from last.ckpt)
+    check_batches(cfg, 'finetune', len(ShotTable.read(train)), train)  # under one batch: nothing would train
+    if cfg.finetune.standardize and not last.exists(): task.standardize_from(store)  # (a resumed run: from last.ckpt)
     with quiet_worker_advice():
         trainer = make_trainer(cfg, run_dir, 'finetune', max_steps, progress, **kw)
         trainer.fit(task, ckpt_path=check_resume(last) if last.exists() else None)
-    if trainer.is_global_zero and not last.is_file(): raise DataError(last, "fine-tuning ended without saving a checkpoint")
+    if trainer.is_global_zero and not last.is_file():
+        raise DataError(last, "fine-tuning ended without saving a checkpoint")
     return evaluate(last, run_dir, progress, **kw)
