@@ -35,12 +35,14 @@ def seed_for(*keys:int) -> int:
     "A 32-bit seed that is a well-mixed function of the integer `keys`."
     return int(np.random.SeedSequence([int(k) & 0xFFFFFFFF for k in keys]).generate_state(1)[0])
 
+# %% ../../nbs/23_train.trainer.ipynb #7eeb9211
 class EpochSampler(DistributedSampler):
     "`DistributedSampler` (shuffled per epoch, sharded per process) yielding `(index, epoch)` pairs."
     def __iter__(self):
         epoch = self.epoch
         return ((i, epoch) for i in super().__iter__())
 
+# %% ../../nbs/23_train.trainer.ipynb #e662a13e
 class SeededSamples(Dataset):
     "Wrap a dataset so that sample `(index, epoch)` is drawn under its own seed, whichever process draws it."
     def __init__(self, dataset:Dataset, seed:int=0): self.dataset, self.seed = dataset, seed
@@ -55,27 +57,30 @@ class SeededSamples(Dataset):
 def check_max_steps(max_steps:int, # a step budget
                     name:str='max_steps', # its name, for the error
                    ) -> int:
-    "`max_steps` if it is -1 (every epoch) or positive, else a `ParameterError`: 0 steps trains nothing, -5 is no budget."
+    "`max_steps` if it is -1 (every epoch) or positive, else a `ParameterError`: 0 trains nothing, -5 is no budget."
     if max_steps not in MAX_STEPS: raise ParameterError(name, max_steps, str(MAX_STEPS))
     return max_steps
 
+# %% ../../nbs/23_train.trainer.ipynb #3d6eb555
 def check_batches(cfg:Experiment, stage:str, samples:int, path:str|os.PathLike):
     "Refuse a stage whose `samples` (read from `path`) fill no batch on each process: it would train nothing."
     g, w = cfg.stage(stage).global_batch, cfg.world_size
     if samples // w < cfg.per_device_batch(stage):
         each = f" ({g // w} on each of {w} processes)" if w > 1 else ''
         what = 'pre-training samples' if stage == 'pretrain' else 'labelled training shots'
-        raise DataError(path, f"{samples} {what}, fewer than one batch of {g}{each}: nothing would train; lower {stage}.global_batch, "
-                              "or use a root with more shots")
+        raise DataError(path, f"{samples} {what}, fewer than one batch of {g}{each}: nothing would train; "
+                              f"lower {stage}.global_batch, or use a root with more shots")
 
 # %% ../../nbs/23_train.trainer.ipynb #aa5bc452
 class LastCheckpoint(ModelCheckpoint):
-    "`last.ckpt` every n steps and at the end of training (even between two periodic saves), always under that one name."
-    def __init__(self, **kw): super().__init__(**{**kw, 'enable_version_counter': False})  # never last-v1.ckpt beside a stale last.ckpt
+    "`last.ckpt` every n steps and at the end of training (even between two periodic saves), always under one name."
+    # never last-v1.ckpt beside a stale last.ckpt
+    def __init__(self, **kw): super().__init__(**{**kw, 'enable_version_counter': False})
     def on_train_end(self, trainer, pl_module):
         if self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+# %% ../../nbs/23_train.trainer.ipynb #64c74aa4
 class LineProgress(L.Callback):
     "Progress as one plain line every `every` seconds (and at the first and last step), printed by rank 0 only."
     def __init__(self, every:float=30.): self.every = every
@@ -97,16 +102,20 @@ class LineProgress(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         total = trainer.max_steps if trainer.max_steps > 0 else int(trainer.estimated_stepping_batches)
         total = min(total, int(trainer.estimated_stepping_batches))
-        self._line(trainer, 'train', trainer.global_step, total, force=trainer.global_step in (self._start_step + 1, total))
+        self._line(trainer, 'train', trainer.global_step, total,
+                   force=trainer.global_step in (self._start_step + 1, total))
     def on_validation_end(self, trainer, pl_module):
         knn = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith('knn/')}
-        if knn and not trainer.global_rank: print('validation · ' + ' · '.join(f"{k} {v:.2f}" for k, v in sorted(knn.items())), flush=True)
-    def on_test_start(self, trainer, pl_module): self._t0, self._last, self._start_step, self._n = time.monotonic(), -float('inf'), 0, 0
+        if knn and not trainer.global_rank:
+            print('validation · ' + ' · '.join(f"{k} {v:.2f}" for k, v in sorted(knn.items())), flush=True)
+    def on_test_start(self, trainer, pl_module):
+        self._t0, self._last, self._start_step, self._n = time.monotonic(), -float('inf'), 0, 0
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
         self._n += 1
         total = int(sum(trainer.num_test_batches))
         self._line(trainer, 'test', self._n, total, force=self._n in (1, total))
 
+# %% ../../nbs/23_train.trainer.ipynb #beedeff8
 class _Banners(logging.Filter):
     "Drops Lightning's start-up banners and cloud-service tips; its warnings and errors pass."
     NOISE = ('GPU available', 'TPU available', 'HPU available', '💡 Tip', 'LOCAL_RANK', '`Trainer.fit` stopped')
@@ -118,6 +127,7 @@ def quiet_banners():
         log = logging.getLogger(name)
         if not any(isinstance(f, _Banners) for f in log.filters): log.addFilter(_Banners())
 
+# %% ../../nbs/23_train.trainer.ipynb #553ca6a6
 def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', max_steps:int=-1,
                  progress:bool|str=True, # True: a progress bar; 'lines': `LineProgress`; False: nothing
                  strategy:str|None=None, # default: 'ddp' with several devices (e.g. 'ddp_notebook' inside Jupyter)
@@ -129,43 +139,49 @@ def make_trainer(cfg:Experiment, run_dir:str|os.PathLike, stage:str='pretrain', 
     cpu = cfg.accelerator == 'cpu' or (cfg.accelerator == 'auto' and not torch.cuda.is_available())
     precision = '32-true' if cpu and '16' in s.precision else s.precision
     ckpt = run_dir/'checkpoints'
-    callbacks = [LastCheckpoint(dirpath=ckpt, save_last=True, save_top_k=0, every_n_train_steps=getattr(s, 'checkpoint_every', None))]
+    callbacks = [LastCheckpoint(dirpath=ckpt, save_last=True, save_top_k=0,
+                                every_n_train_steps=getattr(s, 'checkpoint_every', None))]
     if stage == 'pretrain':
-        callbacks.append(ModelCheckpoint(dirpath=ckpt, filename='best-{epoch}-{step}', monitor='knn/P@1', mode='max', save_top_k=1,
+        callbacks.append(ModelCheckpoint(dirpath=ckpt, filename='best-{epoch}-{step}', monitor='knn/P@1', mode='max',
+                                         save_top_k=1,
                                          save_on_train_epoch_end=False))  # after validation, where kNN P@1 is
     if progress == 'lines': callbacks.append(LineProgress())
     callbacks += list(kw.pop('callbacks', []))
     plugins = [AtomicCheckpointIO(), *kw.pop('plugins', [])]
+    loggers = [CSVLogger(run_dir, name='logs'), TensorBoardLogger(run_dir, name='tensorboard', default_hp_metric=False)]
     return L.Trainer(accelerator='cpu' if cpu else cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
                      strategy=strategy or ('ddp' if cfg.world_size > 1 else 'auto'), precision=precision,
                      sync_batchnorm=getattr(s, 'sync_bn', False) and cfg.world_size > 1,
-                     max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=[CSVLogger(run_dir, name='logs'), TensorBoardLogger(run_dir, name='tensorboard', default_hp_metric=False)],
+                     max_epochs=s.epochs, max_steps=max_steps, callbacks=callbacks, logger=loggers,
                      use_distributed_sampler=False, num_sanity_val_steps=0, enable_progress_bar=progress is True,
                      enable_model_summary=False, log_every_n_steps=1, plugins=plugins, **kw)
 
+# %% ../../nbs/23_train.trainer.ipynb #df12e25e
 @contextmanager
 def quiet_worker_advice():
-    "Silence Lightning's advice to add DataLoader workers (the CPU preset loads in the main process on purpose) and to sync metrics we gather ourselves."
+    "Silence Lightning's advice to add DataLoader workers (the CPU preset means it) and to sync gathered metrics."
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*does not have many workers.*')
-        warnings.filterwarnings('ignore', message='.*when logging on epoch level in distributed setting.*')  # kNN and test scores: gathered already
-        warnings.filterwarnings('ignore', message=".*'set_vital' is deprecated.*")  # torchdata's and Lightning's own internals
+        # kNN and test scores: gathered already
+        warnings.filterwarnings('ignore', message='.*when logging on epoch level in distributed setting.*')
+        warnings.filterwarnings('ignore', message=".*'set_vital' is deprecated.*")  # torchdata's, Lightning's internals
         warnings.filterwarnings('ignore', message='.*isinstance\\(treespec, LeafSpec\\)` is deprecated.*')
         yield
 
 # %% ../../nbs/23_train.trainer.ipynb #fc19bc46
 class AtomicCheckpointIO(TorchCheckpointIO):
-    "Lightning's checkpoint writer, crash-safe: the file is written under a temporary name beside its own, then renamed over it."
+    "Lightning's checkpoint writer, crash-safe: written under a temporary name beside its own, then renamed over it."
     def save_checkpoint(self, checkpoint:dict, path:str|os.PathLike, storage_options=None):
         if storage_options is not None: raise TypeError(f"{type(self).__name__} takes no storage_options")
         buf = io.BytesIO(); torch.save(checkpoint, buf)         # serialised first, as Lightning's own writer does
-        with atomic_path(path) as tmp, Path(tmp).open('wb') as f:  # closed, then renamed; on any error the temporary goes
+        with atomic_path(path) as tmp, Path(tmp).open('wb') as f:  # closed, then renamed; on error the temporary goes
             f.write(buf.getbuffer())
             f.flush(); os.fsync(f.fileno())                     # on disk before it takes the name
 
+# %% ../../nbs/23_train.trainer.ipynb #086f01cf
 def check_resume(path:str|os.PathLike, # the checkpoint a stage is about to resume from
                 ) -> Path:
-    "`path` if it is a whole checkpoint (every member of its zip archive reads back with its CRC) of weights only, else a `DataError` saying what to do."
+    "`path` if a whole checkpoint (each zip member passes its CRC) of weights only, else a `DataError` with what to do."
     path = Path(path)
     todo = "delete it to start this stage again from step 0 (or put back a copy of it)"
     if not path.is_file(): raise DataError(path, f"no checkpoint to resume from; {todo}")
@@ -173,7 +189,8 @@ def check_resume(path:str|os.PathLike, # the checkpoint a stage is about to resu
         with zipfile.ZipFile(path) as z: bad = z.testzip()
         why = f"member {bad} is damaged" if bad else None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e: why = str(e) or type(e).__name__
-    if why: raise DataError(path, f"not a complete checkpoint ({why}: cut short by a full disk or a killed save, or not a checkpoint); {todo}")
-    try: read_state_dict(path)  # bassl's own refusal of pickled code, before Lightning's loader gives torch's advice to allow it
+    if why: raise DataError(path, f"not a complete checkpoint ({why}: cut short by a full disk or a killed save, "
+                                  f"or not a checkpoint); {todo}")
+    try: read_state_dict(path)  # bassl's own refusal of pickled code, before Lightning's loader advises allowing it
     except DataError as e: raise DataError(path, f"{e.msg}; {todo}") from None
     return path
