@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core import DataError, write_json, write_ndjson
-from .movienet import (ANNO_SETS, SPLITS, MovieNetRoot, count_shots, read_labels, read_shot_table, read_split,
-                                 shot_id)
+from .movienet import ANNO_SETS, SPLITS, MovieNetRoot, count_shots, read_labels, read_shot_table
+from .movienet import read_split, shot_id
 
 # %% auto #0
 __all__ = ['scene_ids', 'movie_records', 'anno_sets', 'read_movie_labels', 'build_anno', 'build_anno_cmd']
