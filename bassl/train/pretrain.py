@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
+from fastcore.basics import patch
 
 from ..config import Experiment, config_from_dict, save_config
 from ..core import DataError
@@ -24,90 +25,107 @@ from ..metrics import knn_precision
 from ..pretext.objectives import PretrainModel
 from ..runs import claim_folder, launch, stage_settings
 from .optim import LARS, cosine_schedule, lars_param_groups
-from .trainer import check_batches, check_max_steps, check_resume, EpochSampler, make_trainer, quiet_worker_advice, seed_for, SeededSamples
+from .trainer import (check_batches, check_max_steps, check_resume, EpochSampler, make_trainer,
+    quiet_worker_advice, seed_for, SeededSamples)
 
 # %% auto #0
 __all__ = ['PretrainTask', 'pretrain_inputs', 'pretrain']
 
 # %% ../../nbs/26_train.pretrain.ipynb #4717fbcb
 class PretrainTask(L.LightningModule):
-    "Self-supervised pre-training of one of the five methods (BaSSL and its shot-level baselines) on a MovieNet-SSeg root."
+    "Self-supervised pre-training of one of the five methods (BaSSL, its shot-level baselines) on a MovieNet-SSeg root."
     def __init__(self, config:dict): # `asdict(Experiment)`
         super().__init__()
         self.save_hyperparameters({'config': config})
         self.cfg = config_from_dict(config)
         p = self.cfg.pretrain
         self.model = PretrainModel(p.method, p.encoder, asdict(p.crn), p.temperature, p.tasks)
-        self.augment = train_transform(p.image_size)                        # its device half runs in `on_after_batch_transfer`
+        self.augment = train_transform(p.image_size)  # its device half runs in `on_after_batch_transfer`
         self._val = []
 
     @property
     def samples(self) -> int:
         "Number of pre-training samples (shots of `anno.pretrain.ndjson`)."
-        if not hasattr(self, '_samples'): self._samples = len(ShotTable.read(MovieNetRoot(self.cfg.root).anno_file('pretrain')))
+        if not hasattr(self, '_samples'):
+            self._samples = len(ShotTable.read(MovieNetRoot(self.cfg.root).anno_file('pretrain')))
         return self._samples
 
-    def train_dataloader(self):
-        p = self.cfg.pretrain
-        half = 'decode' if p.decode_on == 'device' and self.device.type == 'cuda' else 'augment'
-        ds = PretrainDataset(self.cfg.root, p.method, transform=self.augment, device_half=half)
-        sampler = EpochSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=True,
-                               seed=self.cfg.seed, drop_last=True)
-        return StatefulDataLoader(SeededSamples(ds, self.cfg.seed), batch_size=self.cfg.per_device_batch('pretrain'),
-                                  sampler=sampler, drop_last=True, num_workers=p.num_workers, worker_init_fn=worker_init,
-                                  collate_fn=PretrainDataset.collate, pin_memory=self.device.type == 'cuda')
+# %% ../../nbs/26_train.pretrain.ipynb #a757452e
+@patch
+def train_dataloader(self:PretrainTask):
+    p = self.cfg.pretrain
+    half = 'decode' if p.decode_on == 'device' and self.device.type == 'cuda' else 'augment'
+    ds = PretrainDataset(self.cfg.root, p.method, transform=self.augment, device_half=half)
+    sampler = EpochSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=True,
+                           seed=self.cfg.seed, drop_last=True)
+    return StatefulDataLoader(SeededSamples(ds, self.cfg.seed), batch_size=self.cfg.per_device_batch('pretrain'),
+                              sampler=sampler, drop_last=True, num_workers=p.num_workers, worker_init_fn=worker_init,
+                              collate_fn=PretrainDataset.collate, pin_memory=self.device.type == 'cuda')
 
-    def val_dataloader(self):
-        ds = knn_dataset(self.cfg.root, eval_transform(self.cfg.pretrain.image_size))
-        sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False)
-        return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('pretrain'), sampler=sampler,
-                                  num_workers=self.cfg.pretrain.num_workers, worker_init_fn=worker_init)
+@patch
+def val_dataloader(self:PretrainTask):
+    ds = knn_dataset(self.cfg.root, eval_transform(self.cfg.pretrain.image_size))
+    sampler = DistributedSampler(ds, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False)
+    return StatefulDataLoader(ds, batch_size=self.cfg.per_device_batch('pretrain'), sampler=sampler,
+                              num_workers=self.cfg.pretrain.num_workers, worker_init_fn=worker_init)
 
-    def on_after_batch_transfer(self, batch, dataloader_idx):
-        "The augmentation's device half (colour jitter, blur, normalisation; with `decode_on='device'` the decode and crop too), on the whole batch."
-        return self.augment.batch(batch) if 'augment' in batch else batch
+# %% ../../nbs/26_train.pretrain.ipynb #01712daa
+@patch
+def on_after_batch_transfer(self:PretrainTask, batch, dataloader_idx):
+    "The augmentation's device half (colour jitter, blur, normalisation; `decode_on='device'`: decode, crop too)."
+    return self.augment.batch(batch) if 'augment' in batch else batch
 
-    def on_train_batch_start(self, batch, batch_idx):
-        torch.manual_seed(seed_for(self.cfg.seed, 1 + self.global_rank, self.global_step))
+@patch
+def on_train_batch_start(self:PretrainTask, batch, batch_idx):
+    torch.manual_seed(seed_for(self.cfg.seed, 1 + self.global_rank, self.global_step))
 
-    def training_step(self, batch, batch_idx):
-        terms = self.model(batch)
-        loss = sum(terms.values())
-        self.log_dict({f'train/{k}': v.detach() for k, v in terms.items()}, on_step=True, on_epoch=False)
-        self.log('train/loss', loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
-        return loss
+@patch
+def training_step(self:PretrainTask, batch, batch_idx):
+    terms = self.model(batch)
+    loss = sum(terms.values())
+    self.log_dict({f'train/{k}': v.detach() for k, v in terms.items()}, on_step=True, on_epoch=False)
+    self.log('train/loss', loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+    return loss
 
-    def validation_step(self, batch, batch_idx):
-        f = self.model.shot_encoder(batch['video'])                                 # [B, 3 keyframes, ...] -> [B, D]
-        self._val.append((batch['idx'], f.float(), batch['global_video_id'], batch['invideo_scene_id']))
+# %% ../../nbs/26_train.pretrain.ipynb #155efe1f
+@patch
+def validation_step(self:PretrainTask, batch, batch_idx):
+    f = self.model.shot_encoder(batch['video'])                                 # [B, 3 keyframes, ...] -> [B, D]
+    self._val.append((batch['idx'], f.float(), batch['global_video_id'], batch['invideo_scene_id']))
 
-    def on_validation_epoch_end(self):
-        if not self._val: return
-        idx, f, movie, scene = (torch.cat(t) for t in zip(*self._val))
-        self._val.clear()
-        if self.trainer.world_size > 1:
-            idx, f, movie, scene = (t.flatten(0, 1) for t in self.all_gather((idx, f, movie, scene)))
-        order = torch.argsort(idx, stable=True)
-        keep = order[torch.cat([torch.ones(1, dtype=torch.bool, device=idx.device), idx[order][1:] != idx[order][:-1]])]
-        res = knn_precision(f[keep], movie[keep], scene[keep])
-        self.log_dict({f'knn/{k}': torch.tensor(v if v == v else 0.) for k, v in res.items()}, prog_bar=False)
+@patch
+def on_validation_epoch_end(self:PretrainTask):
+    if not self._val: return
+    idx, f, movie, scene = (torch.cat(t) for t in zip(*self._val))
+    self._val.clear()
+    if self.trainer.world_size > 1:
+        idx, f, movie, scene = (t.flatten(0, 1) for t in self.all_gather((idx, f, movie, scene)))
+    order = torch.argsort(idx, stable=True)
+    first = torch.cat([torch.ones(1, dtype=torch.bool, device=idx.device), idx[order][1:] != idx[order][:-1]])
+    keep = order[first]
+    res = knn_precision(f[keep], movie[keep], scene[keep])
+    self.log_dict({f'knn/{k}': torch.tensor(v if v == v else 0.) for k, v in res.items()}, prog_bar=False)
 
-    def configure_optimizers(self):
-        p = self.cfg.pretrain
-        opt = LARS(lars_param_groups(self.model, p.weight_decay), lr=self.cfg.lr('pretrain'), momentum=p.momentum,
-                   trust_coefficient=p.trust_coefficient)
-        total = self.cfg.total_steps('pretrain', self.samples)
-        sched = cosine_schedule(opt, total, self.cfg.warmup_steps('pretrain', self.samples))
-        return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
+# %% ../../nbs/26_train.pretrain.ipynb #8dd1cadf
+@patch
+def configure_optimizers(self:PretrainTask):
+    p = self.cfg.pretrain
+    opt = LARS(lars_param_groups(self.model, p.weight_decay), lr=self.cfg.lr('pretrain'), momentum=p.momentum,
+               trust_coefficient=p.trust_coefficient)
+    total = self.cfg.total_steps('pretrain', self.samples)
+    sched = cosine_schedule(opt, total, self.cfg.warmup_steps('pretrain', self.samples))
+    return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 # %% ../../nbs/26_train.pretrain.ipynb #da3fda0a
 def pretrain_inputs(cfg:Experiment) -> dict:
     "What a pre-training's checkpoints are made from: the data, the seed and the pre-training settings."
-    return {'stage': 'pretrain', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed, 'pretrain': stage_settings(cfg, 'pretrain')}
+    return {'stage': 'pretrain', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed,
+            'pretrain': stage_settings(cfg, 'pretrain')}
 
+# %% ../../nbs/26_train.pretrain.ipynb #0593c153
 def pretrain(cfg:Experiment, # the experiment
              run_dir:str|os.PathLike, # folder for config.json, checkpoints/ and logs/
-             max_steps:int=-1, # stop after this many steps in all (the schedule still spans the whole run); -1: every epoch
+             max_steps:int=-1, # stop after this many steps in all (the schedule spans the whole run); -1: every epoch
              progress:bool|str=True, # a bar, 'lines' or nothing
              overwrite:bool=False, # remove checkpoints made with other settings instead of refusing them
              **kw) -> Path:
@@ -115,7 +133,8 @@ def pretrain(cfg:Experiment, # the experiment
     check_max_steps(max_steps)
     run_dir, anno = Path(run_dir), MovieNetRoot(cfg.root).anno_file('pretrain')
     check_batches(cfg, 'pretrain', len(ShotTable.read(anno)), anno)
-    claim_folder(run_dir, pretrain_inputs(cfg), ('checkpoints/*.ckpt',), ('logs', 'tensorboard'), overwrite, 'pre-training checkpoints')
+    claim_folder(run_dir, pretrain_inputs(cfg), ('checkpoints/*.ckpt',), ('logs', 'tensorboard'), overwrite,
+                 'pre-training checkpoints')
     if launch()[0] == 0: save_config(cfg, run_dir/'config.json')
     torch.manual_seed(cfg.seed)
     task = PretrainTask(asdict(cfg))
@@ -123,5 +142,6 @@ def pretrain(cfg:Experiment, # the experiment
     with quiet_worker_advice():
         trainer = make_trainer(cfg, run_dir, 'pretrain', max_steps, progress, **kw)
         trainer.fit(task, ckpt_path=check_resume(last) if last.exists() else None)
-    if trainer.is_global_zero and not last.is_file(): raise DataError(last, "pre-training ended without saving a checkpoint")
+    if trainer.is_global_zero and not last.is_file():
+        raise DataError(last, "pre-training ended without saving a checkpoint")
     return last
