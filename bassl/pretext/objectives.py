@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from fastcore.basics import patch
 
 from ..methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 from ..models.crn import CRN
@@ -25,11 +26,12 @@ __all__ = ['gather_with_grad', 'info_nce', 'sample_where', 'msm_mask', 'scene_em
 
 # %% ../../nbs/15_pretext.objectives.ipynb #76638fd0
 def gather_with_grad(x:torch.Tensor) -> torch.Tensor:
-    "`x` of every process concatenated on dim 0, differentiable with respect to every process's `x`; `x` alone if not distributed."
+    "`x` of every process concatenated on dim 0, differentiable in every process's `x`; `x` alone if not distributed."
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         return torch.cat(torch.distributed.nn.functional.all_gather(x), 0)
     return x
 
+# %% ../../nbs/15_pretext.objectives.ipynb #3bf55d18
 def info_nce(a:torch.Tensor, # [B, d] unit-norm embeddings
              b:torch.Tensor, # [B, d] their positives
              temperature:float=0.1,
@@ -50,6 +52,7 @@ def sample_where(mask:torch.Tensor) -> torch.Tensor:
     "Index `[B]` drawn uniformly among the True entries of each row of `mask [B, n]` (each row needs one)."
     return (torch.rand(mask.shape, device=mask.device) + mask).argmax(-1)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #157c5c89
 def msm_mask(B:int, n:int, p:float=0.15, device=None) -> torch.Tensor:
     "`[B, n]` bool: each shot masked with probability `p`, and at least one per row."
     mask = torch.rand(B, n, device=device) < p
@@ -61,7 +64,7 @@ def scene_embeddings(dense_z:torch.Tensor, # [B, n, d] dense NCE embeddings
                      boundary:torch.Tensor, # [B] pseudo-boundary
                     ) -> torch.Tensor: # [B, 2, d]
     "L2-normalised mean embedding of group 0 (shots `0..b`) and group 1 (`b+1..n-1`)."
-    g0 = (torch.arange(dense_z.shape[1], device=dense_z.device) <= boundary[:, None]).to(dense_z.dtype)  # [B, n]
+    g0 = (torch.arange(dense_z.shape[1], device=dense_z.device) <= boundary[:, None]).to(dense_z.dtype) # [B, n]
     groups = torch.stack([g0, 1 - g0], 1)                                           # [B, 2, n]
     return F.normalize(groups @ dense_z, dim=-1)
 
@@ -79,7 +82,7 @@ def nearest_neighbour(query:torch.Tensor, # [B, d] unit-norm
 def cgm_pairs(boundary:torch.Tensor, # [B] pseudo-boundary
               n:int, # window length
              ) -> tuple[torch.Tensor, torch.Tensor]: # ([B] positive, [B] negative) shot indices
-    "Contextual group matching draws: a shot of the centre's group other than the centre, and a shot of the other group."
+    "Contextual group matching's draws: a shot of the centre's group other than the centre, and one of the other group."
     j, c = torch.arange(n, device=boundary.device), n // 2
     g0 = j[None] <= boundary[:, None]                                       # [B, n] group 0: shots 0..b
     same = torch.where((c <= boundary)[:, None], g0, ~g0)                   # the centre's group
@@ -92,6 +95,7 @@ def shotcol_neighbour(dense:torch.Tensor, # [B, n, d] unit-norm dense window emb
     c = dense.shape[1] // 2
     return nearest_neighbour(dense[:, c], dense, c)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #c014d263
 def shotcol_nce(centre:torch.Tensor, # [B, d] sparse centre anchor embeddings
                 dense:torch.Tensor, # [B, n, d] dense window embeddings
                 temperature:float=0.1) -> torch.Tensor:
@@ -106,7 +110,8 @@ def shot_scene_matching(anchors:torch.Tensor, # [B, 2, d] unit-norm embeddings o
                        ) -> torch.Tensor:
     "SSM: InfoNCE between each edge anchor and the embedding of its pseudo-scene, averaged over the two anchors."
     scene = scene_embeddings(dense, boundary)                                   # [B, 2, d]
-    return (info_nce(anchors[:, 0], scene[:, 0], temperature) + info_nce(anchors[:, 1], scene[:, 1], temperature)) / 2
+    return (info_nce(anchors[:, 0], scene[:, 0], temperature)
+            + info_nce(anchors[:, 1], scene[:, 1], temperature)) / 2
 
 # %% ../../nbs/15_pretext.objectives.ipynb #5b433e97
 def group_matching_loss(centre:torch.Tensor, # [B, H] CRN token of the centre shot
@@ -114,13 +119,15 @@ def group_matching_loss(centre:torch.Tensor, # [B, H] CRN token of the centre sh
                         other:torch.Tensor, # [B, H] token of a shot of the other group
                         head:nn.Module, # CGM head: [2B, 2H] pairs -> [2B, 2] logits
                        ) -> torch.Tensor:
-    "CGM's cross-entropy: (centre, same-group shot) is class 1, (centre, other-group shot) class 0, tokens L2-normalised."
+    "CGM's cross-entropy: (centre, same-group shot) is class 1, (centre, other-group shot) class 0; tokens normalised."
     B = centre.shape[0]
     hc, hp, hn = F.normalize(centre, dim=-1), F.normalize(same, dim=-1), F.normalize(other, dim=-1)
     logits = head(torch.cat([torch.cat([hc, hp], -1), torch.cat([hc, hn], -1)]))    # [2B, 2]
-    target = torch.cat([torch.ones(B, dtype=torch.long, device=centre.device), torch.zeros(B, dtype=torch.long, device=centre.device)])
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=centre.device),
+                        torch.zeros(B, dtype=torch.long, device=centre.device)])
     return F.cross_entropy(logits, target)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #27a96cc6
 def contextual_group_matching(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
                               boundary:torch.Tensor, # [B] pseudo-boundary
                               head:nn.Module, # CGM head: [2B, 2H] pairs -> [2B, 2] logits
@@ -138,15 +145,18 @@ def pp_other(boundary:torch.Tensor, # [B] pseudo-boundary
     "Pseudo-boundary prediction's draw: any shot of the window but the boundary shot."
     return sample_where(torch.arange(n, device=boundary.device)[None] != boundary[:, None])
 
+# %% ../../nbs/15_pretext.objectives.ipynb #566a8b10
 def boundary_prediction_loss(at_boundary:torch.Tensor, # [B, H] CRN token of the boundary shot
                              elsewhere:torch.Tensor, # [B, H] token of another shot
                              head:nn.Module, # PP head: [2B, H] tokens -> [2B, 2] logits
                             ) -> torch.Tensor:
     "PP's cross-entropy: the boundary shot's token is class 1, the other shot's class 0."
     B = at_boundary.shape[0]
-    target = torch.cat([torch.ones(B, dtype=torch.long, device=at_boundary.device), torch.zeros(B, dtype=torch.long, device=at_boundary.device)])
+    dev = at_boundary.device
+    target = torch.cat([torch.ones(B, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.long, device=dev)])
     return F.cross_entropy(head(torch.cat([at_boundary, elsewhere])), target)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #7d72e354
 def pseudo_boundary_prediction(h:torch.Tensor, # [B, n, H] CRN shot tokens of the dense window
                                boundary:torch.Tensor, # [B] pseudo-boundary
                                head:nn.Module, # PP head: [2B, H] tokens -> [2B, 2] logits
@@ -157,12 +167,12 @@ def pseudo_boundary_prediction(h:torch.Tensor, # [B, n, H] CRN shot tokens of th
     return boundary_prediction_loss(h[ar, boundary], h[ar, pp_other(boundary, n)], head)
 
 # %% ../../nbs/15_pretext.objectives.ipynb #12647a5f
-def masked_shot_modelling(pred:torch.Tensor, # the MSM head's prediction: [B, n, D] at every shot, or [M, D] at the masked shots only
+def masked_shot_modelling(pred:torch.Tensor, # the MSM head's prediction: [B, n, D], or [M, D] at the masked shots
                           target:torch.Tensor, # [B, n, D] the encoder features (no gradient flows into them)
                           mask:torch.Tensor, # [B, n] bool, the masked shots
                          ) -> torch.Tensor:
     "MSM: squared error of the prediction, averaged over features and then over the masked shots only."
-    if pred.ndim == 2: return (pred - target[mask].detach()).pow(2).mean(-1).mean()   # M = mask.sum() rows, row-major
+    if pred.ndim == 2: return (pred - target[mask].detach()).pow(2).mean(-1).mean()  # M = mask.sum() rows, row-major
     err = (pred - target.detach()).pow(2).mean(-1)                              # [B, n]
     return (err * mask).sum() / mask.sum()
 
@@ -173,12 +183,12 @@ class BaSSLObjective(nn.Module):
                  input_dim:int=2048, # encoder feature size
                  hidden:int=768, # CRN width (for the CGM/PP/MSM heads)
                  tasks=TASKS, # the pretext tasks switched on: keys of `TASKS`, at least one
-                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL (switched with SSM)
+                 shotcol:bool=False, # add the ShotCoL term on a third (centre) anchor: BaSSL+ShotCoL (on with SSM)
                  temperature:float=0.1, # InfoNCE temperature
                  mask_prob:float=0.15, # MSM masking probability
                 ):
         super().__init__()
-        self.tasks, self.shotcol = check_tasks(tasks, 'BaSSLObjective(tasks=...)'), shotcol   # in the paper's order
+        self.tasks, self.shotcol = check_tasks(tasks, 'BaSSLObjective(tasks=...)'), shotcol  # in the paper's order
         self.temperature, self.mask_prob = temperature, mask_prob
         self.head_nce = NCEHead(input_dim)
         if 'msm' in self.tasks: self.head_msm = MSMHead(hidden, input_dim)
@@ -188,33 +198,38 @@ class BaSSLObjective(nn.Module):
     @property
     def needs_crn(self) -> bool: return any(t in CRN_TASKS for t in self.tasks)
 
-    def forward(self, sparse:torch.Tensor, # [B, A, D] anchor features: first, last (, centre) dense shot
-                dense:torch.Tensor, # [B, n, D] dense window features
-                crn:CRN|None=None, # the contextual relation network (needed for CGM, PP, MSM)
-               ) -> dict[str, torch.Tensor]:
-        "Loss terms by task name (and 'shotcol'), in the paper's order; the training loss is their sum."
-        on = self.tasks
-        if self.needs_crn and crn is None: raise ValueError(f"pretext tasks {[t for t in on if t in CRN_TASKS]} need the CRN, got crn=None")
-        B, n, _ = dense.shape
-        zs, zd = self.head_nce(sparse), self.head_nce(dense)                   # [B, A, d], [B, n, d]
-        b = pseudo_boundary(zs[:, :2].float(), zd.float())                      # [B], no gradient; fp32 under autocast too
-        out = {}
-        if 'ssm' in on: out['ssm'] = shot_scene_matching(zs[:, :2], zd, b, self.temperature)
-        if 'ssm' in on and self.shotcol: out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)  # one switch, as in the public code
-        if 'cgm' in on or 'pp' in on:
-            noise = crn.dropout_noise(B, dense.device)                         # the CRN pass's dropout comes first in the random stream
-            shots = []                                                          # [B] shot indices whose tokens the losses read
-            if 'cgm' in on: shots += [torch.full_like(b, n // 2), *cgm_pairs(b, n)]
-            if 'pp' in on: shots += [b, pp_other(b, n)]
-            h = crn.tokens(dense, rows=1 + torch.stack(shots, 1), noise=noise)  # [B, k, H]: token j + 1 is shot j
-            if 'cgm' in on: out['cgm'] = group_matching_loss(h[:, 0], h[:, 1], h[:, 2], self.head_cgm)
-            if 'pp' in on: out['pp'] = boundary_prediction_loss(h[:, -2], h[:, -1], self.head_pp)
-        if 'msm' in on:
-            mask = msm_mask(B, n, self.mask_prob, dense.device)                # [B, n]
-            host = dense.device.type == 'cpu' and not torch.compiler.is_compiling()   # a data-dependent shape costs no sync here
-            rows = F.pad(mask, (1, 0)) if host else slice(1, None)             # masked shots only ([M, H]), or every shot
-            out['msm'] = masked_shot_modelling(self.head_msm(crn.tokens(dense, mask, rows)), dense, mask)
-        return out
+# %% ../../nbs/15_pretext.objectives.ipynb #89de94f0
+@patch
+def forward(self:BaSSLObjective,
+            sparse:torch.Tensor, # [B, A, D] anchor features: first, last (, centre) dense shot
+            dense:torch.Tensor, # [B, n, D] dense window features
+            crn:CRN|None=None, # the contextual relation network (needed for CGM, PP, MSM)
+           ) -> dict[str, torch.Tensor]:
+    "Loss terms by task name (and 'shotcol'), in the paper's order; the training loss is their sum."
+    on = self.tasks
+    if self.needs_crn and crn is None:
+        raise ValueError(f"pretext tasks {[t for t in on if t in CRN_TASKS]} need the CRN, got crn=None")
+    B, n, _ = dense.shape
+    zs, zd = self.head_nce(sparse), self.head_nce(dense)                   # [B, A, d], [B, n, d]
+    b = pseudo_boundary(zs[:, :2].float(), zd.float())                      # [B], no gradient; fp32 under autocast too
+    out = {}
+    if 'ssm' in on: out['ssm'] = shot_scene_matching(zs[:, :2], zd, b, self.temperature)
+    # one switch, as in the public code
+    if 'ssm' in on and self.shotcol: out['shotcol'] = shotcol_nce(zs[:, 2], zd, self.temperature)
+    if 'cgm' in on or 'pp' in on:
+        noise = crn.dropout_noise(B, dense.device)         # the CRN pass's dropout comes first in the random stream
+        shots = []                                          # [B] shot indices whose tokens the losses read
+        if 'cgm' in on: shots += [torch.full_like(b, n // 2), *cgm_pairs(b, n)]
+        if 'pp' in on: shots += [b, pp_other(b, n)]
+        h = crn.tokens(dense, rows=1 + torch.stack(shots, 1), noise=noise)  # [B, k, H]: token j + 1 is shot j
+        if 'cgm' in on: out['cgm'] = group_matching_loss(h[:, 0], h[:, 1], h[:, 2], self.head_cgm)
+        if 'pp' in on: out['pp'] = boundary_prediction_loss(h[:, -2], h[:, -1], self.head_pp)
+    if 'msm' in on:
+        mask = msm_mask(B, n, self.mask_prob, dense.device)                # [B, n]
+        host = dense.device.type == 'cpu' and not torch.compiler.is_compiling()  # a data-dependent shape: no sync here
+        rows = F.pad(mask, (1, 0)) if host else slice(1, None)             # masked shots only ([M, H]), or every shot
+        out['msm'] = masked_shot_modelling(self.head_msm(crn.tokens(dense, mask, rows)), dense, mask)
+    return out
 
 # %% ../../nbs/15_pretext.objectives.ipynb #094cf075
 class ShotLevelObjective(nn.Module):
@@ -224,6 +239,7 @@ class ShotLevelObjective(nn.Module):
         super().__init__()
         self.temperature, self.head_nce = temperature, NCEHead(input_dim)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #926fe932
 class SimCLRObjective(ShotLevelObjective):
     "InfoNCE between two views of each sample (`instance`, `temporal`)."
     def forward(self, views:torch.Tensor, # [B, 2, D] features of the two views
@@ -231,6 +247,7 @@ class SimCLRObjective(ShotLevelObjective):
         z = self.head_nce(views)
         return {'nce': info_nce(z[:, 0], z[:, 1], self.temperature)}
 
+# %% ../../nbs/15_pretext.objectives.ipynb #cecaf7da
 class ShotColObjective(ShotLevelObjective):
     "ShotCoL (SimCLR NN): InfoNCE between the sparse centre anchor and the dense centre shot's nearest dense neighbour."
     def forward(self, sparse:torch.Tensor, # [B, 3, D]: first, last, centre
@@ -247,9 +264,11 @@ def make_objective(method:str, # a key of `METHODS`
                   ) -> nn.Module:
     "The objective module of a pre-training method, as its `Method.objective` and `Method.shotcol_term` say."
     m = get_method(method)
-    if m.objective == 'bassl': return BaSSLObjective(input_dim, hidden, tasks, shotcol=m.shotcol_term, temperature=temperature)
+    if m.objective == 'bassl':
+        return BaSSLObjective(input_dim, hidden, tasks, shotcol=m.shotcol_term, temperature=temperature)
     return {'simclr': SimCLRObjective, 'shotcol': ShotColObjective}[m.objective](input_dim, temperature)
 
+# %% ../../nbs/15_pretext.objectives.ipynb #dce45338
 class PretrainModel(nn.Module):
     "Shot encoder + CRN + objective of one pre-training method; `forward(batch)` returns the loss terms."
     def __init__(self,
