@@ -32,7 +32,8 @@ from .config import Experiment, load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
 from .data.movienet import MovieNetRoot
-from .data.video import DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id, video_ids
+from .data.video import (DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id,
+                              video_ids)
 from .experiments import progress_mode, progress_opt
 from .features import FeatureStore, extract_features
 from .metrics import Predictions
@@ -53,7 +54,7 @@ __all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneMod
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
 class SceneModel:
-    "A fine-tuned scene-boundary model as `segment` runs it: the shot encoder of its features, its CRN + SBD head, and their input sizes."
+    "A fine-tuned model as `segment` runs it: the shot encoder of its features, its CRN + SBD head, their input sizes."
     encoder:ShotEncoder # keyframes -> shot features (`[N, 3, S, S] -> [N, D]`)
     sbd:SceneBoundaryModel # CRN + SBD head: `[B, 2k+1, D]` feature windows -> `[B, 2]` logits
     image_size:int # S, the side of the encoder's centre crop
@@ -67,30 +68,34 @@ class SceneModel:
         return self
 
 # %% ../nbs/33_segment.ipynb #191d0ef8
-_FINETUNED = ("a fine-tuned model: a bassl run folder, its finetune/ folder or checkpoints/last.ckpt, or a public release that "
-              "holds an SBD head. The public model zoo has pre-trained checkpoints only: fine-tune one first (e.g. with "
-              "configs/release-bassl.yaml) and segment with that run, or cut scenes without labels from the pre-trained model with "
-              "--zero-shot pp (a BaSSL pre-training or public pre-trained release), dtw or cosine (any pre-training)")
+_FINETUNED = ("a fine-tuned model: a bassl run folder, its finetune/ folder or checkpoints/last.ckpt, or a public "
+              "release that holds an SBD head. The public model zoo has pre-trained checkpoints only: fine-tune one "
+              "first (e.g. with configs/release-bassl.yaml) and segment with that run, or cut scenes without labels "
+              "from the pre-trained model with --zero-shot pp (a BaSSL pre-training or public pre-trained release), "
+              "dtw or cosine (any pre-training)")
 
 def finetune_checkpoint(model:str|os.PathLike, # a run folder, finetune/ folder or fine-tuning checkpoint
                        ) -> Path:
-    "The fine-tuning checkpoint (`finetune/checkpoints/last.ckpt`) of a run, a stage folder or a checkpoint, via `bassl.runs.resolve`."
+    "The fine-tuning checkpoint (`finetune/checkpoints/last.ckpt`) of a run, stage folder or checkpoint (`resolve`d)."
     a = resolve(model)
     if a.kind == 'run' and (ck := a.run/STAGE_FOLDERS['finetune']/LAST).is_file(): return ck
     if a.kind == 'finetune-checkpoint' and a.checkpoint is not None: return a.checkpoint
-    what = {'run': "a run without finetune/checkpoints/last.ckpt", 'finetune-checkpoint': "a fine-tuning folder without checkpoints/last.ckpt "
-            "(a fine-tuned release is evaluated as it is, with no checkpoint: segment with the release itself)"}.get(a.kind, f"a {a.kind}")
+    what = {'run': "a run without finetune/checkpoints/last.ckpt",
+            'finetune-checkpoint': "a fine-tuning folder without checkpoints/last.ckpt (a fine-tuned release is "
+                                   "evaluated as it is, with no checkpoint: segment with the release itself)"}
+    what = what.get(a.kind, f"a {a.kind}")
     raise DataError(a.path, f"{what}; segment needs {_FINETUNED}")
 
+# %% ../nbs/33_segment.ipynb #2e463d8f
 def _features_folder(task:FinetuneTask, ck:Path) -> Path:
     "The feature store a fine-tuning read: its recorded folder, else the run's features/ (a run moved since)."
     for d in (Path(task.hparams.features), ck.parent.parent.parent/STAGE_FOLDERS['extract']):
         if (d/'encoder.json').is_file(): return d
-    raise DataError(task.hparams.features, "the feature store this fine-tuning read is gone (no encoder.json there nor in the run's "
-                                           "features/): which encoder made its features is unknown")
+    raise DataError(task.hparams.features, "the feature store this fine-tuning read is gone (no encoder.json there "
+                                           "nor in the run's features/): which encoder made its features is unknown")
 
 # %% ../nbs/33_segment.ipynb #eb48b96d
-def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or checkpoint, or a fine-tuned public release
+def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or checkpoint, or a fine-tuned release
                     ) -> SceneModel:
     "The shot encoder, CRN and SBD head of a fine-tuned model, on the CPU in evaluation mode."
     a = resolve(model)
@@ -101,11 +106,12 @@ def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or
         return SceneModel(m.shot_encoder, m, 224, m.crn.num_shots // 2, str(a.checkpoint), str(a.checkpoint)).to('cpu')
     ck = finetune_checkpoint(model)
     try: task = FinetuneTask.load_from_checkpoint(ck, map_location='cpu', weights_only=True)
-    except RuntimeError as e:                                              # weights of one size under the settings of another
+    except RuntimeError as e: # weights of one size under the settings of another
         if 'size mismatch' not in str(e): raise
         sizes = [l.strip().rstrip('.') for l in str(e).splitlines() if 'size mismatch' in l]
-        raise DataError(ck, f"its weights do not fit the model its own settings describe ({sizes[0]}"
-                            f"{f'; and {len(sizes) - 1} more' if len(sizes) > 1 else ''}): not a checkpoint bassl wrote as it is") from None
+        more = f'; and {len(sizes) - 1} more' if len(sizes) > 1 else ''
+        raise DataError(ck, f"its weights do not fit the model its own settings describe ({sizes[0]}{more}): "
+                            "not a checkpoint bassl wrote as it is") from None
     store = _features_folder(task, ck)
     cfg = load_config(store/'config.json') if (store/'config.json').is_file() else task.cfg
     src = read_encoder(store)
@@ -115,7 +121,7 @@ def load_scene_model(model:str|os.PathLike, # a fine-tuning run, stage folder or
 # %% ../nbs/33_segment.ipynb #b63c1012
 @dataclass
 class ZeroShotModel:
-    "A pre-trained model as `segment --zero-shot` runs it: the shot encoder of its features and a label-free boundary score."
+    "A pre-trained model as `segment --zero-shot` runs it: its features' shot encoder and a label-free boundary score."
     encoder:ShotEncoder # keyframes -> shot features (`[N, 3, S, S] -> [N, D]`)
     score:str # a key of `bassl.zeroshot.SCORES`
     pp:PPModel|None # the pre-trained CRN and PP head ('pp' only)
@@ -129,6 +135,7 @@ class ZeroShotModel:
         if self.pp is not None: self.pp.to(device)
         return self
 
+# %% ../nbs/33_segment.ipynb #6c52be86
 def load_zero_shot_model(model:str|os.PathLike, # a pre-training run, stage folder or checkpoint, or a public release
                          score:str, # a key of `bassl.zeroshot.SCORES`
                         ) -> ZeroShotModel:
@@ -138,7 +145,8 @@ def load_zero_shot_model(model:str|os.PathLike, # a pre-training run, stage fold
     pp = load_pp(model) if check_score(score) == 'pp' else None
     return ZeroShotModel(load_encoder(model), score, pp, size, str(a.checkpoint), str(a.checkpoint)).to('cpu')
 
-def load_model(model:SceneModel|ZeroShotModel|str|os.PathLike, # a loaded model, or what `load_scene_model` or `load_zero_shot_model` loads
+# %% ../nbs/33_segment.ipynb #e10ff991
+def load_model(model:SceneModel|ZeroShotModel|str|os.PathLike, # a loaded model, or what the two loaders above load
                zero_shot:str|None=None, # a label-free score (`bassl.zeroshot.SCORES`): load a pre-trained model for it
               ) -> SceneModel|ZeroShotModel:
     "`model` as it is when loaded, else a pre-trained one for `zero_shot`, else a fine-tuned one."
@@ -150,6 +158,7 @@ def default_device() -> str:
     "'cuda' when a GPU is there, else 'cpu'."
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
+# %% ../nbs/33_segment.ipynb #0d746894
 def shot_features(sm:SceneModel, # the model
                   root:str|os.PathLike, # a MovieNet-SSeg root holding the video (and nothing else to extract)
                   vid:str, # the video's id
@@ -163,7 +172,8 @@ def shot_features(sm:SceneModel, # the model
     st.record_encoder(sm.encoder_source)
     extract_features(sm.encoder, root, st, image_size=sm.image_size, anno='pretrain', batch_size=batch_size,
                      device=device or default_device(), progress=False)
-    if vid not in st: raise DataError(MovieNetRoot(root).anno_file('pretrain'), f"no record of {vid}: nothing extracted")
+    if vid not in st:
+        raise DataError(MovieNetRoot(root).anno_file('pretrain'), f"no record of {vid}: nothing extracted")
     return np.asarray(st[vid])
 
 # %% ../nbs/33_segment.ipynb #b8acc5c7
@@ -204,7 +214,9 @@ class Scene:
     end_frame:int # the scene's last frame
     start:float # seconds
     end:float # seconds
-    clip:str='' # the clip holding it, `clips/scene_NNNN.mp4` ('' without `cut`; with 'keyframe', scenes sharing a keyframe share one)
+    # the clip holding it, `clips/scene_NNNN.mp4` ('' without `cut`;
+    # with 'keyframe', scenes sharing a keyframe share one)
+    clip:str=''
 
     @property
     def start_timecode(self) -> str: return timecode(self.start)
@@ -216,6 +228,7 @@ class Scene:
         "The scene as a table row: index, shots, frames, times and timecodes."
         return {**dataclasses.asdict(self), 'start_timecode': self.start_timecode, 'end_timecode': self.end_timecode}
 
+# %% ../nbs/33_segment.ipynb #7228d114
 def scenes_from_probabilities(prob:np.ndarray, # [n-1] P(boundary after shot i)
                               threshold:float, # a boundary where prob > threshold
                               frames:np.ndarray, # [n, 2] each shot's first and last frame
@@ -226,7 +239,8 @@ def scenes_from_probabilities(prob:np.ndarray, # [n-1] P(boundary after shot i)
             for i, (a, b) in enumerate(predicted_scenes(prob, threshold))]
 
 # %% ../nbs/33_segment.ipynb #72595d0a
-SCENE_COLUMNS = ('scene', 'first_shot', 'last_shot', 'start_frame', 'end_frame', 'start', 'end', 'start_timecode', 'end_timecode', 'clip')
+SCENE_COLUMNS = ('scene', 'first_shot', 'last_shot', 'start_frame', 'end_frame', 'start', 'end', 'start_timecode',
+                 'end_timecode', 'clip')
 
 def write_scenes(folder:str|os.PathLike, # the video's output folder
                  scenes:list[Scene], # its scenes
@@ -241,6 +255,7 @@ def write_scenes(folder:str|os.PathLike, # the video's output folder
     w.writerows({**r, 'start': f"{r['start']:.3f}", 'end': f"{r['end']:.3f}"} for r in rows)
     write_text(Path(folder)/'scenes.csv', buf.getvalue())
 
+# %% ../nbs/33_segment.ipynb #7b83421c
 def read_scenes(folder:str|os.PathLike) -> tuple[dict, list[Scene]]:
     "`(meta, scenes)` of a `scenes.json`."
     p = Path(folder)/'scenes.json'
@@ -249,7 +264,8 @@ def read_scenes(folder:str|os.PathLike) -> tuple[dict, list[Scene]]:
     except json.JSONDecodeError as e: raise DataError(p, f"malformed JSON ({e.msg})", e.lineno) from None
     names = [f.name for f in dataclasses.fields(Scene)]
     try: scenes = [Scene(**{k: r[k] for k in names}) for r in d.pop('scenes')]
-    except (KeyError, TypeError) as e: raise DataError(p, f"expected 'scenes': a list of objects with {names} ({e})") from None
+    except (KeyError, TypeError) as e:
+        raise DataError(p, f"expected 'scenes': a list of objects with {names} ({e})") from None
     return d, scenes
 
 # %% ../nbs/33_segment.ipynb #adc2b5a2
@@ -262,23 +278,26 @@ def timeline(prob:np.ndarray, # [n-1] P(boundary after shot i)
     "A plotly figure: P(boundary) (or another score) at each shot's end time, the threshold, and the scenes as bands."
     import plotly.graph_objects as go
     t = times[:-1, 1]                                                      # a boundary after shot i is at shot i's end
+    hover = f'after shot %{{customdata[0]}} (%{{customdata[1]}}): {html.escape(ylabel)} %{{y:.3f}}<extra></extra>'
     fig = go.Figure(go.Scatter(x=t, y=prob, mode='lines+markers', line=dict(color='#333', width=1),
                                marker=dict(size=6, color=boundary_colors(prob, threshold)),
                                customdata=np.stack([np.arange(len(prob)), [timecode(x) for x in t]], -1),
-                               hovertemplate=f'after shot %{{customdata[0]}} (%{{customdata[1]}}): {html.escape(ylabel)} %{{y:.3f}}<extra></extra>'))
+                               hovertemplate=hover))
     for s in scenes:
         fig.add_vrect(x0=s.start, x1=s.end, fillcolor=scene_color(s.scene), opacity=0.18, line_width=0,
                       annotation_text=str(s.scene), annotation_position='top left', annotation_font_size=10)
-    fig.add_hline(y=threshold, line=dict(color='#d62728', dash='dash', width=1.5), annotation_text=f'threshold {threshold:g}',
-                  annotation_position='bottom right')
-    fig.update_layout(title=title, height=320, margin=dict(l=60, r=20, t=50, b=50), plot_bgcolor='white', showlegend=False,
-                      xaxis=dict(title='time (s)', range=[0, float(times[-1, 1])]), yaxis=dict(title=ylabel, range=[0, 1.05]))
+    fig.add_hline(y=threshold, line=dict(color='#d62728', dash='dash', width=1.5),
+                  annotation_text=f'threshold {threshold:g}', annotation_position='bottom right')
+    fig.update_layout(title=title, height=320, margin=dict(l=60, r=20, t=50, b=50), plot_bgcolor='white',
+                      showlegend=False, xaxis=dict(title='time (s)', range=[0, float(times[-1, 1])]),
+                      yaxis=dict(title=ylabel, range=[0, 1.05]))
     return fig
 
 # %% ../nbs/33_segment.ipynb #822e1356
-_CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}.meta{color:#555;font-size:13px}
-.scene{margin:10px 0;padding:6px 10px;border-left:6px solid}.scene h3{font-size:14px;margin:0 0 6px}
-.strip img{height:64px;margin-right:3px}.more{color:#777;font-size:12px}"""
+_CSS = ("body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
+        "h1{font-size:20px}.meta{color:#555;font-size:13px}\n"
+        ".scene{margin:10px 0;padding:6px 10px;border-left:6px solid}.scene h3{font-size:14px;margin:0 0 6px}\n"
+        ".strip img{height:64px;margin-right:3px}.more{color:#777;font-size:12px}")
 
 def report_html(title:str, # the page's heading (the video)
                 meta:str, # a line under it (model, threshold, counts)
@@ -287,11 +306,12 @@ def report_html(title:str, # the page's heading (the video)
                 per_scene:int=12, # thumbnails shown per scene at most (evenly spaced)
                 ylabel:str='P(boundary)', # what the scores are (the timeline's axis)
                ) -> str:
-    "The report page: the timeline, then each scene's times, shots and keyframe strip; no file or network is needed to view it."
-    title, meta = html.escape(title), html.escape(meta)                      # a video's name or a model's path may hold markup
+    "The report page: the timeline, then each scene's times, shots and keyframes; it needs no file or network to view."
+    # a video's name or a model's path may hold markup
+    title, meta = html.escape(title), html.escape(meta)
     fig = timeline(prob, scenes, threshold, times, ylabel=ylabel).to_html(full_html=False, include_plotlyjs=True)
-    parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{_CSS}</style></head><body>',
-             f'<h1>{title}</h1><p class="meta">{meta}</p>', fig]
+    parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{_CSS}</style></head>'
+             '<body>', f'<h1>{title}</h1><p class="meta">{meta}</p>', fig]
     for s in scenes:
         shots = np.arange(s.first_shot, s.last_shot + 1)
         shown = shots[np.unique(np.linspace(0, len(shots) - 1, min(per_scene, len(shots))).round().astype(int))]
@@ -299,7 +319,8 @@ def report_html(title:str, # the page's heading (the video)
         more = f'<span class="more"> ({len(shots) - len(shown)} more shots)</span>' if len(shown) < len(shots) else ''
         which = f'shots {s.first_shot}–{s.last_shot}' if s.last_shot > s.first_shot else f'shot {s.first_shot}'
         parts.append(f'<div class="scene" style="border-color:{scene_color(s.scene)}"><h3>scene {s.scene} · '
-                     f'{s.start_timecode} – {s.end_timecode} ({s.duration:.1f} s) · {which} · frames {s.start_frame}–{s.end_frame}</h3>'
+                     f'{s.start_timecode} – {s.end_timecode} ({s.duration:.1f} s) · {which} · '
+                     f'frames {s.start_frame}–{s.end_frame}</h3>'
                      f'<div class="strip">{imgs}{more}</div></div>')
     return '\n'.join(parts + ['</body></html>'])
 
@@ -308,6 +329,7 @@ CUTS = ('exact', 'keyframe') # how `--cut` writes clips
 
 def _clip_path(folder:Path, s:Scene) -> Path: return folder/f'scene_{s.scene:04d}.mp4'
 
+# %% ../nbs/33_segment.ipynb #369111fc
 def cut_exact(video:str|os.PathLike, # the source video
               scenes:list[Scene], # its scenes (frame numbers as `bassl.data.video.iter_frames` counts them)
               folder:str|os.PathLike, # where to write `scene_NNNN.mp4`
@@ -341,21 +363,24 @@ def cut_exact(video:str|os.PathLike, # the source video
 
 # %% ../nbs/33_segment.ipynb #595a74fb
 def keyframe_times(video:str|os.PathLike) -> np.ndarray:
-    "Presentation times (seconds from the first frame) of the video stream's keyframes, read from the packets without decoding."
+    "Presentation times (seconds from the first frame) of the video's keyframes, read from its packets undecoded."
     with av.open(str(video)) as c:
         vs = c.streams.video[0]
         t0 = (vs.start_time or 0) * vs.time_base
-        return np.array(sorted(float(p.pts * vs.time_base - t0) for p in c.demux(vs) if p.is_keyframe and p.pts is not None))
+        return np.array(sorted(float(p.pts * vs.time_base - t0) for p in c.demux(vs)
+                               if p.is_keyframe and p.pts is not None))
 
+# %% ../nbs/33_segment.ipynb #a16e9104
 def cut_keyframe(video:str|os.PathLike, # the source video
                  scenes:list[Scene], # its scenes (start times in seconds from the first frame)
                  folder:str|os.PathLike, # where to write `scene_NNNN.mp4`
                 ) -> list[Path]:
-    "One stream-copied clip per scene, starting at the last keyframe at or before the scene's start (scenes sharing one get one clip)."
+    "One stream-copied clip per scene from the last keyframe at or before its start (scenes sharing one get one clip)."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     keys = keyframe_times(video)
     snap = [float(keys[max(0, np.searchsorted(keys, s.start + 1e-6) - 1)]) for s in scenes]
-    first = {}                                                             # keyframe time -> the last scene snapped to it
+    # keyframe time -> the last scene snapped to it
+    first = {}
     for s, k in zip(scenes, snap): first[round(k, 6)] = s
     paths = []
     with av.open(str(video)) as c:
@@ -364,7 +389,8 @@ def cut_keyframe(video:str|os.PathLike, # the source video
         t0 = {st.index: (st.start_time or 0) * st.time_base for st in streams}
         for p in c.demux(*streams):
             if p.dts is None or p.pts is None: continue
-            if p.stream.index == vs.index and p.is_keyframe and (s := first.get(round(float(p.pts * vs.time_base - t0[vs.index]), 6))) is not None:
+            key = p.stream.index == vs.index and p.is_keyframe
+            if key and (s := first.get(round(float(p.pts * vs.time_base - t0[vs.index]), 6))) is not None:
                 if out is not None: out.close()
                 paths.append(_clip_path(folder, s))
                 out = av.open(str(paths[-1]), 'w')
@@ -378,6 +404,7 @@ def cut_keyframe(video:str|os.PathLike, # the source video
         if out is not None: out.close()
     return paths
 
+# %% ../nbs/33_segment.ipynb #46d1b406
 def with_clips(scenes:list[Scene], # a video's scenes
                clips:list[Path], # its clips, each named after the last scene it holds (`cut_exact`, `cut_keyframe`)
               ) -> list[Scene]:
@@ -390,7 +417,9 @@ def with_clips(scenes:list[Scene], # a video's scenes
     return out
 
 # %% ../nbs/33_segment.ipynb #2567862a
-SEGMENT_RESULTS = ('scenes.json', 'scenes.csv', 'predictions.csv', 'report.html', 'features', 'root', 'clips/scene_*.mp4')  # what segment writes in <out>/<vid>/
+# what segment writes in <out>/<vid>/
+SEGMENT_RESULTS = ('scenes.json', 'scenes.csv', 'predictions.csv', 'report.html', 'features', 'root',
+                   'clips/scene_*.mp4')
 SEGMENT_LOCK = '.segment.lock' # held in `<out>/<vid>/` while a segment writes there
 
 def shot_spans(record) -> tuple[np.ndarray, np.ndarray]:
@@ -399,29 +428,33 @@ def shot_spans(record) -> tuple[np.ndarray, np.ndarray]:
     times = np.array([[s['start_time'], s['end_time']] for s in record.shots], np.float64).reshape(-1, 2)
     return frames, times
 
+# %% ../nbs/33_segment.ipynb #965babab
 @contextmanager
 def writing(folder:str|os.PathLike):
     "Hold `folder` (created if missing) for one `segment` for the block; a `DataError` when another process holds it."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     with open(folder/SEGMENT_LOCK, 'a') as f:
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError: raise DataError(folder, f"another bassl segment is writing {folder}: wait for it, or choose another --out") from None
+        except BlockingIOError:
+            raise DataError(folder, f"another bassl segment is writing {folder}: "
+                                    "wait for it, or choose another --out") from None
         try: yield folder
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+# %% ../nbs/33_segment.ipynb #f9b09c63
 def foreign_files(folder:str|os.PathLike) -> list[Path]:
-    "What a video's output folder holds that bassl did not write: everything in it when it has no record of a bassl run (`inputs.json`)."
+    "The files in a video's output folder that bassl did not write: all of them without a bassl record (`inputs.json`)."
     folder = Path(folder)
     if not folder.is_dir() or (folder/INPUTS).is_file(): return []
     return sorted(p for p in folder.rglob('*') if p.name != SEGMENT_LOCK and not p.is_dir())
 
+# %% ../nbs/33_segment.ipynb #25427590
 def refuse_foreign(folder:str|os.PathLike):
-    "A `DataError` naming the files in a video's output folder that bassl did not write (it never deletes or overwrites them)."
+    "A `DataError` naming the files in `folder` that bassl did not write (it never deletes or overwrites them)."
     if mine := foreign_files(folder):
         names = ', '.join(str(p.relative_to(folder)) for p in mine[:3]) + (', ...' if len(mine) > 3 else '')
-        raise DataError(folder, f"holds {len(mine)} file(s) bassl did not write ({names}) and no record of a bassl segment: "
-                                "bassl leaves them alone; choose another --out, or move them away")
-
+        raise DataError(folder, f"holds {len(mine)} file(s) bassl did not write ({names}) and no record of a bassl "
+                                "segment: bassl leaves them alone; choose another --out, or move them away")
 
 # %% ../nbs/33_segment.ipynb #b776b652
 @dataclass
@@ -442,22 +475,27 @@ class Segmentation:
     def report(self) -> Path: return self.folder/'report.html'
     @property
     def predictions(self) -> Path: return self.folder/'predictions.csv'
-    def __repr__(self): return (f"Segmentation({self.vid}: {len(self.prob) + 1} shots, {len(self.scenes)} scenes at threshold "
-                                f"{self.threshold:g}, {len(self.clips)} clips, in {self.folder})")
+    def __repr__(self):
+        return (f"Segmentation({self.vid}: {len(self.prob) + 1} shots, {len(self.scenes)} scenes at threshold "
+                f"{self.threshold:g}, {len(self.clips)} clips, in {self.folder})")
 
 # %% ../nbs/33_segment.ipynb #cb2549ee
 def choose_threshold(prob:np.ndarray, # [n-1] a video's scores
                      threshold:float|None=None, # as given (None: chosen)
                      scenes:int|None=None, # the scenes wanted: the N-1 highest scores are boundaries
-                     label_free:bool=False, # the scores come from no labels: by default, an expected `SCENE_SHOTS` shots per scene
+                     # the scores come from no labels: by default, an expected `SCENE_SHOTS` shots per scene
+                     label_free:bool=False,
                     ) -> tuple[float, str]: # (the threshold, how it was chosen)
-    "The threshold of a video's scenes: as given, for a number of scenes, from an expected scene length (label-free scores), else 0.5."
-    if threshold is not None and scenes is not None: raise ValueError(f"give a threshold ({threshold}) or a number of scenes ({scenes}), not both")
+    "The threshold of a video's scenes: as given, for a number of scenes, from an expected scene length, else 0.5."
+    if threshold is not None and scenes is not None:
+        raise ValueError(f"give a threshold ({threshold}) or a number of scenes ({scenes}), not both")
     if threshold is not None:
         if not 0 <= threshold <= 1: raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         return float(threshold), 'as given'
-    if scenes is not None: return label_free_threshold(prob, scenes), f'the {scenes - 1} highest scores, for {scenes} scenes'
-    if label_free: return label_free_threshold(prob), f'the highest scores, for an expected {SCENE_SHOTS} shots per scene'
+    if scenes is not None:
+        return label_free_threshold(prob, scenes), f'the {scenes - 1} highest scores, for {scenes} scenes'
+    if label_free:
+        return label_free_threshold(prob), f'the highest scores, for an expected {SCENE_SHOTS} shots per scene'
     return 0.5, 'the default'
 
 # %% ../nbs/33_segment.ipynb #fe34237b
@@ -465,7 +503,8 @@ def segment_video(video:str|os.PathLike, # a video file
                   model:SceneModel|ZeroShotModel|str|os.PathLike, # a `load_model`, or what it loads
                   out:str|os.PathLike, # output folder: this video's results go to `<out>/<vid>/`
                   vid:str|None=None, # its id (default: from the file name, `bassl.data.video.video_id`)
-                  threshold:float|None=None, # a scene boundary after a shot whose score is above this (None: `choose_threshold`)
+                  # a scene boundary after a shot whose score is above this (None: `choose_threshold`)
+                  threshold:float|None=None,
                   scenes:int|None=None, # instead of a threshold: cut into this many scenes (the N-1 highest scores)
                   zero_shot:str|None=None, # a label-free score (`bassl.zeroshot.SCORES`): `model` is a pre-trained one
                   detector:str=DEFAULT_DETECTOR, # shot detector (`bassl.data.video.detect_shots`)
@@ -474,52 +513,63 @@ def segment_video(video:str|os.PathLike, # a video file
                   progress:bool|str=True, # a bar, 'lines' or nothing (shot detection)
                   overwrite:bool=False, # replace another video's results in `<out>/<vid>/` instead of refusing
                  ) -> Segmentation:
-    "Cut one video into scenes with a fine-tuned model (or without labels) and write its scene table, prediction table, report and clips."
+    "Cut a video into scenes with a fine-tuned model (or without labels); write scenes, predictions, report and clips."
     if cut is not None and cut not in CUTS: raise ValueError(f"cut must be one of {CUTS} or None, got {cut!r}")
     choose_threshold(np.zeros(1), threshold, scenes)                     # a bad choice refused before any work
     t_start = time.monotonic()
     sm = load_model(model, zero_shot)
     video = Path(video)
-    probe(video)                                                           # not a video: refused before anything is written
+    # not a video: refused before anything is written
+    probe(video)
     vid = vid or video_id(video)
     folder = Path(out)/vid
     made = not folder.exists()
     refuse_foreign(folder)                                                 # before anything is written there
-    with writing(folder):                                                  # another segment writing here: refused, nothing touched
+    # another segment writing here: refused, nothing touched
+    with writing(folder):
         try:
             refuse_foreign(folder)
-            return _segment_video(video, sm, folder, vid, threshold, scenes, detector, cut, device, progress, overwrite, t_start)
+            return _segment_video(video, sm, folder, vid, threshold, scenes, detector, cut, device, progress, overwrite,
+                                  t_start)
         except BaseException:
-            if made: shutil.rmtree(folder, ignore_errors=True)            # a refused or failed video leaves no partial folder behind
+            # a refused or failed video leaves no partial folder behind
+            if made: shutil.rmtree(folder, ignore_errors=True)
             raise
 
-def _segment_video(video:Path, sm:SceneModel|ZeroShotModel, folder:Path, vid:str, threshold, scenes, detector, cut, device, progress, overwrite, t_start):
-    claim_folder(folder, {'video': str(video.resolve())}, SEGMENT_RESULTS, overwrite=overwrite, what="another video's results")
+# %% ../nbs/33_segment.ipynb #0a9ec1ec
+def _segment_video(video:Path, sm:SceneModel|ZeroShotModel, folder:Path, vid:str, threshold, scenes, detector, cut,
+                   device, progress, overwrite, t_start):
+    claim_folder(folder, {'video': str(video.resolve())}, SEGMENT_RESULTS, overwrite=overwrite,
+                 what="another video's results")
     rec = add_video(video, folder/'root', vid=vid, detector=detector, progress=progress is True)
     frames, times = shot_spans(rec)
-    if len(frames) < 2: raise DataError(video, f"{len(frames)} shot detected: too short for a window of shots (segment needs at least 2 shots)")
+    if len(frames) < 2: raise DataError(video, f"{len(frames)} shot detected: too short for a window of shots "
+                                               "(segment needs at least 2 shots)")
     feats = shot_features(sm, folder/'root', vid, folder/'features', device)
     free = isinstance(sm, ZeroShotModel)
-    prob = boundary_scores(feats, sm.score, sm.pp, device=device or default_device()) if free else boundary_probabilities(sm, feats, device)
+    prob = (boundary_scores(feats, sm.score, sm.pp, device=device or default_device()) if free
+            else boundary_probabilities(sm, feats, device))
     asked = scenes
     threshold, how = choose_threshold(prob, threshold, scenes, free)
     scenes = scenes_from_probabilities(prob, threshold, frames, times)
     n = len(frames)
     write_predictions(folder, Predictions([vid] * (n - 1), np.arange(n - 1), prob, np.zeros(n - 1, np.int64)))
-    for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()            # the clips of a run before (other files there stay)
+    # the clips of a run before (other files there stay)
+    for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()
     clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
     scenes = with_clips(scenes, clips)
     score = sm.score if free else 'sbd'
     meta = {'video': str(video.resolve()), 'vid': vid, 'model': sm.source, 'threshold': threshold, 'detector': detector,
-            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n, 'cut': cut, 'clips': len(clips),
-            'label_free': free, 'score': score, 'threshold_from': how, 'scenes_asked': asked}
-    what = (f" · label-free scenes (no labels, no fine-tuning): score {score}, {SCORES[score]}; threshold: {how}" if free else
-            f" · threshold: {how}")
+            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n, 'cut': cut,
+            'clips': len(clips), 'label_free': free, 'score': score, 'threshold_from': how, 'scenes_asked': asked}
+    what = (f" · label-free scenes (no labels, no fine-tuning): score {score}, {SCORES[score]}; threshold: {how}"
+            if free else f" · threshold: {how}")
     write_scenes(folder, scenes, meta)
     root = MovieNetRoot(folder/'root')
+    line = (f"{n} shots, {len(scenes)} scenes at threshold {threshold:g} · {timecode(times[-1, 1])} "
+            f"at {rec.fps:.3f} fps · model {sm.source}{what}")
     write_text(folder/'report.html', report_html(
-        video.name, f"{n} shots, {len(scenes)} scenes at threshold {threshold:g} · {timecode(times[-1, 1])} at {rec.fps:.3f} fps · "
-                    f"model {sm.source}{what}", prob, scenes, threshold, times, [root.keyframe(vid, i, 1) for i in range(n)],
+        video.name, line, prob, scenes, threshold, times, [root.keyframe(vid, i, 1) for i in range(n)],
         ylabel=f'{score} score (label-free)' if free else 'P(boundary)'))
     return Segmentation(vid, video, folder, prob, scenes, threshold, clips, time.monotonic() - t_start)
 
@@ -528,7 +578,7 @@ def truth_labels(starts:np.ndarray, # [n] first frame of each detected shot
                  scene_cuts:np.ndarray, # first frame of each true scene but the first
                  tolerance:int=1, # frames between a true scene cut and a detected shot boundary that still match
                 ) -> tuple[np.ndarray, int]: # ([n-1] 0/1 per detected shot boundary, true scene cuts left unmatched)
-    "Scene-boundary labels of the detected shots from the true scene cuts (frames), and how many true cuts no detected cut matches."
+    "Scene-boundary labels of the detected shots from the true scene cuts (frames); how many true cuts none matches."
     cuts = np.asarray(starts)[1:]                                           # [n-1] detected shot boundaries
     label = np.zeros(len(cuts), np.int64)
     missed = 0
@@ -543,29 +593,32 @@ def truth_labels(starts:np.ndarray, # [n] first frame of each detected shot
 def input_videos(videos:list[str|os.PathLike], # video files, and folders to search for them
                  out:str|os.PathLike, # the output folder
                 ) -> tuple[list[Path], list[tuple[Path, str]], list[Path]]: # (videos, missing inputs, videos skipped)
-    "Videos named, and found in folders (`find_videos`), less those found in `out` or in a folder bassl wrote (one holding `inputs.json`)."
+    "Videos named or found in folders (`find_videos`), less those in `out` or in a folder bassl wrote (`inputs.json`)."
     out, found, missing, own = Path(out).resolve(), [], [], []
     for x in map(Path, [videos] if isinstance(videos, (str, os.PathLike)) else videos):
         f, m = find_videos([x]); missing += m
         top = x.resolve()
         for v in f:
-            between = [d for d in v.resolve().parents if d == top or top in d.parents]     # folders from the input's down to the video's
+            # folders from the input's down to the video's
+            between = [d for d in v.resolve().parents if d == top or top in d.parents]
             (own if x.is_dir() and any(d == out or (d/INPUTS).is_file() for d in between) else found).append(v)
     return found, missing, own
 
+# %% ../nbs/33_segment.ipynb #0cb8ee00
 def segment(videos:list[str|os.PathLike], # video files, and folders to search for them
-            model:SceneModel|ZeroShotModel|str|os.PathLike, # a fine-tuned model, or with `zero_shot` a pre-trained one (`load_model`)
+            # a fine-tuned model, or with `zero_shot` a pre-trained one (`load_model`)
+            model:SceneModel|ZeroShotModel|str|os.PathLike,
             out:str|os.PathLike, # output folder: `<out>/<vid>/` per video
             log=print, # where the per-video lines go (None: nowhere)
             zero_shot:str|None=None, # a label-free score (`bassl.zeroshot.SCORES`)
             **kw, # `segment_video`'s options: threshold, scenes, detector, cut, device, progress, overwrite
            ) -> tuple[list[Segmentation], dict[str, str]]:
-    "Segment every video (folders searched with `bassl.data.video.find_videos`); returns the segmentations and `{input: error}` of those skipped."
+    "Segment every video (folders searched by `find_videos`): the segmentations, and `{input: error}` of those skipped."
     log = log or (lambda *a, **k: None)
     found, missing, own = input_videos(videos, out)
     failed = {str(p): why for p, why in missing}
-    if own: log(f"skipped {len(own)} video(s) in bassl's own output folders (such as {own[0].parent}): segment's clips are not inputs",
-                file=sys.stderr)
+    if own: log(f"skipped {len(own)} video(s) in bassl's own output folders (such as {own[0].parent}): "
+                "segment's clips are not inputs", file=sys.stderr)
     for v, e in failed.items(): log(f"skipped {v}: {e}", file=sys.stderr)
     sm = load_model(model, zero_shot)
     done = []
@@ -576,36 +629,46 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
             log(f"skipped {v}: {e}", file=sys.stderr)
             continue
         done.append(s)
-        shared = " (scenes sharing a keyframe share one; --cut exact gives one per scene)" if len(s.clips) < len(s.scenes) and s.clips else ''
+        shared = (" (scenes sharing a keyframe share one; --cut exact gives one per scene)"
+                  if len(s.clips) < len(s.scenes) and s.clips else '')
         clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
         log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
 # %% ../nbs/33_segment.ipynb #531468c2
 def segment_cmd(videos:Param("video files, or folders to search for them", str, nargs='+'),
-                model:Param("fine-tuned model: a bassl run folder, its finetune/ folder or checkpoint, or a public release with an SBD head; "
-                            "with --zero-shot, a pre-trained one: a pre-training run, folder or checkpoint, or a public pre-trained release", str, required=True)=None,
+                model:Param("fine-tuned model: a bassl run folder, its finetune/ folder or checkpoint, or a public "
+                            "release with an SBD head; with --zero-shot, a pre-trained one: a pre-training run, folder "
+                            "or checkpoint, or a public pre-trained release", str, required=True)=None,
                 out:Param("output folder: each video's results go to OUT/<video id>/", Path, required=True)=None,
-                threshold:Param("a scene boundary after a shot whose P(boundary) is above this (default 0.5; with --zero-shot or --scenes, "
-                                "chosen without labels)", float)=None,
-                zero_shot:Param("cut scenes without labels from a pre-trained model: pp (its pseudo-boundary-prediction head), dtw (DTW "
-                                "pseudo-boundaries voted over sliding windows) or cosine (features before vs after)", str, choices=list(SCORES))=None,
-                scenes:Param(f"cut each video into this many scenes (its N-1 highest scores); default with --zero-shot: one scene per "
-                             f"{SCENE_SHOTS} shots", int)=None,
-                detector:Param("shot detector (PySceneDetect's content or adaptive detector, or TransNetV2)", str, choices=list(DETECTORS))=DEFAULT_DETECTOR,
-                cut:Param("also write clips: exact (one per scene, re-encoded, frame-exact) or keyframe (stream copy, fast: each clip starts at the "
-                          "keyframe at or before its scene, so scenes sharing a keyframe share one clip; scenes.csv's clip column says which)",
-                          str, choices=list(CUTS))=None,
+                threshold:Param("a scene boundary after a shot whose P(boundary) is above this (default 0.5; with "
+                                "--zero-shot or --scenes, chosen without labels)", float)=None,
+                zero_shot:Param("cut scenes without labels from a pre-trained model: pp (its "
+                                "pseudo-boundary-prediction head), dtw (DTW pseudo-boundaries voted over sliding "
+                                "windows) or cosine (features before vs after)", str, choices=list(SCORES))=None,
+                scenes:Param("cut each video into this many scenes (its N-1 highest scores); default with "
+                             f"--zero-shot: one scene per {SCENE_SHOTS} shots", int)=None,
+                detector:Param("shot detector (PySceneDetect's content or adaptive detector, or TransNetV2)", str,
+                               choices=list(DETECTORS))=DEFAULT_DETECTOR,
+                cut:Param("also write clips: exact (one per scene, re-encoded, frame-exact) or keyframe (stream copy, "
+                          "fast: each clip starts at the keyframe at or before its scene, so scenes sharing a keyframe "
+                          "share one clip; scenes.csv's clip column says which)", str, choices=list(CUTS))=None,
                 device:str=None, # torch device (default: cuda when there is a GPU, else cpu)
                 overwrite:bool=False, # replace another video's results in OUT/<video id>/ instead of refusing
                 progress:progress_opt=None,
                ) -> int:
-    "Cut videos into scenes with a fine-tuned model, or without labels (--zero-shot): scenes.json/.csv, predictions.csv, report.html (and clips) per video."
-    if threshold is not None and scenes is not None: print("error: --threshold and --scenes both given: choose one", file=sys.stderr); return 2
-    if scenes is not None and scenes < 1: print(f"error: --scenes must be at least 1, got {scenes}", file=sys.stderr); return 2
-    if threshold is not None and not 0 <= threshold <= 1: print(f"error: --threshold must be in [0, 1], got {threshold}", file=sys.stderr); return 2
-    done, failed = segment(videos, model, out, zero_shot=zero_shot, threshold=threshold, scenes=scenes, detector=detector, cut=cut, device=device, overwrite=overwrite,
+    ("Cut videos into scenes with a fine-tuned model, or without labels (--zero-shot): scenes.json/.csv, "
+     "predictions.csv, report.html (and clips) per video.")
+    if threshold is not None and scenes is not None:
+        print("error: --threshold and --scenes both given: choose one", file=sys.stderr); return 2
+    if scenes is not None and scenes < 1:
+        print(f"error: --scenes must be at least 1, got {scenes}", file=sys.stderr); return 2
+    if threshold is not None and not 0 <= threshold <= 1:
+        print(f"error: --threshold must be in [0, 1], got {threshold}", file=sys.stderr); return 2
+    done, failed = segment(videos, model, out, zero_shot=zero_shot, threshold=threshold, scenes=scenes,
+                           detector=detector, cut=cut, device=device, overwrite=overwrite,
                            progress=progress_mode(progress))
-    print(f"{len(done)} of {len(done) + len(failed)} videos segmented into {Path(out)}" + (f"; {len(failed)} skipped:" if failed else ''))
+    skipped = f"; {len(failed)} skipped:" if failed else ''
+    print(f"{len(done)} of {len(done) + len(failed)} videos segmented into {Path(out)}{skipped}")
     for v, e in failed.items(): print(f"  {v}: {e}")
     return 1 if failed else 0
