@@ -16,7 +16,8 @@ from torch import nn
 from .config import Experiment, config_from_dict
 from .core import DataError
 from .methods import CRN_TASKS
-from .models.checkpoint import RELEASE_ARCHIVES, RELEASE_CHECKPOINT, extract_release, load_checkpoint, map_release_keys, read_state_dict
+from .models.checkpoint import (RELEASE_ARCHIVES, RELEASE_CHECKPOINT, extract_release, load_checkpoint,
+    map_release_keys, read_state_dict)
 from .models.crn import CRN
 from .models.encoder import ShotEncoder
 from .models.sbd import SceneBoundaryModel
@@ -61,11 +62,12 @@ def model_for(sd:dict[str, torch.Tensor], config:dict|None=None) -> nn.Module:
                    num_shots=sd['crn.shot_embedding.position_embedding.weight'].shape[0] - 1,
                    heads=_find(config or {}, 'num_attention_heads') or 8)
     if 'head_sbd.weight' in sd:
+        # a model fine-tuned on standardised features carries their statistics
         return SceneBoundaryModel(crn=crn, encoder=arch if any(k.startswith('shot_encoder.') for k in sd) else None,
-                                  standardize='standardize.mean' in sd)  # a model fine-tuned on standardised features carries their statistics
-    if crn is None: return PretrainModel('instance', arch)                 # a shot encoder alone: any shot-level method holds it
+                                  standardize='standardize.mean' in sd)
+    if crn is None: return PretrainModel('instance', arch)                 # a shot encoder alone: any shot-level method
     has = lambda name: any(k.startswith(f'loss.head_{name}.') for k in sd)
-    return PretrainModel('bassl', arch, crn, tasks=('ssm', *(t for t in CRN_TASKS if has(t))))  # SSM has no head of its own
+    return PretrainModel('bassl', arch, crn, tasks=('ssm', *(t for t in CRN_TASKS if has(t))))  # SSM has no head
 
 # %% ../nbs/24a_checkpoint.ipynb #a7c1e031
 REQUIRED = ('shot_encoder.', 'crn.')  # what a checkpoint must hold of the model it loads into (heads may start fresh)
@@ -73,14 +75,16 @@ REQUIRED = ('shot_encoder.', 'crn.')  # what a checkpoint must hold of the model
 def _require(ckpt:Path, own:dict, sd:dict):
     "Refuse a checkpoint that lacks weights the model cannot do without, naming how many and under which prefix."
     if not set(own) & set(sd):
-        raise DataError(ckpt, f"required weights missing: none of the model's {len(own)} weights is in the checkpoint (its keys look "
-                              f"like {next(iter(sd), '')!r}; a BaSSL release has shot_encoder.*, crn.*): not a BaSSL checkpoint")
+        raise DataError(ckpt, f"required weights missing: none of the model's {len(own)} weights is in the checkpoint "
+                              f"(its keys look like {next(iter(sd), '')!r}; a BaSSL release has shot_encoder.*, "
+                              "crn.*): not a BaSSL checkpoint")
     for prefix in REQUIRED:
         need = [k for k in own if k.startswith(prefix)]
         miss = [k for k in need if k not in sd]
-        if miss: raise DataError(ckpt, f"required weights missing: {len(miss)} of {len(need)} under {prefix} (e.g. {miss[0]}); "
-                                       "the checkpoint is not a BaSSL release of this model")
+        if miss: raise DataError(ckpt, f"required weights missing: {len(miss)} of {len(need)} under {prefix} "
+                                       f"(e.g. {miss[0]}); the checkpoint is not a BaSSL release of this model")
 
+# %% ../nbs/24a_checkpoint.ipynb #a579d6f8
 def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, or a `model-v1.ckpt`
                  model:nn.Module|None=None, # model to load into (default: built from the checkpoint)
                  dest:str|os.PathLike|None=None, # where to extract an archive (default: bassl's cache, `release_cache`)
@@ -101,20 +105,23 @@ def load_release(path:str|os.PathLike, # `<name>.tar.gz`, its extracted folder, 
         if k in own and own[k].shape != v.shape:
             raise DataError(ckpt, f"{k}: checkpoint has shape {list(v.shape)}, the model expects {list(own[k].shape)}")
     res = model.load_state_dict(sd, strict=False)
-    return LoadReport(model, config, sorted(set(own) & set(sd)), sorted(res.missing_keys), sorted(res.unexpected_keys), ignored, ckpt)
+    return LoadReport(model, config, sorted(set(own) & set(sd)), sorted(res.missing_keys), sorted(res.unexpected_keys),
+                      ignored, ckpt)
 
 # %% ../nbs/24a_checkpoint.ipynb #a7c1e043
 def pretrain_weights(path:str|os.PathLike, # a bassl pre-training checkpoint
                      prefix:str='model.', # keep the weights under this prefix, without it
                     ) -> tuple[Experiment, dict[str, torch.Tensor]]:
-    "The experiment and the weights of a bassl pre-training checkpoint (`model.` prefix dropped: `shot_encoder.*`, `crn.*`, `loss.*`)."
+    "The experiment and weights of a bassl pre-training checkpoint (`model.` dropped: `shot_encoder.*`, `crn.*`, ...)."
     ck = load_checkpoint(path)  # weights-only; a damaged, foreign or code-carrying file is named
-    if not isinstance(ck, dict) or 'config' not in ck.get('hyper_parameters', {}): raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
-    return config_from_dict(ck['hyper_parameters']['config'], str(path)), {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
+    if not isinstance(ck, dict) or 'config' not in ck.get('hyper_parameters', {}):
+        raise DataError(path, "not a bassl checkpoint (no experiment configuration in its hyper-parameters)")
+    weights = {k[len(prefix):]: v for k, v in ck['state_dict'].items() if k.startswith(prefix)}
+    return config_from_dict(ck['hyper_parameters']['config'], str(path)), weights
 
 # %% ../nbs/24a_checkpoint.ipynb #a7c1e045
 def load_encoder(path:str|os.PathLike) -> ShotEncoder:
-    "The shot encoder of a bassl pre-training (its checkpoint or run folder) or of a public BaSSL release (`.tar.gz`, folder or `model-v1.ckpt`)."
+    "The shot encoder of a bassl pre-training (checkpoint or run folder) or a release (`.tar.gz`, folder, `.ckpt`)."
     a = pretrained(path, 'encoder')
     if a.kind == 'release': return load_release(a.checkpoint).model.shot_encoder
     cfg, sd = pretrain_weights(a.checkpoint, 'model.shot_encoder.')
@@ -124,7 +131,7 @@ def load_encoder(path:str|os.PathLike) -> ShotEncoder:
 
 # %% ../nbs/24a_checkpoint.ipynb #a7c1e047
 def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
-    "The CRN pre-trained with BaSSL's pretext tasks (and the SBD head, for a fine-tuned release) stored in a checkpoint or release."
+    "The CRN pre-trained with BaSSL's pretext tasks (and a fine-tuned release's SBD head) in a checkpoint or release."
     a = pretrained(path, 'CRN')
     if a.kind == 'release':
         model = load_release(a.checkpoint).model
@@ -132,8 +139,8 @@ def pretrained_crn(path:str|os.PathLike) -> tuple[CRN, nn.Linear|None]:
             raise DataError(path, "holds no CRN (a shot-level baseline's release): fine-tune with crn_init='scratch'")
         return model.crn, getattr(model, 'head_sbd', None)
     cfg, sd = pretrain_weights(a.checkpoint, 'model.crn.')
-    if not sd: raise DataError(a.checkpoint, f"pre-training {cfg.pretrain.method!r} trained no CRN (it needs BaSSL with CGM, PP or MSM): "
-                                             "fine-tune with crn_init='scratch'")
+    if not sd: raise DataError(a.checkpoint, f"pre-training {cfg.pretrain.method!r} trained no CRN "
+                                             "(it needs BaSSL with CGM, PP or MSM): fine-tune with crn_init='scratch'")
     crn = CRN(**{**asdict(cfg.pretrain.crn), 'input_dim': sd['shot_embedding.shot_embedding.weight'].shape[1]})
     crn.load_state_dict(sd)
     return crn, None
