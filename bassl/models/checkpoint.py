@@ -10,7 +10,6 @@ import hashlib
 import os
 import pickle
 import re
-import shutil
 import tarfile
 import tempfile
 import zlib
@@ -36,17 +35,20 @@ def release_cache(archive:str|os.PathLike, # `<name>.tar.gz`
     key = hashlib.sha256(f"{archive.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'bassl'/'releases'/f'{name}-{key}'
 
+# %% ../../nbs/16_models.checkpoint.ipynb #d000d9c1
 def _safe_members(archive:Path, tar:tarfile.TarFile, dest:Path) -> list[tarfile.TarInfo]:
     "The members of `tar`, each checked to be a plain file or folder that lands inside `dest`."
     real, members = os.path.realpath(dest), tar.getmembers()
     for m in members:
         if m.issym() or m.islnk(): raise DataError(archive, f"member {m.name!r} is a link; refusing to extract")
-        if not (m.isfile() or m.isdir()): raise DataError(archive, f"member {m.name!r} is not a file or folder; refusing to extract")
+        if not (m.isfile() or m.isdir()):
+            raise DataError(archive, f"member {m.name!r} is not a file or folder; refusing to extract")
         target = os.path.realpath(os.path.join(real, m.name))
         if os.path.isabs(m.name) or os.path.commonpath([real, target]) != real:
             raise DataError(archive, f"member {m.name!r} would extract outside {dest}; refusing to extract")
     return members
 
+# %% ../../nbs/16_models.checkpoint.ipynb #1fbbd388
 def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
                     dest:str|os.PathLike|None=None, # folder to extract into (default: bassl's cache, `release_cache`)
                    ) -> Path:
@@ -58,25 +60,24 @@ def extract_release(archive:str|os.PathLike, # `<name>.tar.gz`
         with tarfile.open(archive) as tar:
             members = _safe_members(archive, tar, dest)
             files = [m for m in members if m.isfile()]
-            for m in files:                                                # what is there already: the same member, or refused
+            for m in files:                                     # what is there already: the same member, or refused
                 p = dest/m.name
                 if p.exists() and (not p.is_file() or p.stat().st_size != m.size):
                     what = f"exists with {p.stat().st_size} bytes" if p.is_file() else "exists and is not a file"
                     raise DataError(p, f"{what}, the archive's {m.name} has {m.size}; refusing to overwrite it "
                                        f"(move it away, or extract elsewhere with dest=)")
             todo = [m for m in files if not (dest/m.name).exists()]
-            if todo:
-                tmp = Path(tempfile.mkdtemp(prefix='.bassl-extract-', dir=dest))  # complete files only ever take their names
-                try:
+            if todo:  # complete files only ever take their names
+                with tempfile.TemporaryDirectory(prefix='.bassl-extract-', dir=dest, ignore_cleanup_errors=True) as tmp:
                     tar.extractall(tmp, members=todo, filter='data')
                     for m in todo:
                         (dest/m.name).parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(tmp/m.name, dest/m.name)
-                finally: shutil.rmtree(tmp, ignore_errors=True)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:   # cut short or not an archive: nothing is renamed into place
+                        os.replace(Path(tmp)/m.name, dest/m.name)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:  # cut short, not an archive: none renamed
         raise DataError(archive, f"truncated or damaged archive ({e}); download it again") from None
     found = sorted({(dest/m.name).parent for m in members if Path(m.name).name == RELEASE_CHECKPOINT})
-    if len(found) != 1: raise DataError(archive, f"expected one <name>/model-v1.ckpt in the archive, found {len(found)}")
+    if len(found) != 1:
+        raise DataError(archive, f"expected one <name>/model-v1.ckpt in the archive, found {len(found)}")
     return found[0]
 
 # %% ../../nbs/16_models.checkpoint.ipynb #7625f0df
@@ -85,21 +86,28 @@ _ZIP, _PICKLE = b'PK\x03\x04', b'\x80'  # how torch.save's zip format, and its l
 def load_checkpoint(path:str|os.PathLike, # a `.ckpt`/`.pt` file written by `torch.save` (Lightning's included)
                     mmap:bool=False, # map tensors from disk instead of reading them (zip files; a legacy file is read)
                    ):
-    "A checkpoint's contents, unpickled weights-only; a missing, damaged, foreign or code-carrying file raises a `DataError` naming it."
+    "A checkpoint's contents, unpickled weights-only; a missing, damaged, foreign or code-carrying file: a `DataError`."
     path = Path(path)
-    if not path.is_file(): raise DataError(path, "missing checkpoint file" if not path.exists() else "not a file (expected a checkpoint)")
+    if not path.is_file():
+        raise DataError(path, "missing checkpoint file" if not path.exists() else "not a file (expected a checkpoint)")
     with open(path, 'rb') as f: head = f.read(4)
-    if not head: raise DataError(path, "empty file (expected a checkpoint written by torch.save); replace it with a complete copy")
+    if not head:
+        raise DataError(path, "empty file (expected a checkpoint written by torch.save); "
+                              "replace it with a complete copy")
     if head != _ZIP and not head.startswith(_PICKLE):
-        raise DataError(path, f"not a checkpoint: it starts with {head!r}, a file written by torch.save starts with {_ZIP!r}")
+        raise DataError(path, f"not a checkpoint: it starts with {head!r}, "
+                              f"a file written by torch.save starts with {_ZIP!r}")
     try: return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap and head == _ZIP)
     except pickle.UnpicklingError as e:
-        why = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l), str(e).splitlines()[0])
-        raise DataError(path, f"needs more than weights-only loading ({why}); refusing to execute pickled code") from None
+        why = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l),
+                   str(e).splitlines()[0])
+        raise DataError(path, f"needs more than weights-only loading ({why}); "
+                              "refusing to execute pickled code") from None
     except (EOFError, RuntimeError, KeyError, ValueError, OSError) as e:
         why = (str(e).splitlines() or [type(e).__name__])[0].split('. ')[0] or type(e).__name__
         raise DataError(path, f"truncated or damaged checkpoint ({why}); replace it with a complete copy") from None
 
+# %% ../../nbs/16_models.checkpoint.ipynb #fd098b62
 def read_state_dict(path:str|os.PathLike) -> dict[str, torch.Tensor]:
     "The `state_dict` of a (Lightning) checkpoint, unpickled weights-only (`load_checkpoint`)."
     ckpt = load_checkpoint(path)
@@ -124,7 +132,7 @@ def map_release_keys(sd:dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor
         prefix, layer, rest = m.groups()
         base = f"{prefix}layers.{layer}."
         if rest.startswith('attention.self.'):
-            part, kind = rest[len('attention.self.'):].split('.', 1)             # query/key/value, weight/bias
+            part, kind = rest[len('attention.self.'):].split('.', 1)  # query/key/value, weight/bias
             qkv.setdefault((base, kind), {})[part] = v; continue
         new = next((rest.replace(b, t, 1) for b, t in _BERT_TO_TORCH.items() if rest.startswith(b)), None)
         out[base + new if new else k] = v
@@ -147,7 +155,8 @@ def to_release_keys(sd:dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         prefix, layer, rest = m.groups()
         base = f"{prefix}layer.{layer}."
         if rest.startswith('self_attn.in_proj_'):
-            for part, t in zip(('query', 'key', 'value'), v.chunk(3)): out[f"{base}attention.self.{part}.{rest.rsplit('_', 1)[1]}"] = t
+            for part, t in zip(('query', 'key', 'value'), v.chunk(3)):
+                out[f"{base}attention.self.{part}.{rest.rsplit('_', 1)[1]}"] = t
             continue
         old = next((b + rest[len(t):] for b, t in _BERT_TO_TORCH.items() if rest.startswith(t)), None)
         if old is None: raise KeyError(f"{k}: no release name for this CRN parameter")
