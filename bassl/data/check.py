@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 from fastcore.meta import delegates
 from PIL import Image
 from tqdm.auto import tqdm
@@ -37,6 +38,7 @@ class Problem:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         return f"{where}: {self.msg}" + (f" (and {self.more} more lines like it)" if self.more else '')
 
+# %% ../../nbs/05_data.check.ipynb #497487bc
 @dataclass
 class CheckReport:
     "Problems found in a dataset root and a summary of what it holds."
@@ -76,36 +78,43 @@ def jpeg_problem(path:str|os.PathLike, deep:bool=False) -> str|None:
     return None
 
 # %% ../../nbs/05_data.check.ipynb #b2e815e8
+def _check_movie(root, report, e, vid2idx, files:list) -> int|None:
+    "Check one movie folder `e` of `240P_frames/`, its keyframes' paths added to `files`; its shot count if complete."
+    if not e.is_dir():
+        report.add(e.path, "unexpected file in 240P_frames/ (expected one folder per movie)"); return None
+    try: check_id(e.name, root.frames_dir, field='movie folder name')
+    except DataError as err: report.add_error(err); return None
+    vid = e.name
+    at = lambda s, k: Path(e.path)/f'shot_{shot_id(s)}_img_{k}.jpg'  # where a problem is, without resolving the file
+    try: root.movie_dir(vid)                              # a symlink out of the root is refused, as training refuses it
+    except DataError as err: report.add_error(err); return None
+    if vid2idx is not None and vid not in vid2idx:
+        report.add(e.path, f"movie {vid} is not in {root.vid2idx_file.name}")
+    shots, other = scan_keyframes(e.path)
+    for name in other: report.add(Path(e.path)/name, "unexpected file (expected shot_NNNN_img_K.jpg)")
+    n = max(shots) + 1 if shots else 0
+    if n == 0: report.add(e.path, "movie folder holds no keyframes"); return None
+    complete = True
+    for s in range(n):
+        for k in range(NUM_KEYFRAMES):
+            if k not in shots.get(s, ()):
+                report.add(at(s, k), f"missing keyframe (movie has shots 0000..{shot_id(n - 1)})"); complete = False
+        for k in sorted(shots.get(s, set()) - set(range(NUM_KEYFRAMES))):
+            report.add(at(s, k), f"unexpected keyframe index {k} (expected 0..{NUM_KEYFRAMES - 1})")
+    for s in sorted(shots):
+        for k in sorted(shots[s]):
+            try: files.append(root.keyframe(vid, s, k))
+            except DataError as err: report.add_error(err)          # a keyframe symlinked out of the root
+    return n if complete else None
+
+# %% ../../nbs/05_data.check.ipynb #f7e04828
 def _check_frames(root, report, vid2idx, deep, workers, progress) -> dict[str, int]:
     "Check `240P_frames/`; returns `{vid: num_shot}` of the movies whose shots are complete."
     num_shot, files = {}, []
     entries = sorted(os.scandir(root.frames_dir), key=lambda e: e.name)
     for e in entries:
         if e.name.startswith('.'): continue
-        if not e.is_dir(): report.add(e.path, "unexpected file in 240P_frames/ (expected one folder per movie)"); continue
-        try: check_id(e.name, root.frames_dir, field='movie folder name')
-        except DataError as err: report.add_error(err); continue
-        vid = e.name
-        at = lambda s, k: Path(e.path)/f'shot_{shot_id(s)}_img_{k}.jpg'      # where a problem is, without resolving the file
-        try: root.movie_dir(vid)                                            # a symlink out of the root is refused, as training refuses it
-        except DataError as err: report.add_error(err); continue
-        if vid2idx is not None and vid not in vid2idx: report.add(e.path, f"movie {vid} is not in {root.vid2idx_file.name}")
-        shots, other = scan_keyframes(e.path)
-        for name in other: report.add(Path(e.path)/name, "unexpected file (expected shot_NNNN_img_K.jpg)")
-        n = max(shots) + 1 if shots else 0
-        if n == 0: report.add(e.path, "movie folder holds no keyframes"); continue
-        complete = True
-        for s in range(n):
-            for k in range(NUM_KEYFRAMES):
-                if k not in shots.get(s, ()):
-                    report.add(at(s, k), f"missing keyframe (movie has shots 0000..{shot_id(n - 1)})"); complete = False
-            for k in sorted(shots.get(s, set()) - set(range(NUM_KEYFRAMES))):
-                report.add(at(s, k), f"unexpected keyframe index {k} (expected 0..{NUM_KEYFRAMES - 1})")
-        if complete: num_shot[vid] = n
-        for s in sorted(shots):
-            for k in sorted(shots[s]):
-                try: files.append(root.keyframe(vid, s, k))
-                except DataError as err: report.add_error(err)          # a keyframe symlinked out of the root
+        if (n := _check_movie(root, report, e, vid2idx, files)) is not None: num_shot[e.name] = n
     bar = tqdm(total=len(files), desc='decoding keyframes' if deep else 'checking keyframes', unit='img',
                disable=not progress, mininterval=.5)
     with ThreadPoolExecutor(workers) as ex:
@@ -126,66 +135,105 @@ class _Grouped:
         else:
             self.seen[k] = Problem(str(path), msg, line); self.report.problems.append(self.seen[k])
 
+# %% ../../nbs/05_data.check.ipynb #04b71185
 _FIELDS = {'video_id': str, 'shot_id': str, 'num_shot': int}
 _LABEL_FIELDS = {'boundary_label': int, 'global_video_id': int, 'invideo_scene_id': int, 'global_scene_id': int}
 
+class _AnnoCheck:
+    "The context of checking one `anno.<name>.ndjson` file, and what it has seen so far."
+    def __init__(self, root, report, name, vid2idx, num_shot, labels, split):
+        self.path, self.g, self.name = root.anno_file(name), _Grouped(report), name
+        self.vid2idx, self.num_shot, self.labels = vid2idx, num_shot, labels
+        self.labelled = name != 'pretrain'
+        self.need = {**_FIELDS, **(_LABEL_FIELDS if self.labelled else {})}
+        self.movies = ((set(split['all']) if name == 'trainvaltest' else set(split[name]))
+                       if self.labelled and split else None)
+        self.seen, self.offsets, self.scenes = defaultdict(set), {}, {}  # scenes: once per movie, not per record
+
+# %% ../../nbs/05_data.check.ipynb #55b4d4b4
+@patch
+def check_shot(self:_AnnoCheck, i:int, rec:dict) -> tuple[str, int]|None:
+    "`(video id, shot)` of record `rec` on line `i`, or None where it is too broken to check further."
+    g, path, n = self.g, self.path, None
+    bad = [f"{k} ({t.__name__})" for k, t in self.need.items()
+           if not isinstance(rec.get(k), t) or isinstance(rec.get(k), bool)]
+    if bad: g.add(path, i, ('fields', tuple(bad)), f"missing or mistyped fields: {', '.join(bad)}"); return None
+    vid = rec['video_id']
+    try: check_id(vid, path, i)
+    except DataError as e: g.report.add_error(e); return None
+    if self.vid2idx is not None and vid not in self.vid2idx:
+        g.add(path, i, ('vid2idx', vid), f"video_id {vid} is not in vid2idx.json"); return None
+    if vid not in self.num_shot:
+        g.add(path, i, ('frames', vid), f"video_id {vid} has no complete frame folder"); return None
+    n = self.num_shot[vid]
+    if rec['num_shot'] != n:
+        g.add(path, i, ('num_shot', vid), f"num_shot of {vid} is {rec['num_shot']}, but {n} shots are on disk")
+    sid = rec['shot_id']
+    if not (sid.isdigit() and len(sid) >= 4 and int(sid) < n):
+        g.add(path, i, ('shot_id', vid), f"shot_id {sid!r} of {vid}: expected a 4-digit id below {n}"); return None
+    s = int(sid)
+    if s in self.seen[vid]: g.add(path, i, ('dup', vid), f"shot {sid} of {vid} appears twice")
+    self.seen[vid].add(s)
+    if self.name in SPLITS and s == n - 1:                          # label318 has a line per shot but the last
+        g.add(path, i, ('last', vid), f"shot {sid} is the last shot of {vid}: "
+              "a split's set labels every shot but the last (no scene "
+              "boundary can follow it, and evaluation counts one shot more than the labelled ones); "
+              "rebuild anno/ with `bassl build-anno`"); return None
+    return vid, s
+
+@patch
+def check_split(self:_AnnoCheck, i:int, vid:str):
+    "A record's movie must be one of the set's split."
+    if self.movies is not None and vid not in self.movies:
+        which = 'the labelled movies' if self.name == 'trainvaltest' else self.name
+        self.g.add(self.path, i, ('split', vid), f"{vid} is not a movie of {which!r} in split318.json")
+
+# %% ../../nbs/05_data.check.ipynb #108bd336
+@patch
+def check_labels(self:_AnnoCheck, i:int, rec:dict, vid:str, s:int):
+    "Check a record's label, video id and scene ids against `label318` and `vid2idx.json`."
+    g, path, sid, labels = self.g, self.path, rec['shot_id'], self.labels
+    if 'boundary_label' in rec and vid in labels:
+        lab, got = labels[vid], rec['boundary_label']
+        want = int(lab[s]) if s < len(lab) else 0
+        if got not in LABELS: g.add(path, i, ('label', vid), f"boundary_label must be 0, 1 or -1, got {got!r}")
+        elif got != want:
+            g.add(path, i, ('label', vid), f"boundary_label of {vid} shot {sid} is {got}, label318 says {want}")
+    if self.labelled and vid in labels:
+        if self.vid2idx is not None and rec['global_video_id'] != self.vid2idx[vid]:
+            g.add(path, i, ('gvid', vid),
+                  f"global_video_id of {vid} is {rec['global_video_id']}, vid2idx.json says {self.vid2idx[vid]}")
+        if vid not in self.scenes: self.scenes[vid] = scene_ids(labels[vid])
+        want = int(self.scenes[vid][s])
+        if rec['invideo_scene_id'] != want:
+            g.add(path, i, ('scene', vid),
+                  f"invideo_scene_id of {vid} shot {sid} is {rec['invideo_scene_id']}, label318 gives {want}")
+        off = rec['global_scene_id'] - rec['invideo_scene_id']
+        if self.offsets.setdefault(vid, off) != off:
+            g.add(path, i, ('gscene', vid), f"global_scene_id of {vid} is not its invideo_scene_id plus one offset")
+
+# %% ../../nbs/05_data.check.ipynb #b24bdaec
 def _check_anno(root, report, name, vid2idx, num_shot, labels, split):
     "Check one `anno.<name>.ndjson` file against the frames, labels and split."
     path = root.anno_file(name)
     if not path.exists(): report.add(path, "missing annotation file (run `bassl build-anno` to rebuild anno/)"); return
-    try: read_utf8(path)                                                      # another encoding: named once, then read as best it can be
+    try: read_utf8(path)                                  # another encoding: named once, then read as best it can be
     except DataError as e: report.add_error(e)
-    g = _Grouped(report)
-    labelled = name != 'pretrain'
-    need = {**_FIELDS, **(_LABEL_FIELDS if labelled else {})}
-    scenes = {}                                                               # once per movie, not per record
-    movies = (set(split['all']) if name == 'trainvaltest' else set(split[name])) if labelled and split else None
-    seen, offsets, count = defaultdict(set), {}, 0
+    c, count = _AnnoCheck(root, report, name, vid2idx, num_shot, labels, split), 0
     for i, rec in iter_ndjson(path):
         if isinstance(rec, DataError): report.add_error(rec); continue
         count += 1
-        bad = [f"{k} ({t.__name__})" for k, t in need.items() if not isinstance(rec.get(k), t) or isinstance(rec.get(k), bool)]
-        if bad: g.add(path, i, ('fields', tuple(bad)), f"missing or mistyped fields: {', '.join(bad)}"); continue
-        vid = rec['video_id']
-        try: check_id(vid, path, i)
-        except DataError as e: report.add_error(e); continue
-        if vid2idx is not None and vid not in vid2idx: g.add(path, i, ('vid2idx', vid), f"video_id {vid} is not in vid2idx.json"); continue
-        if vid not in num_shot: g.add(path, i, ('frames', vid), f"video_id {vid} has no complete frame folder"); continue
-        n = num_shot[vid]
-        if rec['num_shot'] != n: g.add(path, i, ('num_shot', vid), f"num_shot of {vid} is {rec['num_shot']}, but {n} shots are on disk")
-        sid = rec['shot_id']
-        if not (sid.isdigit() and len(sid) >= 4 and int(sid) < n):
-            g.add(path, i, ('shot_id', vid), f"shot_id {sid!r} of {vid}: expected a 4-digit id below {n}"); continue
-        s = int(sid)
-        if s in seen[vid]: g.add(path, i, ('dup', vid), f"shot {sid} of {vid} appears twice")
-        seen[vid].add(s)
-        if name in SPLITS and s == n - 1:                                     # label318 has a line per shot but the last
-            g.add(path, i, ('last', vid), f"shot {sid} is the last shot of {vid}: a split's set labels every shot but the last (no "
-                                          "scene boundary can follow it, and evaluation counts one shot more than the labelled ones); "
-                                          "rebuild anno/ with `bassl build-anno`"); continue
-        if movies is not None and vid not in movies:
-            g.add(path, i, ('split', vid), f"{vid} is not a movie of {'the labelled movies' if name == 'trainvaltest' else name!r} in split318.json")
-        if 'boundary_label' in rec and vid in labels:
-            lab = labels[vid]
-            want = int(lab[s]) if s < len(lab) else 0
-            if rec['boundary_label'] not in LABELS: g.add(path, i, ('label', vid), f"boundary_label must be 0, 1 or -1, got {rec['boundary_label']!r}")
-            elif rec['boundary_label'] != want: g.add(path, i, ('label', vid), f"boundary_label of {vid} shot {sid} is {rec['boundary_label']}, label318 says {want}")
-        if labelled and vid in labels:
-            if vid2idx is not None and rec['global_video_id'] != vid2idx[vid]:
-                g.add(path, i, ('gvid', vid), f"global_video_id of {vid} is {rec['global_video_id']}, vid2idx.json says {vid2idx[vid]}")
-            if vid not in scenes: scenes[vid] = scene_ids(labels[vid])
-            want = int(scenes[vid][s])
-            if rec['invideo_scene_id'] != want: g.add(path, i, ('scene', vid), f"invideo_scene_id of {vid} shot {sid} is {rec['invideo_scene_id']}, label318 gives {want}")
-            off = rec['global_scene_id'] - rec['invideo_scene_id']
-            if offsets.setdefault(vid, off) != off: g.add(path, i, ('gscene', vid), f"global_scene_id of {vid} is not its invideo_scene_id plus one offset")
+        if (shot := c.check_shot(i, rec)) is None: continue
+        c.check_split(i, shot[0]); c.check_labels(i, rec, *shot)
     # coverage: each set holds exactly its shots
-    expect = (num_shot if name == 'pretrain' else {v: num_shot[v] for v in (movies or ()) if v in num_shot})
+    expect = (num_shot if name == 'pretrain' else {v: num_shot[v] for v in (c.movies or ()) if v in num_shot})
     for vid, n in expect.items():
         want = n - 1 if name in SPLITS else n
-        miss = sorted(set(range(want)) - seen.get(vid, set()))
+        miss = sorted(set(range(want)) - c.seen.get(vid, set()))
         if miss: report.add(path, f"{len(miss)} shots of {vid} missing, e.g. shot {shot_id(miss[0])}")
     report.summary[f'records {name}'] = count
 
+# %% ../../nbs/05_data.check.ipynb #b603eccb
 def _read_index(root:MovieNetRoot, report:CheckReport, need_split:bool=True) -> tuple[dict|None, dict|None]:
     "`vid2idx.json` and `split318.json` (None where missing or broken, which `report` records)."
     vid2idx = split = None
@@ -198,6 +246,49 @@ def _read_index(root:MovieNetRoot, report:CheckReport, need_split:bool=True) -> 
     except DataError as e: report.add_error(e)
     return vid2idx, split
 
+# %% ../../nbs/05_data.check.ipynb #ab2da2ad
+def _check_labelled(root, report, vid2idx, split, num_shot) -> dict[str, np.ndarray]:
+    "Check the movies of `split318.json` and the files of `scene318/`; the labels of the movies that have them."
+    labels = {}
+    for k in SPLITS:
+        for vid in split[k]:
+            if vid2idx is not None and vid not in vid2idx:
+                report.add(root.split_file, f"{k} movie {vid} is not in vid2idx.json")
+            try: has_frames = root.movie_dir(vid).is_dir()
+            except DataError: continue                              # a folder symlinked out of the root: reported above
+            if not has_frames: report.add(root.split_file, f"{k} movie {vid} has no frame folder"); continue
+            try: labels[vid] = read_movie_labels(root, vid, num_shot.get(vid))  # the checks build_anno makes
+            except DataError as e: report.add_error(e)
+            if not root.shot_table_file(vid).exists():
+                report.add(root.shot_table_file(vid), f"missing shot table of {k} movie {vid}")
+    for p in sorted(root.label_dir.glob('*.txt')) if root.label_dir.is_dir() else []:
+        if p.stem not in split['all']: report.add(p, f"{p.stem} is not a labelled movie in split318.json")
+    for p in sorted(root.shot_table_dir.glob('*.txt')) if root.shot_table_dir.is_dir() else []:
+        if p.stem in split['all']: continue                         # checked with its labels above
+        if p.stem not in num_shot:
+            report.add(p, f"{p.stem} is neither a labelled movie in split318.json nor a movie of 240P_frames"); continue
+        try: n = len(read_shot_table(p))                  # an unlabelled movie's table (a video's, say): it must match
+        except DataError as e: report.add_error(e); continue
+        if n != num_shot[p.stem]: report.add(p, f"{n} shots, expected {num_shot[p.stem]} (shots on disk)")
+    return labels
+
+# %% ../../nbs/05_data.check.ipynb #79cbe945
+def _root_summary(summary:dict, split, num_shot:dict, labels:dict) -> dict:
+    "The report's summary: movies, shots and keyframes, labels, scenes and splits, and the records of each set."
+    lab_all = list(labels.values())
+    ones, uncertain = sum(int((l == 1).sum()) for l in lab_all), sum(int((l == -1).sum()) for l in lab_all)
+    splits = {f'{k} split': f"{len(split[k])} movie{'s' * (len(split[k]) != 1)}, "
+                            f"{sum(num_shot.get(v, 1) - 1 for v in split[k]):,} labelled shots"
+              for k in SPLITS if split}
+    return {'movies': summary.get('movies', 0), 'shots': sum(num_shot.values()),
+            'keyframes': summary.get('keyframes', 0),
+            'labelled movies': len(split['all']) if split else 0,
+            'unlabelled movies': len(set(num_shot) - set(split['all'] if split else [])),
+            'scenes': sum(int(scene_ids(l)[-1]) + 1 for l in lab_all),
+            'boundaries (1 / -1)': f"{ones:,} / {uncertain:,}",
+            **splits, **{k: v for k, v in summary.items() if k.startswith('records')}}
+
+# %% ../../nbs/05_data.check.ipynb #6119bf53
 def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
                deep:bool=False, # decode every keyframe instead of checking JPEG markers
                workers:int=8, # threads reading keyframes
@@ -210,40 +301,15 @@ def check_root(root:str|os.PathLike|MovieNetRoot, # dataset root
     vid2idx, split = _read_index(root, report)
     if not root.frames_dir.is_dir(): report.add(root.frames_dir, "missing folder of keyframes"); return report
     num_shot = _check_frames(root, report, vid2idx, deep, workers, progress)
-    labels = {}
-    if split:
-        for k in SPLITS:
-            for vid in split[k]:
-                if vid2idx is not None and vid not in vid2idx: report.add(root.split_file, f"{k} movie {vid} is not in vid2idx.json")
-                try: has_frames = root.movie_dir(vid).is_dir()
-                except DataError: continue                                  # a folder symlinked out of the root: reported above
-                if not has_frames: report.add(root.split_file, f"{k} movie {vid} has no frame folder"); continue
-                try: labels[vid] = read_movie_labels(root, vid, num_shot.get(vid))  # the checks build_anno makes
-                except DataError as e: report.add_error(e)
-                if not root.shot_table_file(vid).exists(): report.add(root.shot_table_file(vid), f"missing shot table of {k} movie {vid}")
-        for p in sorted(root.label_dir.glob('*.txt')) if root.label_dir.is_dir() else []:
-            if p.stem not in split['all']: report.add(p, f"{p.stem} is not a labelled movie in split318.json")
-        for p in sorted(root.shot_table_dir.glob('*.txt')) if root.shot_table_dir.is_dir() else []:
-            if p.stem in split['all']: continue                                # checked with its labels above
-            if p.stem not in num_shot: report.add(p, f"{p.stem} is neither a labelled movie in split318.json nor a movie of 240P_frames"); continue
-            try: n = len(read_shot_table(p))                                    # an unlabelled movie's table (a video's, say): it must match
-            except DataError as e: report.add_error(e); continue
-            if n != num_shot[p.stem]: report.add(p, f"{n} shots, expected {num_shot[p.stem]} (shots on disk)")
-    for name in ANNO_SETS: _check_anno(root, report, name, vid2idx, num_shot, labels, split or {k: [] for k in (*SPLITS, 'all')})
-    lab_all = list(labels.values())
-    report.summary = {
-        'movies': report.summary.get('movies', 0), 'shots': sum(num_shot.values()), 'keyframes': report.summary.get('keyframes', 0),
-        'labelled movies': len(split['all']) if split else 0,
-        'unlabelled movies': len(set(num_shot) - set(split['all'] if split else [])),
-        'scenes': sum(int(scene_ids(l)[-1]) + 1 for l in lab_all),
-        'boundaries (1 / -1)': f"{sum(int((l == 1).sum()) for l in lab_all):,} / {sum(int((l == -1).sum()) for l in lab_all):,}",
-        **{f'{k} split': f"{len(split[k])} movie{'s' * (len(split[k]) != 1)}, {sum(num_shot.get(v, 1) - 1 for v in split[k]):,} labelled shots" for k in SPLITS if split},
-        **{k: v for k, v in report.summary.items() if k.startswith('records')}}
+    labels = _check_labelled(root, report, vid2idx, split, num_shot) if split else {}
+    for name in ANNO_SETS:
+        _check_anno(root, report, name, vid2idx, num_shot, labels, split or {k: [] for k in (*SPLITS, 'all')})
+    report.summary = _root_summary(report.summary, split, num_shot, labels)
     return report
 
 # %% ../../nbs/05_data.check.ipynb #d2d870f9
 class _OnDemand(dict):
-    "`{vid: load(vid)}`, loaded when first asked; a movie whose `load` raises a `DataError` (reported once) or returns None is absent."
+    "`{vid: load(vid)}`, loaded when first asked; absent where `load` raises a `DataError` (reported) or returns None."
     def __init__(self, load, report): super().__init__(); self.load, self.report, self.absent = load, report, set()
     def __contains__(self, vid):
         if not dict.__contains__(self, vid) and vid not in self.absent:
@@ -253,15 +319,19 @@ class _OnDemand(dict):
             else: self[vid] = v
         return dict.__contains__(self, vid)
 
+# %% ../../nbs/05_data.check.ipynb #470ee764
 def _labels_with_table(root, vid, num_shot):
     "`read_movie_labels`, and the shot table must exist: Recall@3s and mIoU measure with it."
     labels = read_movie_labels(root, vid, num_shot)
-    if not root.shot_table_file(vid).exists(): raise DataError(root.shot_table_file(vid), f"missing shot table of labelled movie {vid}")
+    if not root.shot_table_file(vid).exists():
+        raise DataError(root.shot_table_file(vid), f"missing shot table of labelled movie {vid}")
     return labels
 
+# %% ../../nbs/05_data.check.ipynb #19857e28
 def check_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
                    name:str, # the annotation set: one of `ANNO_SETS`
-                   labels:bool|None=None, # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                   # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                   labels:bool|None=None,
                   ) -> CheckReport:
     "`check_root`'s rules for one annotation set and what it is built from; no keyframe is opened."
     root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
@@ -271,16 +341,19 @@ def check_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
     if report.problems: return report
     num_shot = _OnDemand(lambda v: count_shots(root, v), report)
     labelled = set(split['all']) if split and labels else set()
-    movie_labels = _OnDemand(lambda v: _labels_with_table(root, v, num_shot[v] if v in num_shot else None) if v in labelled else None, report)
+    movie_labels = _OnDemand(lambda v: _labels_with_table(root, v, num_shot[v] if v in num_shot else None)
+                                       if v in labelled else None, report)
     _check_anno(root, report, name, vid2idx, num_shot, movie_labels, split or {k: [] for k in (*SPLITS, 'all')})
     report.summary = {'movies': len(num_shot), 'shots': sum(num_shot.values())}
     return report
 
+# %% ../../nbs/05_data.check.ipynb #67030310
 def verify_anno_set(root:str|os.PathLike|MovieNetRoot, # dataset root
                     name:str, # the annotation set: one of `ANNO_SETS`
-                    labels:bool|None=None, # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                    # check the labelled movies' label318 files and shot tables (default: unless `name` is 'pretrain')
+                    labels:bool|None=None,
                    ) -> None:
-    "Raise a `DataError` naming the file and line of the first problem `check_anno_set` finds, and how many more there are."
+    "Raise a `DataError` naming the file and line of the first problem `check_anno_set` finds, and how many more."
     rep = check_anno_set(root, name, labels)
     if rep.ok: return
     p, more = rep.problems[0], len(rep.problems) - 1 + sum(q.more for q in rep.problems[1:])
