@@ -27,48 +27,52 @@ def tiny_root(folder:str|os.PathLike, # where to write the dataset root
               movies:int=4, shots:int=24, # a few short movies
               seed:int=0, width:int=64, height:int=48) -> Path:
     "A small synthetic MovieNet-SSeg root at `folder`, written quietly in this process."
-    synthesize(folder, SynthConfig(movies=movies, shots=shots, seed=seed, width=width, height=height), workers=1, progress=False)
+    synthesize(folder, SynthConfig(movies=movies, shots=shots, seed=seed, width=width, height=height), workers=1,
+               progress=False)
     return Path(folder)
 
-
 # %% ../nbs/04a_fixtures.ipynb #9b6b273b
-def release_state_dict(finetuned:bool=False, # encoder + CRN + SBD head (a fine-tuned release) instead of a pre-trained one
+def release_state_dict(finetuned:bool=False, # encoder + CRN + SBD head (a fine-tuned release), not a pre-trained one
                        seed:int=0,
                        encoder:str='resnet50', # 'resnet50' (the release's) or 'resnet18'
                        hidden:int=768, layers:int=2, ffn:int=3072, # CRN sizes
                        shots:int=17, # window length S
                       ) -> dict[str, torch.Tensor]:
-    "A state dict with the public release's key names and shapes, filled with seeded random values (a repeated block: small archives)."
+    "A state dict with the public release's key names and shapes, of seeded random values (a block repeated: small)."
     g = torch.Generator().manual_seed(seed)
-    def r(*s):  # a seeded block of at most 4096 values, repeated: the release's shapes, archives of a few MB instead of 170
+    def r(*s):  # a seeded block of at most 4096 values, repeated: the release's shapes, archives of a few MB, not 170
         n = math.prod(s); block = torch.randn(min(n, 4096), generator=g) * 0.02
         return block.repeat(-(-n // len(block)))[:n].reshape(s)
     net = {'resnet50': resnet50, 'resnet18': resnet18}[encoder]()
     D = net.fc.in_features
     bn_var = lambda k, v: 1 + r(*v.shape).abs() if k.endswith('running_var') else r(*v.shape)
-    sd = {f'shot_encoder.{k}': (bn_var(k, v) if v.is_floating_point() else v) for k, v in net.state_dict().items() if not k.startswith('fc.')}
-    sd |= {'crn.shot_embedding.shot_embedding.weight': r(hidden, D), 'crn.shot_embedding.shot_embedding.bias': r(hidden),
+    sd = {f'shot_encoder.{k}': (bn_var(k, v) if v.is_floating_point() else v)
+          for k, v in net.state_dict().items() if not k.startswith('fc.')}
+    sd |= {'crn.shot_embedding.shot_embedding.weight': r(hidden, D),
+           'crn.shot_embedding.shot_embedding.bias': r(hidden),
            'crn.shot_embedding.position_embedding.weight': r(shots + 1, hidden),
            'crn.shot_embedding.mask_embedding.weight': torch.cat([torch.zeros(1, D), r(1, D)]),
            'crn.shot_embedding.LayerNorm.weight': 1 + r(hidden), 'crn.shot_embedding.LayerNorm.bias': r(hidden),
            'crn.shot_embedding.pos_ids': torch.arange(shots + 1), 'crn.attention_mask': torch.ones(1, 1, 1, shots + 1)}
     for L in range(layers):
         p = f'crn.encoder.layer.{L}.'
-        for n in ('query', 'key', 'value'): sd[p + f'attention.self.{n}.weight'], sd[p + f'attention.self.{n}.bias'] = r(hidden, hidden), r(hidden)
+        for n in ('query', 'key', 'value'):
+            sd[p + f'attention.self.{n}.weight'], sd[p + f'attention.self.{n}.bias'] = r(hidden, hidden), r(hidden)
         sd |= {p + 'attention.output.dense.weight': r(hidden, hidden), p + 'attention.output.dense.bias': r(hidden),
                p + 'attention.output.LayerNorm.weight': 1 + r(hidden), p + 'attention.output.LayerNorm.bias': r(hidden),
                p + 'intermediate.dense.weight': r(ffn, hidden), p + 'intermediate.dense.bias': r(ffn),
                p + 'output.dense.weight': r(hidden, ffn), p + 'output.dense.bias': r(hidden),
                p + 'output.LayerNorm.weight': 1 + r(hidden), p + 'output.LayerNorm.bias': r(hidden)}
     if finetuned: return sd | {'head_sbd.weight': r(2, hidden), 'head_sbd.bias': r(2)}
-    msm_bias = r(D)
+    msm_bias, msm = r(D), 'loss.head_msm.predictions.'
     return sd | {'loss.head_nce.model.0.weight': r(D, D), 'loss.head_nce.model.0.bias': r(D),
                  'loss.head_nce.model.2.weight': r(128, D), 'loss.head_nce.model.2.bias': r(128),
-                 'loss.head_msm.predictions.transform.dense.weight': r(hidden, hidden), 'loss.head_msm.predictions.transform.dense.bias': r(hidden),
-                 'loss.head_msm.predictions.transform.LayerNorm.weight': 1 + r(hidden), 'loss.head_msm.predictions.transform.LayerNorm.bias': r(hidden),
-                 'loss.head_msm.predictions.decoder.weight': r(D, hidden), 'loss.head_msm.predictions.decoder.bias': msm_bias,
-                 'loss.head_msm.predictions.bias': msm_bias,
-                 'loss.head_pp.weight': r(2, hidden), 'loss.head_pp.bias': r(2), 'loss.head_cgm.weight': r(2, 2 * hidden), 'loss.head_cgm.bias': r(2)}
+                 msm + 'transform.dense.weight': r(hidden, hidden), msm + 'transform.dense.bias': r(hidden),
+                 msm + 'transform.LayerNorm.weight': 1 + r(hidden), msm + 'transform.LayerNorm.bias': r(hidden),
+                 msm + 'decoder.weight': r(D, hidden), msm + 'decoder.bias': msm_bias,
+                 msm + 'bias': msm_bias,
+                 'loss.head_pp.weight': r(2, hidden), 'loss.head_pp.bias': r(2),
+                 'loss.head_cgm.weight': r(2, 2 * hidden), 'loss.head_cgm.bias': r(2)}
 
 # %% ../nbs/04a_fixtures.ipynb #a942e2c1
 def pack_release(folder:str|os.PathLike, # where to write `<name>.tar.gz`
@@ -77,12 +81,14 @@ def pack_release(folder:str|os.PathLike, # where to write `<name>.tar.gz`
                  extra:dict|None=None, # more top-level checkpoint entries
                  heads:int=8, # attention heads, recorded in config.json
                 ) -> Path:
-    "Write `<folder>/<name>.tar.gz` holding `<name>/model-v1.ckpt` and `<name>/config.json`, as the public release does."
+    "Write `<folder>/<name>.tar.gz` holding `<name>/model-v1.ckpt` and `<name>/config.json`, as the release does."
     buf = io.BytesIO()
-    torch.save({'epoch': 9, 'global_step': 4890, 'pytorch-lightning_version': '1.3.8', 'state_dict': sd, **(extra or {})}, buf)
+    torch.save({'epoch': 9, 'global_step': 4890, 'pytorch-lightning_version': '1.3.8', 'state_dict': sd,
+                **(extra or {})}, buf)
     archive = Path(folder)/f'{name}.tar.gz'
     config = {'MODEL': {'contextual_relation_network': {'params': {'trn': {'num_attention_heads': heads}}}}}
     with tarfile.open(archive, 'w:gz', compresslevel=1) as tar:
-        for fname, data in ((f'{name}/model-v1.ckpt', buf.getvalue()), (f'{name}/config.json', json.dumps(config).encode())):
+        for fname, data in ((f'{name}/model-v1.ckpt', buf.getvalue()),
+                            (f'{name}/config.json', json.dumps(config).encode())):
             info = tarfile.TarInfo(fname); info.size = len(data); tar.addfile(info, io.BytesIO(data))
     return archive
