@@ -14,8 +14,6 @@ from torch import nn
 __all__ = ['POOLINGS', 'ShotEmbedding', 'take', 'CRN', 'encoder_layer']
 
 # %% ../../nbs/11_models.crn.ipynb #a5ad192c
-POOLINGS = ('center', 'cls', 'avg', 'max')
-
 class ShotEmbedding(nn.Module):
     "Masked-shot replacement, mean [CLS] token, projection, learned positions, LayerNorm and dropout."
     def __init__(self, input_dim:int, hidden:int, num_shots:int, dropout:float):
@@ -29,10 +27,10 @@ class ShotEmbedding(nn.Module):
 
     def forward(self, x:torch.Tensor, # [B, S, D_in] shot features
                 mask:torch.Tensor|None=None, # [B, S] bool, True = masked shot
-                noise:torch.Tensor|None=None, # [B, S+1, H] dropout mask drawn beforehand (`CRN.dropout_noise`); None: draw now
+                noise:torch.Tensor|None=None, # [B, S+1, H] dropout mask drawn before (`CRN.dropout_noise`); None: now
                ) -> torch.Tensor: # [B, S+1, H]
-        h = self.shot_embedding(x)                                            # [B, S, H]; the map is affine, so
-        if mask is not None:                                                  # replacing and averaging after it is the same
+        h = self.shot_embedding(x)                                 # [B, S, H]; the map is affine, so
+        if mask is not None:                                       # replacing and averaging after it is the same
             h = torch.where(mask[..., None], self.shot_embedding(self.mask_embedding.weight[1]), h)
         h = torch.cat([h.mean(1, keepdim=True), h], 1)                        # [B, S+1, H] with the [CLS] token first
         h = self.LayerNorm(h + self.position_embedding(self.pos_ids[:h.shape[1]]))
@@ -49,6 +47,8 @@ def take(t:torch.Tensor|None, # [B, L, ...]
     return t[torch.arange(len(t), device=t.device)[:, None], rows]
 
 # %% ../../nbs/11_models.crn.ipynb #ab8eda04
+POOLINGS = ('center', 'cls', 'avg', 'max')
+
 class CRN(nn.Module):
     "Contextual relation network over a window of shot features."
     def __init__(self,
@@ -87,24 +87,25 @@ class CRN(nn.Module):
 # %% ../../nbs/11_models.crn.ipynb #6fd6ed0c
 @patch
 def fused(self:CRN, device:torch.device) -> bool:
-    "Whether a pass on `device` runs PyTorch's fused attention and dropout kernels (default: on CUDA) rather than the replay."
+    "Whether a pass on `device` runs PyTorch's fused attention and dropout kernels (default: on CUDA), not the replay."
     return device.type == 'cuda' if self.fused_attention is None else self.fused_attention
 
+# %% ../../nbs/11_models.crn.ipynb #61c5848a
 @patch
 def dropout_noise(self:CRN, B:int, # windows in the batch
                   device=None) -> list[torch.Tensor|None]|None:
-    "Dropout masks (kept: `1/(1-p)`, dropped: 0) of one training pass, drawn as `nn.TransformerEncoder` draws them; None if no dropout."
+    "Dropout masks (kept: `1/(1-p)`, dropped: 0) of a training pass, drawn as `nn.TransformerEncoder` does; None: none."
     if not self.training or self.fused(torch.device(device or 'cpu')): return None
     L, H = self.num_shots + 1, self.hidden
     compiling = torch.compiler.is_compiling()
-    def draw(p, shape, order=None):                                        # at::dropout's mask, in the layer's memory layout
+    def draw(p, shape, order=None):                          # at::dropout's mask, in the layer's memory layout
         if p == 0: return None
         t = torch.ones(shape, device=device) if compiling else torch.empty(shape, device=device)
         t = t if order is None else t.permute(order)
-        return F.dropout(t, p) if compiling else t.bernoulli_(1 - p).div_(1 - p)   # (traced, only dropout keeps that layout)
+        return F.dropout(t, p) if compiling else t.bernoulli_(1 - p).div_(1 - p)  # (traced: dropout keeps the layout)
     noise = [draw(self.shot_embedding.dropout.p, (B, L, H))]                # the embedding
     for layer in self.encoder.layers:
-        noise += [draw(layer.self_attn.dropout, (B, layer.self_attn.num_heads, L, L)),  # attention weights
+        noise += [draw(layer.self_attn.dropout, (B, layer.self_attn.num_heads, L, L)), # attention weights
                   draw(layer.dropout1.p, (L, B, H), (1, 0, 2)),           # attention output, stored sequence-first
                   draw(layer.dropout2.p, (B, L, H))]                       # feed-forward output
     return noise
@@ -112,16 +113,16 @@ def dropout_noise(self:CRN, B:int, # windows in the batch
 # %% ../../nbs/11_models.crn.ipynb #d86dcaae
 def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GELU
                   x:torch.Tensor, # [B, L, H] tokens
-                  noise:list|None=None, # its three dropout masks (attention weights, attention output, feed-forward output)
-                  rows=None, # the rows (`take`) whose output is wanted: attention runs over all, the rest on these only
+                  noise:list|None=None, # its three dropout masks (attention weights and output, feed-forward output)
+                  rows=None, # the rows (`take`) whose output is wanted: attention runs over all, the rest on these
                   fused:bool=False, # scaled-dot-product attention and dropout kernels instead of `noise`
                  ) -> torch.Tensor: # [B, L', H] (or [M, H])
-    "One `nn.TransformerEncoderLayer` in training or eval mode, its per-token work (projection, feed-forward, norms) restricted to `rows`."
+    "One `nn.TransformerEncoderLayer` (training or eval), its per-token work (projection, FFN, norms) only on `rows`."
     att, (B, L, H) = layer.self_attn, x.shape
     nh = att.num_heads
     qkv = F.linear(x, att.in_proj_weight, att.in_proj_bias).view(B, L, 3, nh, H // nh)
-    q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))                  # [B, nh, L, d] each; split before transposing, the
-                                                                          # backward stacks their gradients in qkv's layout: no copy
+    # [B, nh, L, d] each; split before transposing, the backward stacks their gradients in qkv's layout: no copy
+    q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
     p = att.dropout if layer.training else 0.
     if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
     else:
@@ -135,10 +136,11 @@ def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GE
     f = layer.linear2(layer.activation(layer.linear1(x)))               # (the FFN's inner dropout is 0: none drawn)
     return layer.norm2(x + (layer.dropout2(f) if n2 is None else f * n2))
 
+# %% ../../nbs/11_models.crn.ipynb #3ccaa7d5
 @patch
 def tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
            mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
-           rows=None, # output tokens wanted (`take`: a slice, [B, k] positions or [B, S+1] bool); None: all S+1
+           rows=None, # output tokens wanted (`take`: a slice, [B, k] positions or [B, S+1] bool); None: all
            noise:list|None=None, # `dropout_noise(B)` drawn beforehand; None: drawn now (same stream)
           ) -> torch.Tensor: # [B, S+1, H], or the rows asked for
     "The CRN's output tokens at `rows`; the last layer computes only those (its keys and values still see every token)."
@@ -156,7 +158,7 @@ def tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
 def reference_tokens(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
                      mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
                     ) -> torch.Tensor: # [B, S+1, H]
-    "All tokens the textbook way: mask and [CLS] mean in input space, then `nn.TransformerEncoder`'s own forward; for tests and benchmarks."
+    "All tokens the textbook way: mask, [CLS] mean in input space, `nn.TransformerEncoder`'s forward (tests, bench)."
     e = self.shot_embedding
     if mask is not None: x = torch.where(mask[..., None], e.mask_embedding.weight[1], x)
     x = torch.cat([x.mean(1, keepdim=True), x], 1)                           # [B, S+1, D_in]
