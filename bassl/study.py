@@ -22,6 +22,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import torch
 import yaml
+from fastcore.basics import patch
 from fastcore.meta import delegates
 from fastcore.script import Param
 from scipy import stats
@@ -61,33 +62,38 @@ class Row:
         return re.sub(r'[^a-z0-9+]+', '-', self.label.lower()).strip('-')
     @property
     def run_tasks(self) -> str:
-        "The tasks its runs are given: in the paper's order for BaSSL, RunSpec's default for a shot-level method (which reads none)."
+        "The tasks its runs are given: the paper's order for BaSSL, RunSpec's default for a shot-level method."
         if METHODS[self.method].shot_level: return RunSpec.tasks
         return ','.join(check_tasks([t.strip() for t in self.tasks.split(',') if t.strip()], 'tasks'))
     @property
     def pretrain_key(self) -> str:
-        "The folder of the pre-training (and feature store) it shares with the rows of the same method, tasks and encoder."
+        "The pre-training (and feature store) folder it shares with the rows of the same method, tasks and encoder."
         if self.encoder == 'random': return 'random-encoder'
         tasks = '' if self.run_tasks == RunSpec.tasks else '-' + self.run_tasks.replace(',', '-')
         return f"pretrain-{self.method}{tasks}"
 
 # %% ../nbs/35_study.ipynb #17442c4d
-DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, fresh CRN', crn='scratch'), Row('BaSSL, transferred CRN', crn='pretrain'),
-             Row('random init', encoder='random')) # the demo's comparison, its baseline first
-PASSED = ('size', 'epochs', 'max_steps', 'finetune_epochs', 'finetune_lr', 'devices', 'num_nodes', 'launcher', 'config', 'synth') # RunSpec fields every run gets
+# the demo's comparison, its baseline first
+DEMO_ROWS = (Row('SimCLR instance', 'instance'), Row('BaSSL, fresh CRN', crn='scratch'),
+             Row('BaSSL, transferred CRN', crn='pretrain'), Row('random init', encoder='random'))
+# RunSpec fields every run gets
+PASSED = ('size', 'epochs', 'max_steps', 'finetune_epochs', 'finetune_lr', 'devices', 'num_nodes', 'launcher', 'config',
+          'synth')
 _SPEC = {f.name: f for f in dataclasses.fields(RunSpec)}
-def _default(name:str): return field(default_factory=_SPEC[name].default_factory) if name == 'config' else _SPEC[name].default
+def _default(name:str):
+    return field(default_factory=_SPEC[name].default_factory) if name == 'config' else _SPEC[name].default
 
 # %% ../nbs/35_study.ipynb #0c9892e6
 @dataclass
 class Study:
-    "A study over seeds: each row pre-trained per pre-training seed, fine-tuned per fine-tuning seed, compared with a baseline row."
+    "A study over seeds: rows pre-trained per pre-training seed, fine-tuned per fine-tuning seed, against a baseline row."
     name:str='study' # study folder: {runs}/{name}/
     runs:str='runs' # folder of run folders
     root:str=DEFAULT_ROOT # MovieNet-SSeg root
     rows:list=field(default_factory=lambda: list(DEMO_ROWS)) # `Row`s (or their fields as dicts)
     pretrain_seeds:list=field(default_factory=lambda: [0]) # a pre-training (or random encoder) per seed and row
-    finetune_seeds:list=field(default_factory=lambda: [0, 1, 2]) # a fine-tuning per seed, on each pre-training's features
+    # a fine-tuning per seed, on each pre-training's features
+    finetune_seeds:list=field(default_factory=lambda: [0, 1, 2])
     baseline:str='' # the row the paired differences are taken against ('': the first row)
     metric:str='AP' # the score the summary is about (a key of scores.json)
     size:str=_default('size') # RunSpec's fields, passed to every run
@@ -100,7 +106,8 @@ class Study:
     launcher:str=_default('launcher')
     config:dict=_default('config')
     synth:bool=_default('synth')
-    folders:dict=field(default_factory=dict) # row label -> its run folder under the study ('': the study folder); {}: the grid
+    # row label -> its run folder under the study ('': the study folder); {}: the grid
+    folders:dict=field(default_factory=dict)
     title:str='' # one line saying what it compares: its record's heading ('': its name)
 
     def __post_init__(self): _check_study(self)
@@ -110,21 +117,28 @@ class Study:
                   where:str|os.PathLike='the study', # the file it came from, for errors
                  ) -> Study:
         "A study from plain data, every field checked; an error names `where` and the field."
-        if not isinstance(d, dict): raise DataError(where, f"expected a mapping of study fields, got {type(d).__name__}")
+        if not isinstance(d, dict):
+            raise DataError(where, f"expected a mapping of study fields, got {type(d).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        if bad := [k for k in d if k not in names]: raise DataError(where, f"unknown field {bad[0]!r}, expected some of {names}")
+        if bad := [k for k in d if k not in names]:
+            raise DataError(where, f"unknown field {bad[0]!r}, expected some of {names}")
         try: return cls(**d)
         except DataError as e: raise DataError(where, e.msg) from None
 
-    @property
-    def folder(self) -> Path: return Path(self.runs)/self.name
-    @property
-    def baseline_row(self) -> str:
-        "The baseline's label."
-        return self.baseline or self.rows[0].label
-    def declaration(self) -> dict:
-        "The study as plain data (what `from_dict` reads and study.json records)."
-        return asdict(self)
+
+# %% ../nbs/35_study.ipynb #9756c9b6
+@patch(as_prop=True)
+def folder(self:Study) -> Path: return Path(self.runs)/self.name
+
+@patch(as_prop=True)
+def baseline_row(self:Study) -> str:
+    "The baseline's label."
+    return self.baseline or self.rows[0].label
+
+@patch
+def declaration(self:Study) -> dict:
+    "The study as plain data (what `from_dict` reads and study.json records)."
+    return asdict(self)
 
 # %% ../nbs/35_study.ipynb #c6c59f3d
 def _row(r, i:int) -> Row:
@@ -132,10 +146,13 @@ def _row(r, i:int) -> Row:
     if isinstance(r, Row): return r
     names = [f.name for f in dataclasses.fields(Row)]
     if not isinstance(r, dict): raise DataError('the study', f"rows[{i}]: expected a mapping of {names}, got {r!r}")
-    if bad := [k for k in r if k not in names]: raise DataError('the study', f"rows[{i}]: unknown field {bad[0]!r}, expected some of {names}")
-    if 'label' not in r: raise DataError('the study', f"rows[{i}]: no label (every row needs one, as the table shows it)")
+    if bad := [k for k in r if k not in names]:
+        raise DataError('the study', f"rows[{i}]: unknown field {bad[0]!r}, expected some of {names}")
+    if 'label' not in r:
+        raise DataError('the study', f"rows[{i}]: no label (every row needs one, as the table shows it)")
     return Row(**r)
 
+# %% ../nbs/35_study.ipynb #c98c2aef
 def _check_row(r:Row, i:int):
     f = lambda k, msg: DataError('the study', f"rows[{i}].{k}: {msg}")
     for k in ('label', 'method', 'tasks', 'encoder', 'crn'):
@@ -147,48 +164,59 @@ def _check_row(r:Row, i:int):
     try: r.run_tasks
     except ValueError as e: raise f('tasks', str(e).removeprefix('tasks: ')) from None
 
+# %% ../nbs/35_study.ipynb #078b6203
 def _check_seeds(s:Study, k:str):
     seeds = getattr(s, k)
     if not isinstance(seeds, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seeds):
         raise DataError('the study', f"{k}: expected a list of non-negative integers, got {seeds!r}")
     if not seeds: raise DataError('the study', f"{k}: empty, expected at least one seed")
-    if len(set(seeds)) < len(seeds): raise DataError('the study', f"{k}: seed {next(v for v in seeds if seeds.count(v) > 1)} twice in {seeds}")
+    if len(set(seeds)) < len(seeds):
+        raise DataError('the study', f"{k}: seed {next(v for v in seeds if seeds.count(v) > 1)} twice in {seeds}")
 
 # %% ../nbs/35_study.ipynb #59fde283
 def _check_study(s:Study):
     "Check a study's fields, turning rows given as dicts into `Row`s; a `DataError` naming the field."
+    err = lambda msg: DataError('the study', msg)
     for k in ('name', 'title', 'runs', 'root', 'baseline', 'metric'):
-        if not isinstance(getattr(s, k), str): raise DataError('the study', f"{k}: expected a string, got {getattr(s, k)!r}")
-    if not isinstance(s.rows, (list, tuple)) or not s.rows: raise DataError('the study', f"rows: expected a non-empty list of rows, got {s.rows!r}")
+        if not isinstance(getattr(s, k), str): raise err(f"{k}: expected a string, got {getattr(s, k)!r}")
+    if not isinstance(s.rows, (list, tuple)) or not s.rows:
+        raise err(f"rows: expected a non-empty list of rows, got {s.rows!r}")
     s.rows = [_row(r, i) for i, r in enumerate(s.rows)]
-    seen, slugs, keys = {}, {}, {r.pretrain_key for r in s.rows if all(isinstance(getattr(r, k), str) for k in ('method', 'tasks', 'encoder'))
+    seen, slugs, keys = {}, {}, {r.pretrain_key for r in s.rows
+                                 if all(isinstance(getattr(r, k), str) for k in ('method', 'tasks', 'encoder'))
                                  and r.method in METHODS and r.encoder in ENCODERS and _tasks_ok(r)}
     for i, r in enumerate(s.rows):
         _check_row(r, i)
-        if r.label in seen: raise DataError('the study', f"rows[{i}].label: duplicate row label {r.label!r} (rows[{seen[r.label]}] has it)")
-        if r.slug in slugs: raise DataError('the study', f"rows[{i}].label: {r.label!r} and {s.rows[slugs[r.slug]].label!r} (rows[{slugs[r.slug]}]) share the folder name {r.slug!r}")
-        if r.slug in keys: raise DataError('the study', f"rows[{i}].label: its folder name {r.slug!r} is a pre-training's: choose another label")
+        at = f"rows[{i}].label:"
+        if r.label in seen: raise err(f"{at} duplicate row label {r.label!r} (rows[{seen[r.label]}] has it)")
+        if (j := slugs.get(r.slug)) is not None:
+            raise err(f"{at} {r.label!r} and {s.rows[j].label!r} (rows[{j}]) share the folder name {r.slug!r}")
+        if r.slug in keys: raise err(f"{at} its folder name {r.slug!r} is a pre-training's: choose another label")
         seen[r.label], slugs[r.slug] = i, i
     for k in ('pretrain_seeds', 'finetune_seeds'): _check_seeds(s, k)
     if s.folders: _check_folders(s)
-    if s.baseline and s.baseline not in seen: raise DataError('the study', f"baseline: unknown row {s.baseline!r}, expected one of {list(seen)}")
+    if s.baseline and s.baseline not in seen:
+        raise err(f"baseline: unknown row {s.baseline!r}, expected one of {list(seen)}")
     for r in s.rows:  # the settings every run gets, checked as RunSpec checks them (name, sizes, launcher, config)
         try: _specs(s, r, s.pretrain_seeds[0], s.finetune_seeds[0])[1].experiment()
-        except ValueError as e: raise DataError('the study', f"{getattr(e, 'name', 'rows')}: {e} (row {r.label!r})") from None
+        except ValueError as e: raise err(f"{getattr(e, 'name', 'rows')}: {e} (row {r.label!r})") from None
 
+# %% ../nbs/35_study.ipynb #ac966d8b
 def _check_folders(s:Study):
-    "The flat layout's rules: a folder for every row and no other, each its own, one pre-training seed, the first fine-tuning seed's."
+    "The flat layout's rules: a folder per row, each its own, one pre-training seed, the first fine-tuning seed's."
     f = lambda msg: DataError('the study', f"folders: {msg}")
     if not isinstance(s.folders, dict): raise f(f"expected a mapping of row label -> folder, got {s.folders!r}")
     labels = [r.label for r in s.rows]
     if set(s.folders) != set(labels): raise f(f"expected a folder for each row {labels}, got {sorted(s.folders)}")
     names = list(s.folders.values())
     for k, v in s.folders.items():
-        if not isinstance(v, str) or (v and not all(re.fullmatch(r'[A-Za-z0-9_.+-]+', p) and p not in ('.', '..') for p in v.split('/'))):
+        if not isinstance(v, str) or (v and not all(re.fullmatch(r'[A-Za-z0-9_.+-]+', p) and p not in ('.', '..')
+                                                    for p in v.split('/'))):
             raise f(f"{k!r}: {v!r} is not a folder name under the study (letters, digits, '_.+-', '/' between)")
         if names.count(v) > 1: raise f(f"{k!r}: {v!r} is another row's folder as well")
-    if s.pretrain_seeds != s.finetune_seeds[:1]: raise f(f"a flat study has one pre-training seed, its first fine-tuning seed's "
-                                                        f"(they share its run folder): got pretrain_seeds {s.pretrain_seeds}, finetune_seeds {s.finetune_seeds}")
+    if s.pretrain_seeds != s.finetune_seeds[:1]:
+        raise f(f"a flat study has one pre-training seed, its first fine-tuning seed's (they share its run folder): "
+                f"got pretrain_seeds {s.pretrain_seeds}, finetune_seeds {s.finetune_seeds}")
 
 def _tasks_ok(r:Row) -> bool:
     try: r.run_tasks; return True
@@ -204,31 +232,39 @@ class Cell:
     pretrain:RunSpec # pre-training + extraction, shared by the rows of the same `pretrain_key`
     finetune:RunSpec # the fine-tuning on that run's features
 
+# %% ../nbs/35_study.ipynb #a3d7564a
 def _specs(s:Study, r:Row, p:int, f:int) -> tuple[RunSpec, RunSpec]:
-    flat = lambda row: '/'.join(x for x in (s.name, s.folders.get(row.label, '')) if x)  # the flat layout's run of `row`
-    owner = next(o for o in s.rows if o.pretrain_key == r.pretrain_key)               # (the first row of its pre-training)
-    pre = RunSpec(name=flat(owner) if s.folders else f"{s.name}/{r.pretrain_key}/seed{p}", runs=s.runs, root=s.root, method=r.method,
-                  tasks=r.run_tasks, encoder=r.encoder, seed=p, **{k: getattr(s, k) for k in PASSED})
-    name = (flat(r) if f == s.finetune_seeds[0] else f"{flat(r)}/ft{f}") if s.folders else f"{s.name}/{r.slug}/seed{p}/ft{f}"
+    # the flat layout's run of `row`
+    flat = lambda row: '/'.join(x for x in (s.name, s.folders.get(row.label, '')) if x)
+    # (the first row of its pre-training)
+    owner = next(o for o in s.rows if o.pretrain_key == r.pretrain_key)
+    pre = RunSpec(name=flat(owner) if s.folders else f"{s.name}/{r.pretrain_key}/seed{p}", runs=s.runs, root=s.root,
+                  method=r.method, tasks=r.run_tasks, encoder=r.encoder, seed=p, **{k: getattr(s, k) for k in PASSED})
+    name = ((flat(r) if f == s.finetune_seeds[0] else f"{flat(r)}/ft{f}") if s.folders
+            else f"{s.name}/{r.slug}/seed{p}/ft{f}")
     return pre, dataclasses.replace(pre, name=name, features='' if name == pre.name else pre.name, crn=r.crn, seed=f)
 
 def study_cells(study:Study) -> list[Cell]:
     "Every cell of `study` with its runs, in run order: pre-training seed, row, fine-tuning seed."
-    return [Cell(r, p, f, *_specs(study, r, p, f)) for p in study.pretrain_seeds for r in study.rows for f in study.finetune_seeds]
+    return [Cell(r, p, f, *_specs(study, r, p, f))
+            for p in study.pretrain_seeds for r in study.rows for f in study.finetune_seeds]
 
 # %% ../nbs/35_study.ipynb #83121093
-DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'BaSSL, transferred CRN': 'transferred-crn', 'SimCLR instance': 'instance', 'random init': 'random'}
+DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'BaSSL, transferred CRN': 'transferred-crn', 'SimCLR instance': 'instance',
+                'random init': 'random'}
 DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's budget on the CPU preset: see above
              'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 10, 'standardize': True}}}
 
+# %% ../nbs/35_study.ipynb #b8e79a18
 def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in synthetic one)
                runs:str|os.PathLike='runs/demo', # the demo's folder: BaSSL's run, its baselines inside
                seeds:int=3, # fine-tuning seeds per row
               ) -> Study:
-    "The demo: `DEMO_ROWS` with one pre-training and `seeds` fine-tuning seeds at `DEMO_SIZE`, in the kernel, laid out flat in `runs`."
+    "The demo: `DEMO_ROWS`, one pre-training, `seeds` fine-tuning seeds at `DEMO_SIZE`, in the kernel, flat in `runs`."
     runs = Path(runs)
-    return Study(name=runs.name, runs=str(runs.parent), root=str(root), rows=list(DEMO_ROWS), finetune_seeds=list(range(seeds)),
-                 launcher='kernel', folders=dict(DEMO_FOLDERS), **copy.deepcopy(DEMO_SIZE))
+    return Study(name=runs.name, runs=str(runs.parent), root=str(root), rows=list(DEMO_ROWS),
+                 finetune_seeds=list(range(seeds)), launcher='kernel', folders=dict(DEMO_FOLDERS),
+                 **copy.deepcopy(DEMO_SIZE))
 
 # %% ../nbs/35_study.ipynb #f4169449
 def load_study(path:str|os.PathLike, # a YAML or JSON file of `Study` fields (its name defaults to the file's stem)
@@ -239,7 +275,8 @@ def load_study(path:str|os.PathLike, # a YAML or JSON file of `Study` fields (it
     try: d = yaml.safe_load(path.read_text(encoding='utf-8'))  # JSON is YAML
     except yaml.YAMLError as e:
         line = getattr(getattr(e, 'problem_mark', None), 'line', None)
-        raise DataError(path, f"malformed YAML/JSON ({getattr(e, 'problem', None) or e})", None if line is None else line + 1) from None
+        msg = f"malformed YAML/JSON ({getattr(e, 'problem', None) or e})"
+        raise DataError(path, msg, None if line is None else line + 1) from None
     if isinstance(d, dict): d = {'name': path.stem, **d}
     return Study.from_dict(d, path)
 
@@ -252,7 +289,8 @@ def cell_budget(cell:Cell) -> dict:
     d = cell.pretrain.stage_dir('pretrain'); done = read_done(d)
     if not done: raise DataError(d, "no finished pre-training here: run the study first")
     out = done['outputs']
-    b = {k: out[k] for k in ('steps', 'images_encoded')} if 'steps' in out else pretrain_budget(d)  # recorded before budgets were
+    # recorded before budgets were
+    b = {k: out[k] for k in ('steps', 'images_encoded')} if 'steps' in out else pretrain_budget(d)
     return {**b, 'seconds': done['seconds']}
 
 # %% ../nbs/35_study.ipynb #cc598f23
@@ -272,6 +310,7 @@ def yardstick(reps:int=5, # timed repetitions, after one warm-up
         t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
+# %% ../nbs/35_study.ipynb #25b45068
 def _cpu_model() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -279,48 +318,54 @@ def _cpu_model() -> str:
 def machine(reps:int=5, # the yardstick's repetitions (0: no yardstick)
            ) -> dict:
     "What a study ran on: the yardstick's seconds, the CPU model, torch's threads and version, the GPU (or None)."
-    return {'yardstick_s': round(yardstick(reps), 4) if reps else None, 'cpu': _cpu_model(), 'threads': torch.get_num_threads(),
-            'torch': torch.__version__, 'python': platform.python_version(),
+    return {'yardstick_s': round(yardstick(reps), 4) if reps else None, 'cpu': _cpu_model(),
+            'threads': torch.get_num_threads(), 'torch': torch.__version__, 'python': platform.python_version(),
             'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 # %% ../nbs/35_study.ipynb #453edc52
 def planned_images(spec:RunSpec) -> int:
-    "Images the pre-training of `spec` will encode: its steps (the schedule's, or `max_steps`) x global batch x images per sample."
+    "Images the pre-training of `spec` will encode: its steps (or `max_steps`) x global batch x images per sample."
     cfg = spec.experiment()
     steps = cfg.total_steps('pretrain', len(ShotTable.read(MovieNetRoot(spec.root).anno_file('pretrain'))))
-    return (min(steps, spec.max_steps) if spec.max_steps > 0 else steps) * cfg.pretrain.global_batch * images_per_sample(cfg.pretrain.method)
+    steps = min(steps, spec.max_steps) if spec.max_steps > 0 else steps
+    return steps * cfg.pretrain.global_batch * images_per_sample(cfg.pretrain.method)
 
+# %% ../nbs/35_study.ipynb #0bbd65fb
 def _finished(spec:RunSpec, stage:str) -> bool: return bool(read_done(spec.stage_dir(stage)))
 
 def seconds_left(cells:list[Cell], # every cell of the study, in run order
                  records:list[dict], # study.json's records of the cells finished so far (the first len(records) cells)
                 ) -> float|None:
-    "Seconds the unfinished cells should take at the finished stages' rates; None until each kind of stage ahead has a rate."
+    "Seconds the unfinished cells should take at the finished stages' rates; None until every stage ahead has a rate."
     runs = {r['pretrain_run']: r for r in records}.values()           # one record per pre-training run
     trained = [r['budget'] for r in runs if r['budget']['images_encoded']]
     rate = {'finetune': statistics.fmean(r['seconds']['finetune'] for r in records) if records else None,
             'extract': statistics.fmean(r['seconds']['extract'] for r in runs) if runs else None,
-            'image': sum(b['seconds'] for b in trained) / sum(b['images_encoded'] for b in trained) if trained else None}
+            'image': (sum(b['seconds'] for b in trained) / sum(b['images_encoded'] for b in trained)
+                      if trained else None)}
     need, seen = {'finetune': 0, 'extract': 0, 'image': 0}, {r['pretrain_run'] for r in records}
     for c in cells[len(records):]:
         if not _finished(c.finetune, 'finetune'): need['finetune'] += 1
         if c.pretrain.name in seen: continue
         seen.add(c.pretrain.name)
         if not _finished(c.pretrain, 'extract'): need['extract'] += 1
-        if c.pretrain.encoder != 'random' and not _finished(c.pretrain, 'pretrain'): need['image'] += planned_images(c.pretrain)
+        if c.pretrain.encoder != 'random' and not _finished(c.pretrain, 'pretrain'):
+            need['image'] += planned_images(c.pretrain)
     if any(n and rate[k] is None for k, n in need.items()): return None
     return sum(n * rate[k] for k, n in need.items() if n)
 
+# %% ../nbs/35_study.ipynb #ba788ef5
 def duration(s:float) -> str:
     "Seconds as a person says them: '45 s', '3 min 20 s', '1 h 05 min'."
     s = round(s)
-    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s" if s < 3600 else f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s < 60: return f"{s} s"
+    return f"{s // 60} min {s % 60:02d} s" if s < 3600 else f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 # %% ../nbs/35_study.ipynb #3dab7b03
 STUDY_JSON, STUDY_HTML = 'study.json', 'study.html' # in the study folder
 
 def _first_machine(study:Study, reps:int) -> dict:
-    "The machine a resumed `study` recorded before its first run (on the same CPU model), else this one's, measured now."
+    "The machine a resumed `study` recorded at its first run (on the same CPU model), else this one's, measured now."
     try: old = json.loads((study.folder/STUDY_JSON).read_text(encoding='utf-8'))
     except (OSError, ValueError): old = {}
     m = old.get('machine') if isinstance(old, dict) and old.get('study') == study.declaration() else None
@@ -328,28 +373,33 @@ def _first_machine(study:Study, reps:int) -> dict:
 
 def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
     return {'row': c.row.label, 'pretrain_seed': c.pretrain_seed, 'finetune_seed': c.finetune_seed,
-            'pretrain_run': c.pretrain.name, 'finetune_run': c.finetune.name, 'scores': read_scores(c.finetune.stage_dir('finetune')),
+            'pretrain_run': c.pretrain.name, 'finetune_run': c.finetune.name,
+            'scores': read_scores(c.finetune.stage_dir('finetune')),
             'budget': cell_budget(c), 'seconds': {'extract': extract['seconds'], 'finetune': done['seconds']}}
 
+# %% ../nbs/35_study.ipynb #2cf87099
 def run_study(study:Study, # what to run
               progress:bool|str=True, # with launcher 'kernel': a bar, 'lines' or nothing (subprocesses print lines)
               reps:int=5, # the machine's yardstick repetitions (0: none)
              ) -> dict:
     "Run (or reuse) every cell of `study` in order, rewriting study.json after each; returns its final contents."
     cells = study_cells(study)
-    rec = {'study': study.declaration(), 'machine': _first_machine(study, reps), 'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
+    rec = {'study': study.declaration(), 'machine': _first_machine(study, reps),
+           'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
            'cells_total': len(cells), 'updated': None, 'cells': []}
     for i, c in enumerate(cells, 1):
         print(f"== study {study.name}: cell {i}/{len(cells)}: {c.row.label}, pre-training seed {c.pretrain_seed}, "
               f"fine-tuning seed {c.finetune_seed}", flush=True)
         extract = run_stage(c.pretrain, 'extract', progress=progress)  # the pre-training first, when the row has one
-        if rec['chance'] is None: rec['chance'] = boundary_rate(study.root)  # a synthetic root generated by the first stage
+        # a synthetic root generated by the first stage
+        if rec['chance'] is None: rec['chance'] = boundary_rate(study.root)
         done = run_stage(c.finetune, 'finetune', progress=progress)
         rec['cells'].append(_cell_record(c, extract, done))
         rec['updated'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
         write_json(study.folder/STUDY_JSON, rec, indent=1)
         left = seconds_left(cells, rec['cells']) if i < len(cells) else 0.
-        print(f"== study {study.name}: cell {i}/{len(cells)} done: {study.metric} {rec['cells'][-1]['scores'][study.metric]:.2f}"
+        score = rec['cells'][-1]['scores'][study.metric]
+        print(f"== study {study.name}: cell {i}/{len(cells)} done: {study.metric} {score:.2f}"
               + ('' if left is None else f"; about {duration(left)} left" if left else ''), flush=True)
     return rec
 
@@ -372,7 +422,7 @@ def seeds_needed(sd:float, # the standard deviation of the values (e.g. of a pai
                  level:float=0.95, # the interval's coverage
                  most:int=10_000, # give up above this many
                 ) -> int|None:
-    "The fewest units (at least 2) whose `level` Student-t interval, at this `sd`, is at most `half_width` on each side; None above `most`."
+    "Fewest units (>= 2) whose `level` Student-t interval at `sd` is within `half_width` each side; None above `most`."
     if half_width <= 0: raise ValueError(f"half_width must be positive, got {half_width}")
     ok = lambda n: float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) <= half_width
     if not ok(most): return None
@@ -390,7 +440,7 @@ def verdict(row:str, baseline:str, # the two rows' labels
             d:dict, # the paired difference: `mean_interval` of row - baseline
             metric:str='AP', unit:str='fine-tuning seed', # what the values are, and what a unit of them is
            ) -> str:
-    "One line on `row` against `baseline`: the mean difference, its 95 % interval, and ahead, behind or not distinguishable."
+    "One line on `row` against `baseline`: mean difference, 95 % interval, and ahead, behind or not distinguishable."
     head = f"{row} \u2212 {baseline}:"
     if not d['n']: return f"{head} no cells of both yet"
     if d['ci'] is None: return f"{head} {_signed(d['mean'])} {metric} with one {unit}: no interval"
@@ -413,11 +463,32 @@ def _unit_values(cells:list[dict], metric:str, by_pretrain:bool) -> dict:
     if not by_pretrain: return per
     return {p: statistics.fmean(v for (q, _), v in per.items() if q == p) for p in dict.fromkeys(q for q, _ in per)}
 
+# %% ../nbs/35_study.ipynb #dd1e18b0
+def _row_summary(label:str, cells:list[dict], metric:str, by_pretrain:bool) -> dict:
+    "A row's `mean_interval` over its units, its cells' values and its mean budget."
+    units = _unit_values(cells, metric, by_pretrain)
+    runs = {c['pretrain_run']: c['budget'] for c in cells}.values()  # one budget per pre-training, not per cell
+    budget = {k: statistics.fmean(b[k] for b in runs) if runs else None for k in NO_BUDGET}
+    values = [{'pretrain_seed': c['pretrain_seed'], 'finetune_seed': c['finetune_seed'], 'value': c['scores'][metric]}
+              for c in cells]
+    return {'label': label, **mean_interval(list(units.values())), 'units': list(units), 'values': list(units.values()),
+            'cells': values, 'budget': budget}
+
+def _difference(label:str, baseline:str, cells:dict, metric:str, by_pretrain:bool, unit:str) -> dict:
+    "The paired difference of a row and the baseline, per unit, with its `mean_interval` and verdict."
+    a, b = _unit_values(cells[label], metric, False), _unit_values(cells[baseline], metric, False)
+    pairs = {k: a[k] - b[k] for k in a if k in b}  # paired by (pre-training seed, fine-tuning seed)
+    per = ({p: statistics.fmean(v for (q, _), v in pairs.items() if q == p) for p in dict.fromkeys(q for q, _ in pairs)}
+           if by_pretrain else pairs)
+    d = {'row': label, 'baseline': baseline, **mean_interval(list(per.values())), 'units': list(per),
+         'values': list(per.values())}
+    return {**d, 'verdict': verdict(label, baseline, d, metric, unit)}
+
 # %% ../nbs/35_study.ipynb #90a5ce57
 def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or the study folder
               baseline:str|None=None, # the row differences are taken against (default: the study's baseline)
              ) -> dict:
-    "Per row n, mean, sd, 95 % interval, the values and the budget; paired differences against the baseline, each with a verdict."
+    "Per row n, mean, sd, 95 % interval, values and budget; paired differences against the baseline, with verdicts."
     rec, where = _read_study(study)
     decl, metric = rec['study'], rec['study']['metric']
     by_pretrain = len(decl['pretrain_seeds']) >= 2
@@ -426,27 +497,17 @@ def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or 
     baseline = baseline or decl['baseline'] or labels[0]
     if baseline not in labels: raise ParameterError('baseline', baseline, f"one of the study's rows {labels}")
     for c in rec['cells']:
-        if metric not in c['scores']: raise DataError(where, f"cell {c['finetune_run']} has no {metric!r} score (it has {sorted(c['scores'])})")
+        if metric not in c['scores']:
+            raise DataError(where, f"cell {c['finetune_run']} has no {metric!r} score (it has {sorted(c['scores'])})")
     cells = {l: [c for c in rec['cells'] if c['row'] == l] for l in labels}
-    rows, units = [], {l: _unit_values(cells[l], metric, by_pretrain) for l in labels}
-    for l in labels:
-        runs = {c['pretrain_run']: c['budget'] for c in cells[l]}.values()  # one budget per pre-training, not per cell
-        budget = {k: statistics.fmean(b[k] for b in runs) if runs else None for k in NO_BUDGET}
-        rows.append({'label': l, **mean_interval(list(units[l].values())), 'units': list(units[l]), 'values': list(units[l].values()),
-                     'cells': [{'pretrain_seed': c['pretrain_seed'], 'finetune_seed': c['finetune_seed'], 'value': c['scores'][metric]} for c in cells[l]],
-                     'budget': budget})
-    diffs = []
-    for l in labels:
-        if l == baseline: continue
-        a, b = _unit_values(cells[l], metric, False), _unit_values(cells[baseline], metric, False)
-        pairs = {k: a[k] - b[k] for k in a if k in b}  # paired by (pre-training seed, fine-tuning seed)
-        per = {p: statistics.fmean(v for (q, _), v in pairs.items() if q == p) for p in dict.fromkeys(q for q, _ in pairs)} if by_pretrain else pairs
-        d = {'row': l, 'baseline': baseline, **mean_interval(list(per.values())), 'units': list(per), 'values': list(per.values())}
-        diffs.append({**d, 'verdict': verdict(l, baseline, d, metric, unit)})
-    note = ("each value is a pre-training seed's mean over its fine-tuning seeds; intervals cover pre-training and fine-tuning variance"
-            if by_pretrain else "one pre-training seed: each value is a fine-tuning seed, and intervals cover fine-tuning variance only")
-    return {'name': decl['name'], 'metric': metric, 'chance': rec.get('chance'), 'baseline': baseline, 'unit': unit, 'note': note,
-            'cells': f"{len(rec['cells'])}/{rec.get('cells_total', len(rec['cells']))}", 'machine': rec.get('machine'),
+    rows = [_row_summary(l, cells[l], metric, by_pretrain) for l in labels]
+    diffs = [_difference(l, baseline, cells, metric, by_pretrain, unit) for l in labels if l != baseline]
+    note = ("each value is a pre-training seed's mean over its fine-tuning seeds; intervals cover pre-training and "
+            "fine-tuning variance" if by_pretrain else
+            "one pre-training seed: each value is a fine-tuning seed, and intervals cover fine-tuning variance only")
+    return {'name': decl['name'], 'metric': metric, 'chance': rec.get('chance'), 'baseline': baseline, 'unit': unit,
+            'note': note, 'cells': f"{len(rec['cells'])}/{rec.get('cells_total', len(rec['cells']))}",
+            'machine': rec.get('machine'),
             'seeds': {k: decl[k] for k in ('pretrain_seeds', 'finetune_seeds')}, 'rows': rows, 'differences': diffs}
 
 # %% ../nbs/35_study.ipynb #54618d61
@@ -455,34 +516,43 @@ def _md(s:str) -> str: return s.replace('|', '\\|')
 def _table_cells(summary:dict) -> tuple[list[str], list[list[str]]]:
     "The table's header and rows as text, shared by the markdown table and the page."
     m = summary['metric']
-    head = ['row', f'{m} (mean ± sd)', '95 % CI', 'n', f"{summary['unit']} values", 'pre-training steps', 'images encoded', 'minutes']
+    head = ['row', f'{m} (mean ± sd)', '95 % CI', 'n', f"{summary['unit']} values", 'pre-training steps',
+            'images encoded', 'minutes']
     rows = []
     for r in summary['rows']:
         b = r['budget']
-        rows.append([r['label'], '' if r['mean'] is None else f"{r['mean']:.2f}" + ('' if r['sd'] is None else f" ± {r['sd']:.2f}"),
-                     '' if r['ci'] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]", str(r['n']), ', '.join(f"{v:.2f}" for v in r['values']),
-                     *(('', '', '') if b['steps'] is None else (f"{b['steps']:,.0f}", f"{b['images_encoded']:,.0f}", f"{b['seconds'] / 60:.1f}"))])
+        mean = '' if r['mean'] is None else f"{r['mean']:.2f}" + ('' if r['sd'] is None else f" ± {r['sd']:.2f}")
+        ci = '' if r['ci'] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+        budget = (('', '', '') if b['steps'] is None else
+                  (f"{b['steps']:,.0f}", f"{b['images_encoded']:,.0f}", f"{b['seconds'] / 60:.1f}"))
+        rows.append([r['label'], mean, ci, str(r['n']), ', '.join(f"{v:.2f}" for v in r['values']), *budget])
     return head, rows
 
+# %% ../nbs/35_study.ipynb #6a433ca3
 def _notes(summary:dict) -> list[str]:
     "The lines under the table: the chance level and the statistical unit."
-    out = [] if summary['chance'] is None else [f"chance: {summary['metric']} {summary['chance']:.2f} (the share of the scored shots that end a scene)"]
+    out = [] if summary['chance'] is None else [
+        f"chance: {summary['metric']} {summary['chance']:.2f} (the share of the scored shots that end a scene)"]
     out.append(f"unit: the {summary['unit']} ({summary['note']}); {summary['cells']} cells")
-    if s := summary.get('seeds'): out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
+    if s := summary.get('seeds'):
+        out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
     if m := summary.get('machine'):
         y = '' if m.get('yardstick_s') is None else f"yardstick {m['yardstick_s']:.2f} s (bench/yardstick.py), "
-        out.append(f"measured on: {y}{m['cpu']}, {m['threads']} threads" + (f", GPU {m['gpu']}" if m.get('gpu') else '') + f", torch {m['torch']}")
+        gpu = f", GPU {m['gpu']}" if m.get('gpu') else ''
+        out.append(f"measured on: {y}{m['cpu']}, {m['threads']} threads{gpu}, torch {m['torch']}")
     return out
 
 def _seeds(v:list[int]) -> str:
     "Seeds as '0-4' when consecutive, else '0, 2, 7'."
     return f"{v[0]}-{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ', '.join(map(str, v))
 
+# %% ../nbs/35_study.ipynb #eed22ffb
 def study_table(summary:dict, # what `summarize` returns
                ) -> str:
     "The summary as a markdown table, then the chance level, the statistical unit and the verdicts."
     head, rows = _table_cells(summary)
-    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(_md(c) for c in r) + ' |' for r in rows]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += ['| ' + ' | '.join(_md(c) for c in r) + ' |' for r in rows]
     return '\n'.join(lines + [''] + _notes(summary) + [''] + [f"- {_md(d['verdict'])}" for d in summary['differences']])
 
 # %% ../nbs/35_study.ipynb #e2b714e9
@@ -492,15 +562,17 @@ def study_figure(summary:dict, # what `summarize` returns
     fig, m = go.Figure(), summary['metric']
     x = [html.escape(r['label']) for r in summary['rows']]  # plotly reads labels as HTML
     for label, r in zip(x, summary['rows']):
-        fig.add_trace(go.Scatter(x=[label] * len(r['cells']), y=[c['value'] for c in r['cells']], mode='markers', name=label, opacity=0.6,
-                                 text=[f"pre-training seed {c['pretrain_seed']}, fine-tuning seed {c['finetune_seed']}" for c in r['cells']]))
-    lo = [r['mean'] - r['ci'][0] if r['ci'] else 0 for r in summary['rows']]; hi = [r['ci'][1] - r['mean'] if r['ci'] else 0 for r in summary['rows']]
+        text = [f"pre-training seed {c['pretrain_seed']}, fine-tuning seed {c['finetune_seed']}" for c in r['cells']]
+        fig.add_trace(go.Scatter(x=[label] * len(r['cells']), y=[c['value'] for c in r['cells']], mode='markers',
+                                 name=label, opacity=0.6, text=text))
+    lo = [r['mean'] - r['ci'][0] if r['ci'] else 0 for r in summary['rows']]
+    hi = [r['ci'][1] - r['mean'] if r['ci'] else 0 for r in summary['rows']]
     fig.add_trace(go.Scatter(x=x, y=[r['mean'] for r in summary['rows']], mode='markers', name='mean, 95 % CI',
                              marker={'symbol': 'line-ew-open', 'size': 28, 'line': {'width': 3}, 'color': 'black'},
                              error_y={'type': 'data', 'symmetric': False, 'array': hi, 'arrayminus': lo, 'width': 10}))
     if summary['chance'] is not None: fig.add_hline(y=summary['chance'], line_dash='dot', annotation_text='chance')
-    fig.update_layout(title={'text': f"{html.escape(summary['name'])}: {m} per {summary['unit']}", 'x': 0.01}, yaxis_title=f'{m} (x100)',
-                      template='plotly_white', height=450, showlegend=False)
+    fig.update_layout(title={'text': f"{html.escape(summary['name'])}: {m} per {summary['unit']}", 'x': 0.01},
+                      yaxis_title=f'{m} (x100)', template='plotly_white', height=450, showlegend=False)
     return fig
 
 # %% ../nbs/35_study.ipynb #50956c01
@@ -508,7 +580,7 @@ def save_study_html(summary:dict, # what `summarize` returns
                     folder:str|os.PathLike, # the study folder: the page goes to `study.html` there
                     fig:go.Figure|None=None, # the figure (default: `study_figure(summary)`)
                    ) -> Path:
-    "Write the table, the verdicts and the figure as one self-contained `study.html` (plotly.js inlined: it opens offline)."
+    "Write the table, verdicts and figure as one self-contained `study.html` (plotly.js inlined: it opens offline)."
     e = html.escape
     head, rows = _table_cells(summary)
     table = ('<table><thead><tr>' + ''.join(f'<th>{e(h)}</th>' for h in head) + '</tr></thead><tbody>'
@@ -516,30 +588,35 @@ def save_study_html(summary:dict, # what `summarize` returns
     body = (f"<h1>Study {e(summary['name'])}</h1>{table}" + ''.join(f'<p>{e(n)}</p>' for n in _notes(summary))
             + '<ul>' + ''.join(f"<li>{e(d['verdict'])}</li>" for d in summary['differences']) + '</ul>'
             + (fig or study_figure(summary)).to_html(full_html=False, include_plotlyjs=True))
-    style = 'body{font-family:sans-serif;margin:2em} td,th{padding:4px 10px;text-align:right} td:first-child,th:first-child{text-align:left}'
+    style = ('body{font-family:sans-serif;margin:2em} td,th{padding:4px 10px;text-align:right} '
+             'td:first-child,th:first-child{text-align:left}')
     path = Path(folder)/STUDY_HTML
-    write_text(path, f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(summary["name"])}</title><style>{style}</style></head>'
-                     f'<body>{body}</body></html>\n')
+    write_text(path, f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(summary["name"])}</title>'
+                     f'<style>{style}</style></head><body>{body}</body></html>\n')
     return path
 
 # %% ../nbs/35_study.ipynb #97f64a0a
-RESULTS = Path(importlib.util.find_spec('bassl').origin).parents[1]/'results' # the project's committed study records (beside bassl/, from anywhere)
-FRONT_PAGE = 'study-published' # the record README shows (configs/study-published.yaml's); the results page shows every one
+# the project's committed study records (beside bassl/, from anywhere)
+RESULTS = Path(importlib.util.find_spec('bassl').origin).parents[1]/'results'
+# the record README shows (configs/study-published.yaml's); the results page shows every one
+FRONT_PAGE = 'study-published'
 
 def results_records(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
                    ) -> list[Path]:
     "The study records in `folder`, by file name."
     return sorted(Path(folder or RESULTS).glob('*.json'))
 
+# %% ../nbs/35_study.ipynb #3839eca4
 def results_markdown(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
                      names:list[str]|None=None, # only these records, by file stem (default: every one)
                     ) -> str:
-    "Every record in `folder` (or those `names`) as a heading (its study's `title`, or its name), its table, notes and verdicts, in markdown."
+    "Every record in `folder` (or those `names`) in markdown: a heading (title or name), its table, notes and verdicts."
     parts = []
     for p in results_records(folder):
         if names is not None and p.stem not in names: continue
         rec, _ = _read_study(p)
-        parts.append(f"**{_md(rec['study'].get('title') or rec['study']['name'])}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
+        title = _md(rec['study'].get('title') or rec['study']['name'])
+        parts.append(f"**{title}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
     return '\n\n'.join(parts)
 
 # %% ../nbs/35_study.ipynb #32386879
@@ -548,7 +625,8 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
              runs:Path=Path('runs/demo'), # run folder: BaSSL's run, its baselines inside
              seeds:int=3, # fine-tuning seeds per row (an interval needs at least 2)
              **kwargs) -> int:
-    "The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning seeds, with intervals."
+    ("The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning "
+     "seeds, with intervals.")
     if seeds < 2: raise ParameterError('--seeds', seeds, 'at least 2 fine-tuning seeds (an interval needs two)')
     t0, root, runs, quiet = time.time(), Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
@@ -559,11 +637,14 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     rec = run_study(s, progress=False if quiet else progress_mode(None))
     summary = summarize(s.folder)
     print('\n' + study_table(summary) + '\n')
-    print(f"the demo took {duration(time.time() - t0)} on this machine: yardstick {rec['machine']['yardstick_s']:.2f} s "
+    yard = rec['machine']['yardstick_s']
+    print(f"the demo took {duration(time.time() - t0)} on this machine: yardstick {yard:.2f} s "
           "(bench/yardstick.py: one ResNet-18 forward + backward of 64 images of 64x64)")
-    print(f"run folder: {runs} (pretrain/, features/, finetune/: BaSSL's; {', '.join(v + '/' for v in s.folders.values() if v)}: "
-          f"its baselines; ft<seed>/: the other fine-tuning seeds)\nstudy: {s.folder/STUDY_JSON}, {save_study_html(summary, s.folder)}")
-    print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer on these runs\n"
+    baselines, page = ', '.join(v + '/' for v in s.folders.values() if v), save_study_html(summary, s.folder)
+    print(f"run folder: {runs} (pretrain/, features/, finetune/: BaSSL's; {baselines}: its baselines; "
+          f"ft<seed>/: the other fine-tuning seeds)\nstudy: {s.folder/STUDY_JSON}, {page}")
+    print("next:\n  make lab           JupyterLab on the tutorial: the pseudo-boundary explorer and the scene viewer "
+          "on these runs\n"
           "  make tensorboard   every run's training curves\n"
           "  nbs/guide.ipynb    fine-tuning sweeps on these features, the paper's runs on MovieNet-SSeg, your own data")
     return 0
@@ -574,7 +655,8 @@ def study_cmd(study:Path, # study file (YAML or JSON): rows, seeds, baseline and
               quiet:bool=False, # no progress bars: the cells' and the stages' lines only
               reps:int=5, # repetitions of the machine yardstick study.json records (0: none)
              ) -> int:
-    "Run a study over seeds (reusing finished cells), then print its table and verdicts and where study.json and study.html are."
+    ("Run a study over seeds (reusing finished cells), then print its table and verdicts and where study.json and "
+     "study.html are.")
     s = load_study(study)
     if runs is not None: s = dataclasses.replace(s, runs=runs)
     run_study(s, progress=False if quiet else progress_mode(None), reps=reps)
