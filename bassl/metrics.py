@@ -35,7 +35,8 @@ class Predictions:
         self.prob, self.label = np.asarray(self.prob, dtype=np.float64), np.asarray(self.label, dtype=np.int64)
         if not len(self.vid) == len(self.shot) == len(self.prob) == len(self.label):
             raise ValueError("vid, shot, prob and label must have one entry per row")
-        if len(self.label) and not np.isin(self.label, (0, 1)).all(): raise ValueError("labels must be 0 or 1 (use abs(boundary_label))")
+        if len(self.label) and not np.isin(self.label, (0, 1)).all():
+            raise ValueError("labels must be 0 or 1 (use abs(boundary_label))")
 
     def __len__(self): return len(self.shot)
 
@@ -72,6 +73,7 @@ def scenes_from_boundaries(boundary:np.ndarray, # [n-1] 0/1 per labelled shot (s
     starts = np.concatenate([[0], ends[:-1] + 1])
     return list(zip(starts.tolist(), ends.tolist()))
 
+# %% ../nbs/21_metrics.ipynb #31f05a30
 def _iou(a, b):
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
     return inter / (max(a[1], b[1]) - min(a[0], b[0])) if inter > 0 else 0.
@@ -80,7 +82,7 @@ def movie_miou(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled shot
                pred:np.ndarray, # [n-1] predicted boundaries, 0/1
                shot_table:np.ndarray, # [n, 5] frames of each shot; columns 0 and 1 are its first and last frame
               ) -> float:
-    "mIoU of one movie: true and predicted scenes as frame intervals, best IoU each way, averaged; 0 with no predicted boundary."
+    "mIoU of one movie: true and predicted scenes as frame intervals, best IoU each way, averaged; 0: no predicted one."
     true = [(shot_table[s, 0], shot_table[e, 1]) for s, e in scenes_from_boundaries(label)]
     found = [(shot_table[s, 0], shot_table[e, 1]) for s, e in scenes_from_boundaries(pred)]
     if not found or not true: return 0.
@@ -88,6 +90,7 @@ def movie_miou(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled shot
     p2t = np.mean([max(_iou(p, t) for t in true) for p in found])
     return float((t2p + p2t) / 2)
 
+# %% ../nbs/21_metrics.ipynb #c91f2688
 def movie_recall_at(label:np.ndarray, # [n-1] true boundaries, 0/1 per labelled shot
                     pred:np.ndarray, # [n-1] predicted boundaries, 0/1
                     shot_table:np.ndarray, # [n, 5] frames of each shot; column 1 is its last frame
@@ -111,7 +114,7 @@ def _labelled_rows(p:Predictions, vid:str, rows:np.ndarray):
 def read_shot_tables(root:str|os.PathLike|MovieNetRoot, # dataset root holding `scene318/shot_movie318/`
                      p:Predictions, # predictions: every labelled shot 0..n-2 of each movie
                     ) -> dict[str, np.ndarray]:
-    "`{vid: [n, 5]}` shot tables of the movies of `p`, each refused (file named) unless it has one line per shot of its predictions."
+    "`{vid: [n, 5]}` shot tables of the movies of `p`, each refused (file named) unless one line per shot of `p`'s."
     root = root if isinstance(root, MovieNetRoot) else MovieNetRoot(root)
     p, out = p.dedup(), {}
     for vid, rows in p.movies():
@@ -119,15 +122,20 @@ def read_shot_tables(root:str|os.PathLike|MovieNetRoot, # dataset root holding `
         f = root.shot_table_file(vid)
         if not f.exists(): raise DataError(f, f"missing shot table of {vid} (Recall@3s and mIoU need it)")
         t, n = read_shot_table(f), len(rows) + 1
-        if len(t) != n: raise DataError(f, f"{len(t)} shots, expected {n}: one line per shot, {n - 1} labelled in the predictions and the last")
+        if len(t) != n:
+            raise DataError(f, f"{len(t)} shots, expected {n}: one line per shot, {n - 1} labelled in the predictions "
+                               "and the last")
         out[vid] = t
     return out
 
+# %% ../nbs/21_metrics.ipynb #5c08730e
 def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will be)
-                     shot_tables:dict[str, np.ndarray]|str|os.PathLike|MovieNetRoot|None=None, # `{vid: [num_shot, 5] frames}`, or a root to read them from (`read_shot_tables`), for Recall@3s and mIoU
+                     # for Recall@3s and mIoU: `{vid: [num_shot, 5] frames}`, or a root to read them from
+                     # (`read_shot_tables`)
+                     shot_tables:dict[str, np.ndarray]|str|os.PathLike|MovieNetRoot|None=None,
                      threshold:float=0.5, # a shot is predicted a boundary where its probability is above this
                     ) -> dict[str, float]:
-    "Pooled AP, AUC, F1 and per-class accuracy, per-movie mAP and Recall (with `shot_tables`, Recall@3s and mIoU), x100."
+    "Pooled AP, AUC, F1, per-class accuracy, per-movie mAP and Recall (with `shot_tables`, Recall@3s and mIoU), x100."
     p = p.dedup()
     if shot_tables is not None and not isinstance(shot_tables, dict): shot_tables = read_shot_tables(shot_tables, p)
     prob, label = torch.as_tensor(p.prob), torch.as_tensor(p.label)
@@ -147,7 +155,8 @@ def boundary_metrics(p:Predictions, # prediction table (deduplicated, or it will
             t = shot_tables.get(vid)
             if t is None: raise ValueError(f"{vid}: no shot table given (Recall@3s and mIoU need one per movie)")
             if len(t) != len(rows) + 1:
-                raise ValueError(f"{vid}: shot table has {len(t)} rows, expected {len(rows) + 1} (one per shot: {len(rows)} labelled and the last)")
+                raise ValueError(f"{vid}: shot table has {len(t)} rows, expected {len(rows) + 1} "
+                                 f"(one per shot: {len(rows)} labelled and the last)")
             if lab.any(): rec3.append(movie_recall_at(lab, pr, t))
             miou.append(movie_miou(lab, pr, t))
     out['mAP'], out['Recall'] = float(np.mean(ap)), float(np.mean(rec))
@@ -170,11 +179,12 @@ def knn_precision(features:torch.Tensor, # [N, D] shot features
         sim = f[idx] @ f[idx].T
         sim.fill_diagonal_(float('-inf'))
         sc = scene[idx]
-        size = (sc[:, None] == sc[None]).sum(1)                                 # shots in each shot's scene
+        size = (sc[:, None] == sc[None]).sum(1)                     # shots in each shot's scene
         order = sim.argsort(1, descending=True)
-        same = sc[order] == sc[:, None]                                         # [n, n] by rank
+        same = sc[order] == sc[:, None]                             # [n, n] by rank
         for k in ks:
             if k >= len(idx): continue
-            ok = size >= k                                                      # the query counts in its scene
+            ok = size >= k                                          # the query counts in its scene
             hits[k].append(same[ok, :k].float().mean(1))
-    return {f'P@{k}': 100 * float(torch.cat(v).mean()) if v and len(torch.cat(v)) else float('nan') for k, v in hits.items()}
+    return {f'P@{k}': 100 * float(torch.cat(v).mean()) if v and len(torch.cat(v)) else float('nan')
+            for k, v in hits.items()}
