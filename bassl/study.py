@@ -86,7 +86,7 @@ def _default(name:str):
 # %% ../nbs/35_study.ipynb #0c9892e6
 @dataclass
 class Study:
-    "A study over seeds: rows pre-trained per pre-training seed, fine-tuned per fine-tuning seed, against a baseline row."
+    "A study over seeds: rows pre-trained per pre-training seed, fine-tuned per fine-tuning seed, against a baseline."
     name:str='study' # study folder: {runs}/{name}/
     runs:str='runs' # folder of run folders
     root:str=DEFAULT_ROOT # MovieNet-SSeg root
