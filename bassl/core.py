@@ -27,13 +27,13 @@ class DataError(ValueError):
                  path:str|os.PathLike, # the file (or folder) at fault
                  msg:str|None=None, # what is wrong and what was expected
                  line:int|None=None): # 1-based line number, when the file has lines
-        self.traceback = None                                               # a DataLoader worker's traceback, when re-raised from one
+        self.traceback = None                           # a DataLoader worker's traceback, when re-raised from one
         if msg is None: path, msg, line = self._parse(str(path))
         self.path, self.msg, self.line = str(path), msg, line
         super().__init__(f"{self.where}: {msg}")
 
     def _parse(self, text:str) -> tuple[str, str, int|None]:
-        "`(path, msg, line)` of `str(DataError)` text, alone (unpickling) or ending a worker's traceback (a DataLoader's re-raise)."
+        "`(path, msg, line)` of `str(DataError)` text, alone (unpickling) or ending a worker's traceback (re-raised)."
         _, sep, tail = text.rpartition('DataError: ')
         if sep: self.traceback = text
         m = _WHERE.fullmatch(tail.strip())
@@ -52,7 +52,7 @@ class ParameterError(ValueError):
                  name:str, # the parameter, as the user wrote it (`max_steps`, `--max-steps`, `finetune.epochs`)
                  value, # what was given
                  expected:str, # what it accepts, in words
-                 message:str|None=None): # the whole message, in the caller's words (default: `name=value: expected ...`)
+                 message:str|None=None): # the whole message in the caller's words (default: `name=value: expected ...`)
         self.name, self.value, self.expected = name, value, expected
         super().__init__(message or f"{name}={value!r}: expected {expected}")
 
@@ -93,6 +93,7 @@ def read_ndjson(path:str|os.PathLike) -> list[dict]:
             out.append(rec)
     return out
 
+# %% ../nbs/00_core.ipynb #fa4c6ea0
 def iter_ndjson(path:str|os.PathLike) -> Iterator[tuple[int, dict|DataError]]:
     "`(line, record)` for every non-blank line; a bad line yields its `DataError` instead, so a checker can go on."
     with open(path, encoding='utf-8', errors='replace') as f:
@@ -101,7 +102,8 @@ def iter_ndjson(path:str|os.PathLike) -> Iterator[tuple[int, dict|DataError]]:
             try: rec = json.loads(line)
             except json.JSONDecodeError as e:
                 yield i, DataError(path, f"malformed JSON ({e.msg})", i); continue
-            yield i, rec if isinstance(rec, dict) else DataError(path, f"expected a JSON object, got {type(rec).__name__}", i)
+            yield i, (rec if isinstance(rec, dict)
+                      else DataError(path, f"expected a JSON object, got {type(rec).__name__}", i))
 
 # %% ../nbs/00_core.ipynb #227cb57a
 def _umask() -> int:
@@ -123,12 +125,14 @@ def atomic_path(path:str|os.PathLike): # the final file name
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except OSError as e:                  # a write into an open file names no file; numpy's short write on a full disk, no errno either
+    except OSError as e:  # a write into an open file names no file; numpy's short write on a full disk, no errno either
         if e.filename and e.errno: raise
-        raise OSError(e.errno or errno.ENOSPC, e.strerror or f"No space left on device (only part was written: {e})", str(path)) from e
+        raise OSError(e.errno or errno.ENOSPC, e.strerror or f"No space left on device (only part was written: {e})",
+                      str(path)) from e
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+# %% ../nbs/00_core.ipynb #0c560d35
 def write_text(path:str|os.PathLike, text:str):
     "Atomically write `text` to `path`."
     with atomic_path(path) as tmp: Path(tmp).write_text(text, encoding='utf-8')
