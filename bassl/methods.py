@@ -16,9 +16,15 @@ class Method:
     "One pre-training method's properties, read by the dataset, the objective, the configuration and the reports."
     name:str # as in configs, run records and the command line
     title:str # as in the paper's tables
-    sample:str # one pre-training sample: 'instance' (one shot, two views), 'temporal' (a shot and a neighbour), 'window' (17 consecutive shots)
-    anchors:str|None # the sparse anchors taken from a window: 'edge' (first, last), 'edge+center' (and the centre); None without a window
-    objective:str # the loss: 'simclr' (InfoNCE on two views), 'shotcol' (InfoNCE on the nearest neighbour), 'bassl' (the pretext tasks)
+    # one pre-training sample: 'instance' (one shot, two views), 'temporal' (a shot and a neighbour),
+    # 'window' (17 consecutive shots)
+    sample:str
+    # the sparse anchors taken from a window: 'edge' (first, last), 'edge+center' (and the centre);
+    # None without a window
+    anchors:str|None
+    # the loss: 'simclr' (InfoNCE on two views), 'shotcol' (InfoNCE on the nearest neighbour),
+    # 'bassl' (the pretext tasks)
+    objective:str
     paper_ap:float|None=None # AP on MovieNet-SSeg test after fine-tuning, as published (None: not reported)
 
     @property
@@ -34,6 +40,7 @@ class Method:
         "Has ShotCoL's nearest-neighbour term on the centre anchor (ShotCoL itself, and BaSSL+ShotCoL)."
         return self.anchors == 'edge+center'
 
+# %% ../nbs/01_methods.ipynb #e03826bf
 METHODS = {m.name: m for m in (
     Method('instance', 'SimCLR (instance)', 'instance', None, 'simclr', 51.51),
     Method('temporal', 'SimCLR (temporal)', 'temporal', None, 'simclr', 50.05),
@@ -44,19 +51,24 @@ METHODS = {m.name: m for m in (
 
 def get_method(name:str) -> Method:
     "The method called `name`, or an error listing the five."
-    if name not in METHODS: raise ValueError(f"unknown pre-training method {name!r}, expected one of {tuple(METHODS)}")
+    if name not in METHODS:
+        raise ValueError(f"unknown pre-training method {name!r}, expected one of {tuple(METHODS)}")
     return METHODS[name]
 
 # %% ../nbs/01_methods.ipynb #aaff1687
+# BaSSL's pretext tasks, in the paper's order
 TASKS = {'ssm': 'shot-scene matching', 'cgm': 'contextual group matching',
-         'pp': 'pseudo-boundary prediction', 'msm': 'masked shot modelling'} # BaSSL's pretext tasks, in the paper's order
+         'pp': 'pseudo-boundary prediction', 'msm': 'masked shot modelling'}
 CRN_TASKS = ('cgm', 'pp', 'msm') # the tasks that train the CRN (SSM trains the encoder's NCE embedding alone)
 
 def check_tasks(tasks, # an iterable of keys of `TASKS`
                 where:str='tasks') -> tuple[str, ...]:
     "`tasks` as a tuple in the paper's order; an error naming `where` for an unknown or empty choice."
-    if isinstance(tasks, str): raise ValueError(f"{where}: expected a collection of pretext tasks, got the string {tasks!r} (split it: {tasks.split(',')})")
+    if isinstance(tasks, str):
+        raise ValueError(f"{where}: expected a collection of pretext tasks, got the string {tasks!r} "
+                         f"(split it: {tasks.split(',')})")
     tasks = set(tasks)
-    if bad := sorted(tasks - set(TASKS)): raise ValueError(f"{where}: unknown pretext task(s) {bad}, expected some of {tuple(TASKS)}")
+    if bad := sorted(tasks - set(TASKS)):
+        raise ValueError(f"{where}: unknown pretext task(s) {bad}, expected some of {tuple(TASKS)}")
     if not tasks: raise ValueError(f"{where}: no pretext task; BaSSL needs at least one of {tuple(TASKS)}")
     return tuple(t for t in TASKS if t in tasks)
