@@ -20,15 +20,20 @@ __all__ = ['tiny_experiment', 'fit_steps']
 # %% ../nbs/26a_test_utils.ipynb #0d526d2b
 def tiny_experiment(method:str='bassl', # one of the five methods
                     root:str|os.PathLike=DEFAULT_ROOT, # the dataset root, e.g. a `tiny_root`
-                    crn:str|None=None, # fine-tuning's CRN: 'auto', 'pretrain' or 'scratch' (None: transferred where pre-training trains one)
+                    # fine-tuning's CRN: 'auto', 'pretrain' or 'scratch'
+                    # (None: transferred where pre-training trains one)
+                    crn:str|None=None,
                     **kw) -> Experiment:
-    "The CPU preset of `method` shrunk to run in seconds: 32 px crops, batches of 8, the small CRN, one fine-tuned model for 15 epochs, no loader workers; `kw` overrides top-level fields."
-    if crn is None: crn = 'pretrain' if preset(method, 'cpu', **kw).pretrain.trains_crn else 'scratch'  # tests exercise the transfer
+    "The CPU preset of `method` shrunk to run in seconds (32 px, batches of 8, `SMALL_CRN`); `kw`: top-level fields."
+    # tests exercise the transfer
+    if crn is None: crn = 'pretrain' if preset(method, 'cpu', **kw).pretrain.trains_crn else 'scratch'
     e = preset(method, 'cpu', crn=crn, root=str(root), **kw)
     small = CRNConfig(**SMALL_CRN)
-    return dataclasses.replace(e, pretrain=dataclasses.replace(e.pretrain, image_size=32, global_batch=8, num_workers=0, crn=small),
-                               finetune=dataclasses.replace(e.finetune, crn=small, members=1, epochs=15))  # an ensemble is tested where it is built
+    pre = dataclasses.replace(e.pretrain, image_size=32, global_batch=8, num_workers=0, crn=small)
+    fine = dataclasses.replace(e.finetune, crn=small, members=1, epochs=15)  # an ensemble is tested where it is built
+    return dataclasses.replace(e, pretrain=pre, finetune=fine)
 
+# %% ../nbs/26a_test_utils.ipynb #5ce74c6f
 def fit_steps(cfg:Experiment, # an experiment, e.g. a `tiny_experiment`
               run_dir:str|os.PathLike, # the pre-training run folder
               steps:int=2, **kw) -> Path:
