@@ -22,7 +22,7 @@ def lars_direction(p:torch.Tensor, # the parameter
                    trust_coefficient:float=0.001, # eta
                    eps:float=1e-8, # added to the trust ratio's denominator
                   ) -> torch.Tensor:
-    "LARS step direction `eta ||p|| / (||g|| + wd ||p|| + eps) * (g + wd p)`; the plain gradient where `||p||` or `||g||` is 0."
+    "LARS step direction `eta ||p|| / (||g|| + wd ||p|| + eps) * (g + wd p)`; the plain gradient where a norm is 0."
     p_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
     adapt = (p_norm > 0) & (g_norm > 0)
     scale = torch.where(adapt, trust_coefficient * p_norm / (g_norm + weight_decay * p_norm + eps), 1.)
@@ -30,10 +30,11 @@ def lars_direction(p:torch.Tensor, # the parameter
 
 # %% ../../nbs/22_train.optim.ipynb #f8c21b39
 class LARS(Optimizer):
-    "SGD with momentum and layer-wise trust ratios (`lars_direction`); groups with `lars=False` are plain SGD with momentum."
-    def __init__(self, params, lr:float, momentum:float=0.9, weight_decay:float=1e-6, trust_coefficient:float=0.001, eps:float=1e-8):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient,
-                                      eps=eps, lars=True))
+    "SGD with momentum and layer-wise trust ratios (`lars_direction`); a group with `lars=False`: SGD with momentum."
+    def __init__(self, params, lr:float, momentum:float=0.9, weight_decay:float=1e-6, trust_coefficient:float=0.001,
+                 eps:float=1e-8):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      trust_coefficient=trust_coefficient, eps=eps, lars=True))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -43,7 +44,8 @@ class LARS(Optimizer):
         for g in self.param_groups:
             for p in g['params']:
                 if p.grad is None: continue
-                d = lars_direction(p, p.grad, g['weight_decay'], g['trust_coefficient'], g['eps']) if g['lars'] else p.grad
+                d = (lars_direction(p, p.grad, g['weight_decay'], g['trust_coefficient'], g['eps']) if g['lars']
+                     else p.grad)
                 buf = self.state[p].get('momentum_buffer')
                 if buf is None: buf = self.state[p]['momentum_buffer'] = d.clone()
                 else: buf.mul_(g['momentum']).add_(d)
@@ -64,11 +66,12 @@ def lars_param_groups(model:nn.Module, weight_decay:float=1e-6) -> list[dict]:
 
 # %% ../../nbs/22_train.optim.ipynb #1ad0c3f0
 def cosine_with_warmup(step:int, total:int, warmup:int=0) -> float:
-    "Multiplier of the base learning rate at optimiser `step` (0-based) of `total`: `step / warmup`, then a cosine to 0."
+    "Multiplier of the base learning rate at optimiser `step` (0-based) of `total`: `step / warmup`, then cosine to 0."
     if step < warmup: return step / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1., progress)))
 
+# %% ../../nbs/22_train.optim.ipynb #f08a7b94
 def cosine_schedule(opt:Optimizer, total:int, warmup:int=0) -> LambdaLR:
     "Per-step cosine schedule with linear warm-up for `opt`."
     return LambdaLR(opt, lambda s: cosine_with_warmup(s, total, warmup))
