@@ -16,7 +16,7 @@ __all__ = ['dtw_accumulate', 'dtw_path', 'last_on_row0', 'two_anchor_boundary', 
 
 # %% ../../nbs/14_pretext.dtw.ipynb #e44dd8d5
 def dtw_accumulate(cost:torch.Tensor) -> torch.Tensor:
-    "Accumulated cost `[B, m, n]` of DTW over `cost [B, m, n]` (steps (1,0), (0,1), (1,1)), one vectorised round per row."
+    "Accumulated cost `[B, m, n]` of DTW over `cost [B, m, n]` (steps (1,0), (0,1), (1,1)), vectorised, row by row."
     S = cost.cumsum(-1)
     rows = [S[:, 0]]
     for i in range(1, cost.shape[1]):
@@ -26,8 +26,9 @@ def dtw_accumulate(cost:torch.Tensor) -> torch.Tensor:
         rows.append(S[:, i] + torch.cummin(A - S[:, i], dim=-1).values)
     return torch.stack(rows, 1)
 
+# %% ../../nbs/14_pretext.dtw.ipynb #9b63b080
 def dtw_path(acc:torch.Tensor) -> torch.Tensor:
-    "Boolean `[B, m, n]` optimal path through accumulated cost `acc`, backtracked from the end (ties: diagonal, i-1, j-1)."
+    "Boolean `[B, m, n]` optimal path through accumulated cost `acc`, backtracked from the end (ties: diag, i-1, j-1)."
     B, m, n = acc.shape
     padded = F.pad(acc, (1, 0, 1, 0), value=float('inf'))                      # row/column -1 are unreachable
     ar = torch.arange(B, device=acc.device)
@@ -43,6 +44,7 @@ def dtw_path(acc:torch.Tensor) -> torch.Tensor:
         path[ar, i, j] = True
     return path
 
+# %% ../../nbs/14_pretext.dtw.ipynb #7eb3181d
 def last_on_row0(path:torch.Tensor) -> torch.Tensor:
     "Last dense index aligned to anchor 0: `[B]`."
     n = path.shape[-1]
@@ -50,7 +52,7 @@ def last_on_row0(path:torch.Tensor) -> torch.Tensor:
 
 # %% ../../nbs/14_pretext.dtw.ipynb #c804258e
 def two_anchor_boundary(cost:torch.Tensor) -> torch.Tensor:
-    "Closed-form DTW boundary `[B]` for `cost [B, 2, n]` (non-negative): the last split minimising the two segments' cost."
+    "Closed-form DTW boundary `[B]` for `cost [B, 2, n]` (non-negative): the last split minimising the two segments'."
     n = cost.shape[-1]
     prefix0 = cost[:, 0].cumsum(-1)[:, :-1]                                     # sum_{j<=k} C[0, j], k = 0..n-2
     suffix1 = cost[:, 1].flip(-1).cumsum(-1).flip(-1)[:, 1:]                    # sum_{j>k} C[1, j]
@@ -65,6 +67,7 @@ class Alignment:
     path:torch.Tensor # [B, m, n] bool, cells on the optimal path
     boundary:torch.Tensor # [B] last dense index aligned to anchor 0
 
+# %% ../../nbs/14_pretext.dtw.ipynb #7d0d90a7
 def alignment_cost(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings
                    dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
                   ) -> torch.Tensor: # [B, m, n]
@@ -75,12 +78,13 @@ def alignment_cost(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings
 def align(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings, in window order
           dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
          ) -> Alignment:
-    "Full DTW alignment of the anchors to the window's shots: cost, accumulated cost, optimal path and boundary. No gradient."
+    "Full DTW alignment of the anchors to the window's shots: cost, accumulated cost, path and boundary. No gradient."
     cost = alignment_cost(sparse, dense)
     acc = dtw_accumulate(cost)
     path = dtw_path(acc)
     return Alignment(cost, acc, path, last_on_row0(path))
 
+# %% ../../nbs/14_pretext.dtw.ipynb #2ca2cfa2
 @torch.no_grad()
 def pseudo_boundary(sparse:torch.Tensor, # [B, m, d] unit-norm anchor embeddings: BaSSL's first and last shot (m = 2)
                     dense:torch.Tensor, # [B, n, d] unit-norm dense window embeddings
