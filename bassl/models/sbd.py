@@ -38,7 +38,7 @@ class SceneBoundaryModel(nn.Module):
         super().__init__()
         self.shot_encoder = ShotEncoder(encoder) if encoder else None
         if self.shot_encoder is not None: input_dim = self.shot_encoder.dim
-        if standardize: self.standardize = FeatureStandardizer(input_dim)  # only then: a model without it has the paper's keys
+        if standardize: self.standardize = FeatureStandardizer(input_dim)  # only then: without it, the paper's keys
         self.crn = CRN(**{**(crn or {}), 'input_dim': input_dim})
         self.head_sbd = sbd_head(self.crn.hidden)
 
@@ -55,7 +55,7 @@ class SceneBoundaryModel(nn.Module):
 
 # %% ../../nbs/13_models.sbd.ipynb #6151e178
 class SceneBoundaryEnsemble(nn.Module):
-    "`members` CRN + SBD heads, each initialised on its own, trained side by side: `[B, S, D]` -> `[B, 2]` log mean probabilities."
+    "`members` CRN + SBD heads, each initialised alone, trained side by side: `[B, S, D]` -> `[B, 2]` log mean probs."
     def __init__(self,
                  input_dim:int=2048, # shot feature size
                  crn:dict|None=None, # CRN arguments (sizes, pooling), the same for every member
@@ -63,7 +63,8 @@ class SceneBoundaryEnsemble(nn.Module):
                  standardize:bool=False, # hold one `FeatureStandardizer` for all members, applied once before them
                 ):
         super().__init__()
-        if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be an integer >= 1, got {members!r}")
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"members must be an integer >= 1, got {members!r}")
         if standardize: self.standardize = FeatureStandardizer(input_dim)
         self.members = nn.ModuleList(SceneBoundaryModel(input_dim, crn) for _ in range(members))
 
@@ -72,7 +73,8 @@ class SceneBoundaryEnsemble(nn.Module):
         "`[members, B, 2]`: each member's logits."
         if hasattr(self, 'standardize'): x = self.standardize(x)
         if x.ndim == 4:
-            if len(x) != len(self.members): raise ValueError(f"a batch per member needs {len(self.members)} batches, got {len(x)}")
+            if len(x) != len(self.members):
+                raise ValueError(f"a batch per member needs {len(self.members)} batches, got {len(x)}")
             return torch.stack([m(b) for m, b in zip(self.members, x)])
         return torch.stack([m(x) for m in self.members])
 
