@@ -21,6 +21,7 @@ class NCEHead(nn.Module):
         self.model = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, output_dim))
     def forward(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(self.model(x), dim=-1)
 
+# %% ../../nbs/12_models.heads.ipynb #782a6409
 class MSMTransform(nn.Module):
     def __init__(self, hidden:int):
         super().__init__()
@@ -42,6 +43,7 @@ class MSMHead(nn.Module):
         self.predictions = MSMPredictions(hidden, output_dim)
     def forward(self, x:torch.Tensor) -> torch.Tensor: return self.predictions(x)
 
+# %% ../../nbs/12_models.heads.ipynb #6a90f650
 def pp_head(hidden:int=768) -> nn.Linear: return nn.Linear(hidden, 2)
 def cgm_head(hidden:int=768) -> nn.Linear: return nn.Linear(2 * hidden, 2)
 def sbd_head(hidden:int=768) -> nn.Linear: return nn.Linear(hidden, 2)
