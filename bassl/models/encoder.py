@@ -13,7 +13,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 __all__ = ['ARCHS', 'ShotEncoder']
 
 # %% ../../nbs/10_models.encoder.ipynb #c9ec9cd7
-ARCHS = {'resnet18': (BasicBlock, [2, 2, 2, 2]), 'resnet34': (BasicBlock, [3, 4, 6, 3]), 'resnet50': (Bottleneck, [3, 4, 6, 3])}
+ARCHS = {'resnet18': (BasicBlock, [2, 2, 2, 2]), 'resnet34': (BasicBlock, [3, 4, 6, 3]),
+         'resnet50': (Bottleneck, [3, 4, 6, 3])}
 
 class ShotEncoder(ResNet):
     "ResNet trunk: `[N, 3, H, W] -> [N, D]`, or `[B, K, 3, H, W] -> [B, D]` averaging the K keyframes of each shot."
