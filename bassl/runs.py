@@ -328,6 +328,7 @@ def _predictions_file(path:Path) -> Path:
                               "(expected a fine-tuning run folder, its finetune/ folder or the file)")
     return f
 
+# %% ../nbs/24_runs.ipynb #13e33d69
 def read_predictions(path:str|os.PathLike, # `predictions.csv`, a fine-tuning folder or a run folder
                     ) -> Predictions:
     "The prediction table of a fine-tuning, one row per (movie, shot), every row checked."

@@ -299,6 +299,7 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
         ".scene{margin:10px 0;padding:6px 10px;border-left:6px solid}.scene h3{font-size:14px;margin:0 0 6px}\n"
         ".strip img{height:64px;margin-right:3px}.more{color:#777;font-size:12px}")
 
+# %% ../nbs/33_segment.ipynb #43c32f3a
 def report_html(title:str, # the page's heading (the video)
                 meta:str, # a line under it (model, threshold, counts)
                 prob:np.ndarray, scenes:list[Scene], threshold:float, times:np.ndarray,
