@@ -64,6 +64,7 @@ def _hsv(h, s, v):
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
     return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]) * 255
 
+# %% ../../nbs/04_data.synthetic.ipynb #af1b2233
 @dataclass
 class Place:
     "A location: what every shot of a scene shares."
@@ -126,6 +127,7 @@ class Character:
     body:tuple; head:tuple; hair:tuple # RGB colours
     size:float # height as a fraction of the world height
 
+# %% ../../nbs/04_data.synthetic.ipynb #b3f35999
 def random_character(rng:np.random.Generator) -> Character:
     c = lambda s, v: tuple(int(x) for x in _hsv(rng.random(), s, v))
     skin = tuple(int(x) for x in _hsv(rng.uniform(.02, .1), rng.uniform(.3, .6), rng.uniform(.35, .95)))
@@ -140,6 +142,7 @@ def _draw_character(d:ImageDraw.ImageDraw, ch:Character, fx:float, fy:float, sca
     d.ellipse([fx - hr, fy - scale, fx + hr, fy - scale + 2 * hr], fill=ch.head)
     d.chord([fx - hr, fy - scale - .02 * scale, fx + hr, fy - scale + 1.3 * hr], 180, 360, fill=ch.hair)
 
+# %% ../../nbs/04_data.synthetic.ipynb #4522f612
 def render_view(world:np.ndarray, # `[H, W, 3]` world canvas
                 box:tuple, # (x0, y0, x1, y1) camera view in world pixels
                 people:list, # (Character, wx, wy) with feet at world fractions (wx, wy)
@@ -183,6 +186,7 @@ def _scene_lengths(rng, total, median):
         last = out.pop(); out[-1] += last
     return out
 
+# %% ../../nbs/04_data.synthetic.ipynb #ca31b499
 def _frame(rng, W, H, aspect, chars):
     "A camera box for a shot: wide, medium or close-up on one of `chars` (list of (Character, wx, wy))."
     kind = rng.choice(['wide', 'medium', 'close'], p=[.3, .4, .3]) if chars else rng.choice(['wide', 'medium'])
@@ -212,6 +216,7 @@ def _plan_places(rng, lengths:list) -> tuple[list, list, list]:
         transition.append(str(t))
     return places, place_of, transition
 
+# %% ../../nbs/04_data.synthetic.ipynb #8a90913e
 def _plan_labels(rng, scene:np.ndarray, transition:list, uncertain:float) -> np.ndarray:
     "Boundary labels of `scene`; a few are uncertain (-1), preferably where the place only partly changes."
     labels = (scene[1:] != scene[:-1]).astype(np.int8)
@@ -222,6 +227,7 @@ def _plan_labels(rng, scene:np.ndarray, transition:list, uncertain:float) -> np.
         labels[rng.choice(bounds, size=k, replace=False, p=weight / weight.sum())] = -1
     return labels
 
+# %% ../../nbs/04_data.synthetic.ipynb #92163119
 def _plan_shot_table(rng, n:int, fps:int) -> np.ndarray:
     "`[n, 5]` frames: log-normal shot durations (median 3 s), keyframes spread over the shot."
     dur = np.maximum(12, rng.lognormal(np.log(3 * fps), .6, n)).astype(np.int64)
@@ -309,11 +315,13 @@ def _own_keyframes(movie_dir:Path) -> list[Path]:
     "The keyframe files in `movie_dir` (bassl's names); anything else in it is not bassl's."
     return [movie_dir/n for n in os.listdir(movie_dir) if FRAME_NAME.fullmatch(n)] if movie_dir.is_dir() else []
 
+# %% ../../nbs/04_data.synthetic.ipynb #b6c98206
 def _clear_movie(movie_dir:Path):
     "Remove bassl's keyframes from `movie_dir`, and the folder when nothing else is left in it."
     for p in _own_keyframes(movie_dir): p.unlink()
     if movie_dir.is_dir() and not any(movie_dir.iterdir()): movie_dir.rmdir()
 
+# %% ../../nbs/04_data.synthetic.ipynb #0501bd1f
 def _make_movie(args):
     cfg, i, frames_dir = args
     plan = plan_movie(cfg, i)
@@ -337,6 +345,7 @@ def _planned(root:MovieNetRoot, cfg:SynthConfig) -> dict[str, list[str]]:
     files += [rel(root.split_file), *(rel(root.anno_file(k)) for k in ANNO_SETS), rel(root.vid2idx_file)]
     return {'movies': synth_ids(cfg.movies), 'files': sorted(files)}
 
+# %% ../../nbs/04_data.synthetic.ipynb #65d657e3
 def _written(root:MovieNetRoot) -> dict[str, list[str]]:
     "The manifest in the marker of an earlier run: what it wrote, and so what a new run may replace or remove."
     try: rec = json.loads((root.root/MARKER).read_text(encoding='utf-8'))
@@ -349,6 +358,7 @@ def _written(root:MovieNetRoot) -> dict[str, list[str]]:
               for v in m['movies'] for p in (root.label_file(v), root.shot_table_file(v)))
     return {'movies': m['movies'], 'files': sorted({*m['files'], *tables})}
 
+# %% ../../nbs/04_data.synthetic.ipynb #99f6ef67
 def _refuse_foreign(root:MovieNetRoot, plan:dict, prev:dict):
     "Raise a `DataError` naming the first path `plan` would replace that the earlier manifest `prev` does not list."
     foreign = [root.movie_dir(v) for v in plan['movies'] if v not in prev['movies'] and root.movie_dir(v).exists()]
@@ -374,6 +384,7 @@ def _render_movies(cfg:SynthConfig, frames_dir:Path, workers:int|None, progress:
     bar.close()
     return results
 
+# %% ../../nbs/04_data.synthetic.ipynb #69fa509b
 def _write_scene318(root:MovieNetRoot, cfg:SynthConfig, results:list, stale_files) -> dict[str, list[dict]]:
     "`scene318/` of the labelled movies (removing `stale_files`), and the annotation sets: their records."
     split = split_movies(cfg)
