@@ -52,6 +52,7 @@ def _synth_config(root) -> SynthConfig:
     except ValueError as e: raise DataError(p, f"malformed JSON ({e})") from None
     return SynthConfig(**{k: v for k, v in rec.items() if k in SynthConfig.__dataclass_fields__})
 
+# %% ../../nbs/04b_data.render.ipynb #fa6923be
 def _lerp_views(views, u:float):
     "Camera box and people of a shot at `u` in [0, 1] (a little past the ends: extrapolated), from its 3 planned views."
     u = min(max(u, -.25), 1.25)
@@ -123,6 +124,7 @@ def _frames(cam:_Camera, start:np.ndarray, dur:np.ndarray, kinds:list, spans:lis
         else: img = cam(shot_of[f], f)
         yield img.clip(0, 255).astype(np.uint8)
 
+# %% ../../nbs/04b_data.render.ipynb #a9f3a610
 def _write_h264(path:Path, frames, times:np.ndarray, fps:float, size:tuple, rotation:int, crf:int, desc:str,
                 progress:bool):
     "Encode `frames` (uint8 RGB, shown at `times` seconds) as an H.264 .mp4 at `path`, written whole or not at all."
