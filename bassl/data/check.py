@@ -181,6 +181,7 @@ def check_shot(self:_AnnoCheck, i:int, rec:dict) -> tuple[str, int]|None:
               "rebuild anno/ with `bassl build-anno`"); return None
     return vid, s
 
+# %% ../../nbs/05_data.check.ipynb #b875dc9a
 @patch
 def check_split(self:_AnnoCheck, i:int, vid:str):
     "A record's movie must be one of the set's split."
