@@ -36,6 +36,7 @@ def _read(path) -> torch.Tensor:
     if not data: raise DataError(path, "empty keyframe file")
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
+# %% ../../nbs/07_data.transforms.ipynb #5b55d702
 def _decode(datas:list[torch.Tensor], # JPEG files' bytes
             # item i's `(file or name, message prefix)` for the error; asked only then
             where:Callable[[int], tuple[Any, str]],
@@ -51,6 +52,7 @@ def _decode(datas:list[torch.Tensor], # JPEG files' bytes
                 raise DataError(who, f"{prefix}corrupt or unsupported JPEG ({str(e).splitlines()[0]})") from None
         raise
 
+# %% ../../nbs/07_data.transforms.ipynb #462fff1e
 def _one_size(frames:Sequence[torch.Tensor]) -> list[torch.Tensor]:
     "The frames, any of another size resized to the first's."
     size = frames[0].shape[-2:]
@@ -236,6 +238,7 @@ def crop(self:ClipAugment,
     clip = rc(frames) if isinstance(frames, torch.Tensor) else torch.stack([rc(f) for f in frames])  # crop, then stack
     return F.horizontal_flip(clip) if flip else clip
 
+# %% ../../nbs/07_data.transforms.ipynb #9b74eb53
 @patch
 def worker(self:ClipAugment,
            frames:Sequence[torch.Tensor]|torch.Tensor, # `[3, H, W]` uint8 frames of one size, or a `[T, 3, H, W]` clip
@@ -272,6 +275,7 @@ def _clip_plan(plan:dict, i:int) -> dict:
         if k.startswith(('jitter.', 'blur.')) and (idx == i).any(): out[k] = torch.zeros(1, dtype=torch.long)
     return out
 
+# %% ../../nbs/07_data.transforms.ipynb #4a101453
 def _jitter_step(op:int, plan:dict, y:torch.Tensor, idx) -> torch.Tensor:
     "Jitter step `op` on clips `y` (`[n, T, 3, S, S]`) with the factors of clips `idx`: torchvision's arithmetic."
     if op == 3: return adjust_hue(y, plan['hue'][idx].view(-1, 1, 1, 1))
