@@ -58,6 +58,7 @@ def video_id(path:str|os.PathLike, # a video file
 # %% ../../nbs/09_data.video.ipynb #388fc448
 def _id_clash(vid, other): return f"has video id {vid!r}, like {other}: rename one of them (ids come from file names)"
 
+# %% ../../nbs/09_data.video.ipynb #8f5fb6d8
 def id_collisions(paths, # video files
                  ) -> tuple[dict[Path, str], list[tuple[Path, str]]]:
     "`{path: video id}` of the first file of each id, and `(path, why)` of every file sharing its id with another."
@@ -118,6 +119,7 @@ class VideoInfo:
 # %% ../../nbs/09_data.video.ipynb #28cd8b3b
 def _ffmpeg_msg(e:Exception) -> str: return getattr(e, 'strerror', None) or str(e)
 
+# %% ../../nbs/09_data.video.ipynb #97d7df70
 def _open(path):
     "The container at `path` and its first video stream (threaded decoding), or a `DataError` saying why it's no video."
     if not os.path.isfile(path): raise DataError(path, "no such file")
@@ -132,6 +134,7 @@ def _open(path):
     s.thread_type = 'AUTO'
     return c, s
 
+# %% ../../nbs/09_data.video.ipynb #fe39d777
 def _rotation(frame) -> int:
     "Counterclockwise display rotation of a decoded frame, rounded to a multiple of 90 in 0..270."
     return int(round((getattr(frame, 'rotation', 0) or 0) / 90)) % 4 * 90
@@ -178,6 +181,7 @@ def _rgb(frame, info:VideoInfo, size:tuple[int, int], interpolation:str='AREA') 
     a = frame.to_ndarray(format='rgb24', width=cw, height=ch, interpolation=interpolation)
     return np.ascontiguousarray(np.rot90(a, k)) if k else a
 
+# %% ../../nbs/09_data.video.ipynb #d232c5ab
 def _decode(path, info:VideoInfo) -> Iterator[tuple[int, float, av.VideoFrame]]:
     "`(index, seconds, frame)` of every frame in presentation order; seconds count from the stream's start."
     c, s = _open(path)
@@ -461,6 +465,7 @@ def _same_file(path, source:str, size:int|None) -> bool:
     if os.path.realpath(p) == os.path.realpath(source): return True
     return p.name == Path(source).name and p.is_file() and p.stat().st_size == size
 
+# %% ../../nbs/09_data.video.ipynb #19dc0216
 def record_file(root:str|os.PathLike, vid:str) -> Path:
     "`videos/<vid>.json` of a root."
     return inside(Path(root)/RECORD_DIR, check_id(vid) + '.json')
@@ -533,6 +538,7 @@ def _alive(pid:int) -> bool:
     except PermissionError: pass                                        # another user's: alive
     return True
 
+# %% ../../nbs/09_data.video.ipynb #fb3aad4a
 def _clear_stale(frames_dir:Path, vid:str):
     "Remove the hidden folders of `vid` left by runs that have ended; a live process's is its own."
     for stale in frames_dir.glob(f'.tmp-{vid}-*'):
