@@ -43,7 +43,7 @@ TOOLBAR_PX = 34  # plotly's toolbar sits in the top 30 px of a figure: titles st
 # a label-free score's curve colour and its threshold (chosen without labels)
 LABEL_FREE_LINE = dict(color='#9467bd', width=1.5, dash='dashdot')
 
-# %% ../nbs/31_widgets.ipynb #5cefc928
+# %% ../nbs/31_widgets.ipynb #a99bb241
 def strip(frames:np.ndarray, # [T, H, W, 3] uint8
           slots:int|None=None, # width of the strip in frames (default T)
           at:list|None=None, # slot of each frame (default 0..T-1); empty slots stay white
@@ -62,22 +62,24 @@ def _vline(x:float, row:int, line:dict) -> dict:
     ax = '' if row == 1 else str(row)
     return dict(type='line', x0=x, x1=x, y0=0, y1=1, xref=f'x{ax}', yref=f'y{ax} domain', line=line)
 
+# %% ../nbs/31_widgets.ipynb #4b733fa8
 def _hover_slots(x:list, y:float, text:list, name:str) -> go.Scatter:
     "Invisible markers over keyframe slots, so that hovering a thumbnail says which shot it is."
     return go.Scatter(x=x, y=[y] * len(x), text=text, mode='markers', marker=dict(size=28, color='rgba(0,0,0,0)'),
                       name=name, showlegend=False, hovertemplate='%{text}<extra></extra>')
 
+# %% ../nbs/31_widgets.ipynb #4733e643
 def _top_title(text:str, size:int=13) -> dict:
     "A left-aligned figure title starting below plotly's toolbar."
     return dict(text=text, font_size=size, x=0.01, xanchor='left', xref='container', y=1, yanchor='top',
                 yref='container', pad=dict(t=TOOLBAR_PX))
 
-# %% ../nbs/31_widgets.ipynb #cd590e63
+# %% ../nbs/31_widgets.ipynb #be0ff273
 def legend_entry(name:str, **kw) -> go.Scatter:
     "A trace that draws nothing but a legend entry (`mode`, `line` or `marker` say how it looks)."
     return go.Scatter(x=[None], y=[None], name=name, showlegend=True, hoverinfo='skip', **kw)
 
-# %% ../nbs/31_widgets.ipynb #e1874b64
+# %% ../nbs/31_widgets.ipynb #95748c6d
 def _strip_images(ex:Exploration) -> list[go.Image]:
     "The anchors' and the dense shots' keyframe strips, one slot per dense position."
     n, S = len(ex.dense_idx), ex.dense.shape[1]
@@ -86,6 +88,7 @@ def _strip_images(ex:Exploration) -> list[go.Image]:
                      hoverinfo='skip'),
             go.Image(source=image_uri(strip(ex.dense)), x0=-0.5 + dx / 2, dx=dx, dy=dx, name='dense', hoverinfo='skip')]
 
+# %% ../nbs/31_widgets.ipynb #0e3eeb8f
 def _thumbnail_hovers(ex:Exploration) -> list[go.Scatter]:
     "What hovering an anchor's or a dense shot's thumbnail says, in shot numbers."
     n, c, S, g = len(ex.dense_idx), len(ex.dense_idx) // 2, ex.dense.shape[1], ex.groups
@@ -95,7 +98,7 @@ def _thumbnail_hovers(ex:Exploration) -> list[go.Scatter]:
     return [_hover_slots([int(a) for a in ex.anchors], S * dx / 2, anchors, 'anchor thumbnails'),
             _hover_slots(list(range(n)), S * dx / 2, dense, 'dense thumbnails')]
 
-# %% ../nbs/31_widgets.ipynb #8b6735ad
+# %% ../nbs/31_widgets.ipynb #b8a4fd6f
 def _sample_points(ex:Exploration) -> list[tuple]:
     "(task row, dense position, hover text, `SAMPLE_MARKERS` label) of each pretext sample of the draw."
     c, kind = len(ex.dense_idx) // 2, list(SAMPLE_MARKERS)
@@ -108,6 +111,7 @@ def _sample_points(ex:Exploration) -> list[tuple]:
         pts += [('ShotCoL', c, 'centre anchor', kind[0]), ('ShotCoL', ex.nn, 'nearest neighbour: positive', kind[1])]
     return pts
 
+# %% ../nbs/31_widgets.ipynb #967a0939
 def _samples_trace(ex:Exploration) -> go.Scatter:
     "The pretext samples as markers, one row per task, each saying on hover which shot it is."
     pts = _sample_points(ex)
@@ -116,7 +120,7 @@ def _samples_trace(ex:Exploration) -> go.Scatter:
                       marker=marker, customdata=[int(ex.dense_idx[p[1]]) for p in pts], name='pretext samples',
                       showlegend=False, hovertemplate='%{y}: %{text}<br>shot %{customdata}<extra></extra>')
 
-# %% ../nbs/31_widgets.ipynb #5a2bff95
+# %% ../nbs/31_widgets.ipynb #13cd5e51
 def _window_legend(track:tuple|None) -> list[go.Scatter]:
     "Legend entries for the groups, the two boundary lines, the sample markers and a track's threshold."
     legend = [legend_entry(f'group {k}: shots {"before" if k == 0 else "after"} the pseudo-boundary', mode='markers',
@@ -129,6 +133,7 @@ def _window_legend(track:tuple|None) -> list[go.Scatter]:
         legend.append(legend_entry(f'label-free threshold ({track[0]})', mode='lines', line=LABEL_FREE_LINE))
     return legend
 
+# %% ../nbs/31_widgets.ipynb #a88a9ccd
 def _track_bars(ex:Exploration, name:str, s:np.ndarray, th:float) -> go.Bar:
     "A label-free score as a bar on each gap of consecutive shots, red above the threshold `th`."
     n, s = len(ex.dense_idx), np.asarray(s, np.float64)
@@ -138,7 +143,7 @@ def _track_bars(ex:Exploration, name:str, s:np.ndarray, th:float) -> go.Bar:
                   customdata=[[shot(j), shot(j + 1)] for j in range(n - 1)],
                   hovertemplate='after shot %{customdata[0]}: label-free score %{y:.3f}<extra>' + name + '</extra>')
 
-# %% ../nbs/31_widgets.ipynb #43e22984
+# %% ../nbs/31_widgets.ipynb #83dbc46a
 def _window_shapes(ex:Exploration, track:tuple|None) -> list[dict]:
     "Group colours under the dense shots, true and pseudo-boundaries in every row, and a track's threshold."
     n, S, g, R = len(ex.dense_idx), ex.dense.shape[1], ex.groups, 3 if track is None else 4
@@ -154,6 +159,7 @@ def _window_shapes(ex:Exploration, track:tuple|None) -> list[dict]:
                            line=LABEL_FREE_LINE))
     return shapes
 
+# %% ../nbs/31_widgets.ipynb #d523d950
 def _window_title(ex:Exploration) -> str:
     "The window's movie, centre shot and method, where its pseudo-boundary falls and where the true ones do."
     shot = lambda j: int(ex.dense_idx[j])
@@ -164,7 +170,7 @@ def _window_title(ex:Exploration) -> str:
     return (f'{ex.vid} · centre shot {ex.center} · {ex.method}<br>'
             f'pseudo-boundary after shot {shot(ex.boundary)} · {told}')
 
-# %% ../nbs/31_widgets.ipynb #23be5303
+# %% ../nbs/31_widgets.ipynb #de4d2795
 def _window_axes(fig:go.Figure, ex:Exploration, track:tuple|None):
     "Thumbnail rows without axes, one category per task, the track's score axis, and shot numbers under the last row."
     n, S, R = len(ex.dense_idx), ex.dense.shape[1], 3 if track is None else 4
@@ -176,7 +182,7 @@ def _window_axes(fig:go.Figure, ex:Exploration, track:tuple|None):
                      row=R, col=1)
     fig.update_xaxes(title_text='shot (the 17 dense shots of the window)', row=R, col=1)
 
-# %% ../nbs/31_widgets.ipynb #e85e4a05
+# %% ../nbs/31_widgets.ipynb #1464686f
 def window_figure(ex:Exploration,
                   track:tuple[str, np.ndarray, float]|None=None, # label-free track: (name, [16] gap scores, threshold)
                  ) -> go.Figure:
@@ -281,7 +287,7 @@ class PseudoBoundaryExplorer(W.VBox):
                           W.HBox([self.encoder] + ([self.track] if self.zero_shot else [])), self.status,
                           self.window_fig, self.dtw_fig])
 
-# %% ../nbs/31_widgets.ipynb #8dc740b6
+# %% ../nbs/31_widgets.ipynb #5026484a
 @patch
 def _controls(self:PseudoBoundaryExplorer, root, encoders, method, seed):
     "Build the controls: label-free menu, root box, movie, centre shot, sampling, encoder, seed, augmentation."
@@ -304,7 +310,7 @@ def _controls(self:PseudoBoundaryExplorer, root, encoders, method, seed):
     self.augment = W.Checkbox(False, description='training augmentation')
     self.status = W.HTML()
 
-# %% ../nbs/31_widgets.ipynb #a141fd20
+# %% ../nbs/31_widgets.ipynb #157871c0
 @patch
 def _set_root(self:PseudoBoundaryExplorer, vid=None, center=None):
     self._busy = True
@@ -314,6 +320,7 @@ def _set_root(self:PseudoBoundaryExplorer, vid=None, center=None):
     self._set_movie(center)
     self._busy = False
 
+# %% ../nbs/31_widgets.ipynb #acfe1c37
 @patch
 def _root_changed(self:PseudoBoundaryExplorer, _):
     try: self._set_root()
@@ -323,13 +330,14 @@ def _root_changed(self:PseudoBoundaryExplorer, _):
         return
     self.refresh()
 
-# %% ../nbs/31_widgets.ipynb #6f8527c8
+# %% ../nbs/31_widgets.ipynb #675e2d57
 @patch
 def _set_movie(self:PseudoBoundaryExplorer, center=None):
     n = count_shots(MovieNetRoot(self.root()), self.movie.value)
     self.center.max = n - 1
     self.center.value = min(n - 1, center if center is not None else n // 2)
 
+# %% ../nbs/31_widgets.ipynb #985e6e6b
 @patch
 def _movie_changed(self:PseudoBoundaryExplorer, _):
     if self._busy: return
@@ -338,12 +346,13 @@ def _movie_changed(self:PseudoBoundaryExplorer, _):
     self._busy = False
     self.refresh()
 
-# %% ../nbs/31_widgets.ipynb #8ae0de21
+# %% ../nbs/31_widgets.ipynb #3284283e
 @patch
 def root(self:PseudoBoundaryExplorer) -> Path:
     "The root in the box: the one it started with, a path as written when it exists, else the project's (`locate`)."
     return self._roots.get(self.root_box.value) or locate(self.root_box.value)
 
+# %% ../nbs/31_widgets.ipynb #8fa210c2
 @patch
 def embedder(self:PseudoBoundaryExplorer) -> Embedder:
     "The chosen encoder (loaded once)."
@@ -351,7 +360,7 @@ def embedder(self:PseudoBoundaryExplorer) -> Embedder:
     if src not in self._embedders: self._embedders[src] = load_embedder(src)
     return self._embedders[src]
 
-# %% ../nbs/31_widgets.ipynb #9e38e82c
+# %% ../nbs/31_widgets.ipynb #48cc2a0b
 @patch
 def windows(self:PseudoBoundaryExplorer) -> WindowDataset:
     "The window dataset of the current root, sampling method, encoder input size and augmentation (built once)."
@@ -359,13 +368,14 @@ def windows(self:PseudoBoundaryExplorer) -> WindowDataset:
     if key not in self._windows: self._windows[key] = window_dataset(*key)
     return self._windows[key]
 
+# %% ../nbs/31_widgets.ipynb #591ac6ba
 @patch
 def compute(self:PseudoBoundaryExplorer) -> Exploration:
     "The `Exploration` of the current control values."
     return explore(self.windows(), self.movie.value, self.center.value, self.method.value, self.embedder(),
                    self.seed.value, self.augment.value)
 
-# %% ../nbs/31_widgets.ipynb #8ff9f5b3
+# %% ../nbs/31_widgets.ipynb #aab68c95
 @patch
 def track_of(self:PseudoBoundaryExplorer, ex:Exploration) -> tuple[tuple|None, str]:
     "The chosen label-free score on `ex`'s gaps as `window_figure`'s track (or None), and a note why not."
@@ -378,7 +388,7 @@ def track_of(self:PseudoBoundaryExplorer, ex:Exploration) -> tuple[tuple|None, s
                       f'the root {ex.num_shot}: features of another dataset')
     return (self.track.value, window_scores(s, ex.dense_idx), lf.threshold(ex.vid)), ''
 
-# %% ../nbs/31_widgets.ipynb #cff223ec
+# %% ../nbs/31_widgets.ipynb #3805458f
 @patch
 def refresh(self:PseudoBoundaryExplorer):
     "Recompute the window and update both figures in place."
@@ -415,6 +425,7 @@ def _row_shapes(r:int, shot:np.ndarray, prob:np.ndarray, label:np.ndarray, th:fl
                            fillcolor='rgba(255,127,14,0.15)'))
     return shapes
 
+# %% ../nbs/31_widgets.ipynb #102ec33c
 def _row_trace(k:str, shot:np.ndarray, prob:np.ndarray, label:np.ndarray, th:float, free:bool) -> go.Scatter:
     "Row `k`'s P(boundary) (or label-free score) per shot, each marker coloured by its side of the threshold."
     what = 'label-free score' if free else 'P(boundary)'
@@ -423,7 +434,7 @@ def _row_trace(k:str, shot:np.ndarray, prob:np.ndarray, label:np.ndarray, th:flo
                       marker=dict(size=5, color=boundary_colors(prob, th)), customdata=label,
                       hovertemplate=f'shot %{{x}}: {what} %{{y:.3f}}, label %{{customdata}}<extra>{k}</extra>')
 
-# %% ../nbs/31_widgets.ipynb #a3b35dca
+# %% ../nbs/31_widgets.ipynb #cf5544de
 def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row each
                     vid:str, # movie
                     threshold:float=0.5,
@@ -462,7 +473,7 @@ def timeline_figure(runs:dict[str, Predictions], # {name: predictions}, one row 
                       plot_bgcolor='white', clickmode='event')
     return fig
 
-# %% ../nbs/31_widgets.ipynb #5ac17eeb
+# %% ../nbs/31_widgets.ipynb #be59aaac
 def keyframes_figure(root:str|os.PathLike, vid:str, shot:int, caption:str='') -> go.Figure:
     "The keyframes of one shot side by side, each saying on hover which keyframe it is."
     r = MovieNetRoot(root)
@@ -486,6 +497,7 @@ def _default_root(runs:dict, zero_shot:dict|None) -> Path:
     src = paths[0] if paths else None
     return run_config(Path(src).parent if Path(src).suffix == '.csv' else src).root if src else builtin_root()
 
+# %% ../nbs/31_widgets.ipynb #460476c8
 def _common_movies(runs:dict[str, Predictions], zero_shot:dict[str, LabelFree], root:Path) -> list[str]:
     "Movies every run predicts (all of `root`'s without runs); with label-free scores, those with features and labels."
     movies = set.intersection(*(set(p.vid) for p in runs.values())) if runs else set(MovieNetRoot(root).movies())
@@ -497,7 +509,7 @@ def _common_movies(runs:dict[str, Predictions], zero_shot:dict[str, LabelFree], 
                          (" with labels and the label-free scores' features" if zero_shot else ""))
     return movies
 
-# %% ../nbs/31_widgets.ipynb #402faa0b
+# %% ../nbs/31_widgets.ipynb #59434766
 class SceneViewer(W.VBox):
     "One movie's P(boundary) for one or more runs, label-free scores under them, a live threshold, a shot's keyframes."
     def __init__(self, runs:dict|list, # {name: run | predictions.csv | fine-tuning checkpoint | Predictions}, or paths
@@ -529,7 +541,7 @@ class SceneViewer(W.VBox):
         self.refresh()
         super().__init__([W.HBox([self.movie, self.threshold]), self.scores, self.hint, self.fig, self.keyframes])
 
-# %% ../nbs/31_widgets.ipynb #d70f334d
+# %% ../nbs/31_widgets.ipynb #8f07b2ee
 @patch
 def first_shot(self:SceneViewer) -> int:
     "The first shot of the current movie with a prediction."
@@ -537,13 +549,14 @@ def first_shot(self:SceneViewer) -> int:
     p = next(iter(self.runs.values()))
     return int(p.shot[p.movie(self.movie.value)].min())
 
+# %% ../nbs/31_widgets.ipynb #9267ff78
 @patch
 def shot_table(self:SceneViewer) -> np.ndarray|None:
     "The current movie's shot table, where the root has one."
     f = MovieNetRoot(self.root).shot_table_file(self.movie.value)
     return read_shot_table(f) if f.exists() else None
 
-# %% ../nbs/31_widgets.ipynb #9ba291dd
+# %% ../nbs/31_widgets.ipynb #cef949ad
 @patch
 def label_free_rows(self:SceneViewer) -> dict[str, tuple[Predictions, float]]:
     "`{name: (the movie's label-free scores as predictions, with its labels; their label-free threshold)}`."
@@ -552,18 +565,20 @@ def label_free_rows(self:SceneViewer) -> dict[str, tuple[Predictions, float]]:
     labels = read_labels(MovieNetRoot(self.root).label_file(v))
     return {k: (lf.predictions(v, labels), lf.threshold(v)) for k, lf in self.zero_shot.items()}
 
+# %% ../nbs/31_widgets.ipynb #6266e505
 @patch
 def figure(self:SceneViewer) -> go.Figure:
     "The timeline of the current movie and threshold, as a plain figure."
     return timeline_figure(self.runs, self.movie.value, self.threshold.value, self.shot_table(), self.shot,
                            self.label_free_rows())
 
-# %% ../nbs/31_widgets.ipynb #96c44dc8
+# %% ../nbs/31_widgets.ipynb #f6a380ca
 @patch
 def thresholds(self:SceneViewer) -> dict[str, float]:
     "`{row: its threshold}`: the slider's for the runs, each label-free score's own."
     return {k: self.threshold.value for k in self.runs} | {k: t for k, (_, t) in self.label_free_rows().items()}
 
+# %% ../nbs/31_widgets.ipynb #7cea9335
 @patch
 def score_table(self:SceneViewer) -> dict[str, dict[str, float]]:
     "`{run or label-free score: the paper's metrics of the current movie at its threshold}`."
@@ -571,7 +586,7 @@ def score_table(self:SceneViewer) -> dict[str, dict[str, float]]:
     return ({k: movie_scores(p, v, table, self.threshold.value) for k, p in self.runs.items()} |
             {k: movie_scores(p, v, table, t) for k, (p, t) in self.label_free_rows().items()})
 
-# %% ../nbs/31_widgets.ipynb #28ed9eeb
+# %% ../nbs/31_widgets.ipynb #523c542c
 @patch
 def refresh(self:SceneViewer):
     "Redraw the timeline and the score table for the current movie and threshold."
@@ -586,7 +601,7 @@ def refresh(self:SceneViewer):
     body = ''.join(row(k, v) for k, v in s.items())
     self.scores.value = '<table style="font-size:12px">' + head + body + '</table>'
 
-# %% ../nbs/31_widgets.ipynb #183b478b
+# %% ../nbs/31_widgets.ipynb #b4f03b12
 @patch
 def shot_figure(self:SceneViewer, shot:int) -> go.Figure:
     "The keyframes of `shot` of the current movie, captioned with each run's P(boundary)."
@@ -599,7 +614,7 @@ def shot_figure(self:SceneViewer, shot:int) -> go.Figure:
         if shot < len(s := lf(self.movie.value)): probs.append(f'{k} (label-free) {s[shot]:.2f}')
     return keyframes_figure(self.root, self.movie.value, shot, '· P(boundary): ' + ', '.join(probs) if probs else '')
 
-# %% ../nbs/31_widgets.ipynb #d3eddab8
+# %% ../nbs/31_widgets.ipynb #3369e73c
 @patch
 def select_shot(self:SceneViewer, shot:int):
     "Show the keyframes of `shot` and frame it on the timeline (what clicking a point does)."
@@ -608,6 +623,7 @@ def select_shot(self:SceneViewer, shot:int):
     update_figure(self.fig, self.figure())
     self._hook_clicks()
 
+# %% ../nbs/31_widgets.ipynb #84029d8a
 @patch
 def _movie_changed(self:SceneViewer, _):
     "Another movie: its timeline, and the keyframes of its first shot in place of the last movie's."
@@ -615,6 +631,7 @@ def _movie_changed(self:SceneViewer, _):
     self.refresh()
     update_figure(self.keyframes, self.shot_figure(self.shot))
 
+# %% ../nbs/31_widgets.ipynb #25a945da
 @patch
 def _hook_clicks(self:SceneViewer):
     for t in self.fig.data:
