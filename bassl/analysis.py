@@ -82,6 +82,7 @@ class Embedder:
 # %% ../nbs/30_analysis.ipynb #6819d1d2
 def _sub(sd:dict, prefix:str) -> dict: return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
 
+# %% ../nbs/30_analysis.ipynb #2ccb82b7
 def load_embedder(source:str|os.PathLike|None=None, # None: random init; a pre-training run/checkpoint; or a release
                   arch:str='resnet18', # encoder of a random init (the CPU preset's)
                   image_size:int=64, # input side of a random init (the CPU preset's)
@@ -160,7 +161,7 @@ class WindowDataset:
     def method(self) -> str: return self.dataset.method
     def movies(self) -> list[str]: return sorted(set(self.dataset.table.vids))
 
-# %% ../nbs/30_analysis.ipynb #1fe3f793
+# %% ../nbs/30_analysis.ipynb #9c22d8dc
 def window_dataset(root:str|os.PathLike, # dataset root
                    method:str, # bassl, bassl+shotcol or shotcol
                    image_size:int, # side of the clips (the encoder's input)
@@ -196,7 +197,7 @@ def _window_record(wd:WindowDataset, vid:str, center:int) -> tuple[int, int]:
                                                 "2 shots to hold a pseudo-boundary; choose another movie")
     return wd.index[vid, center], n_shot
 
-# %% ../nbs/30_analysis.ipynb #860c7595
+# %% ../nbs/30_analysis.ipynb #d38d9fc0
 def explore(root:str|os.PathLike|WindowDataset, # dataset root, or a `window_dataset` of it to reuse
             vid:str, # movie
             center:int, # centre shot
@@ -244,7 +245,7 @@ def checkpoint_predictions(checkpoint:str|os.PathLike, # a fine-tuning checkpoin
         evaluate(checkpoint, tmp, progress=False)
         return read_predictions(tmp)
 
-# %% ../nbs/30_analysis.ipynb #81a91fc8
+# %% ../nbs/30_analysis.ipynb #b2d9b24f
 def load_predictions(source:str|os.PathLike|Predictions) -> Predictions:
     "Predictions given as a table, a run folder, a `predictions.csv`, or a fine-tuning checkpoint (evaluated now)."
     if isinstance(source, Predictions): return source.dedup()
@@ -262,7 +263,7 @@ def predicted_scenes(prob:np.ndarray, # [n-1] P(boundary after shot i), shots 0.
     start = scenes[-1][1] + 1 if scenes else 0
     return scenes + [(start, len(prob))]  # the movie's last shot is n-1 = len(prob)
 
-# %% ../nbs/30_analysis.ipynb #902bf279
+# %% ../nbs/30_analysis.ipynb #7ac339db
 def movie_scores(p:Predictions, vid:str,
                  shot_table:np.ndarray|None=None, # `[num_shot, 5]` frames of `vid`, for Recall@3s and mIoU
                  threshold:float=0.5,
@@ -280,18 +281,19 @@ def movie_scores(p:Predictions, vid:str,
 # scene i's colour: i % 8 (no red: red marks boundaries)
 SCENE_COLORS = ('#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e')
 
+# %% ../nbs/30_analysis.ipynb #37d62927
 def scene_color(i:int) -> str:
     "Scene `i`'s colour: the palette repeats every `len(SCENE_COLORS)` scenes."
     return SCENE_COLORS[i % len(SCENE_COLORS)]
 
-# %% ../nbs/30_analysis.ipynb #32dc6d18
+# %% ../nbs/30_analysis.ipynb #65cff849
 def boundary_colors(prob:np.ndarray, # scores
                     threshold:float,
                    ) -> np.ndarray:
     "Each score's marker colour: red above `threshold` (a predicted boundary), dark grey otherwise."
     return np.where(np.asarray(prob) > threshold, '#d62728', '#333')
 
-# %% ../nbs/30_analysis.ipynb #42a9c3b4
+# %% ../nbs/30_analysis.ipynb #2b16eaa4
 def image_uri(img:np.ndarray|str|os.PathLike, # an RGB image `[H, W, 3]` uint8, or an image file
               fmt:str='png', # 'png' (lossless) or 'jpeg'
               height:int|None=None, # shrink to at most this height (and 10x it wide), keeping the aspect
