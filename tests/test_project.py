@@ -161,3 +161,19 @@ def test_upward_test_imports_found(tmp_path):
 def test_tests_in_notebook_order():
     "A notebook's tests, too, use only what earlier notebooks export: the light fixtures sit low (bassl.fixtures), the training ones high."
     assert upward_test_imports(ROOT/'bassl', ROOT/'nbs') == []
+
+
+def test_small_cells_short_lines():
+    "Library lines fit 120 characters (nbdev writes the module docstring and `__all__` itself); export cells stay small."
+    import re
+    import statistics
+    long = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT/'bassl').rglob('*.py')) if p.name != '_modidx.py'
+            for i, l in enumerate(p.read_text().splitlines(), 1) if len(l) > 120 and i > 1 and not l.startswith('__all__ = ')]
+    assert not long, f"lines over 120 characters: {long}"
+    sizes = []
+    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+        for c in json.loads(nb.read_text())['cells']:
+            s = ''.join(c['source'])
+            if c['cell_type'] == 'code' and re.search(r'^#\|\s*export', s, re.M):
+                sizes.append(sum(1 for l in s.splitlines() if not l.startswith('#|')))
+    assert statistics.median(sizes) <= 12 and sum(n >= 50 for n in sizes) <= 5, (statistics.median(sizes), sorted(sizes)[-6:])
