@@ -28,14 +28,15 @@ def main():
     ap.add_argument('--reps', type=int, default=20, help='timed steps of each way (default: 20)')
     ap.add_argument('--quick', action='store_true', help='2 members, 3 steps: check that it runs')
     a = ap.parse_args()
-    f = preset('bassl', 'cpu').finetune
+    cfg = preset('bassl', 'cpu')
+    f = cfg.finetune
     members = 2 if a.quick else DEMO_SIZE['config']['finetune']['members']
     reps = 3 if a.quick else a.reps
     crn = {**asdict(f.crn), 'num_shots': 2 * f.neighbor_size + 1}
     torch.manual_seed(0)
     ens = SceneBoundaryEnsemble(512, crn, members, standardize=True).train()
     opt = torch.optim.Adam(ens.parameters(), lr=1e-4)
-    B = preset('bassl', 'cpu').per_device_batch('finetune')
+    B = cfg.per_device_batch('finetune')
     x, y = torch.randn(members, B, crn['num_shots'], 512), torch.randint(0, 2, (members, B))
     ways = {'all tokens, then pool': lambda m, b: m.head_sbd(m.crn(b)[1]), 'CRN.pooled': lambda m, b: m(b)}
 

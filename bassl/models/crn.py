@@ -77,10 +77,13 @@ class CRN(nn.Module):
         out = self.tokens(x, mask)
         return out, self.pool(out)
 
+    def pool_row(self, L:int) -> int|None:
+        "The one token of `L` (= S+1) the pooling reads: the centre shot's, or [CLS]; None for 'avg' and 'max' (all)."
+        return {'center': L // 2, 'cls': 0}.get(self.pooling)             # token (S+1)//2 = shot S//2
+
     def pool(self, out:torch.Tensor) -> torch.Tensor:
         "Pooled `[B, H]` from all tokens `[B, S+1, H]`."
-        if self.pooling == 'center': return out[:, (out.shape[1]) // 2]    # token (S+1)//2 = shot S//2
-        if self.pooling == 'cls': return out[:, 0]
+        if (i := self.pool_row(out.shape[1])) is not None: return out[:, i]
         if self.pooling == 'avg': return out[:, 1:].mean(1)
         return out[:, 1:].amax(1)
 
@@ -170,6 +173,5 @@ def pooled(self:CRN, x:torch.Tensor, # [B, S, D_in] shot features
            mask:torch.Tensor|None=None, # [B, S] bool, shots to replace by the mask vector
           ) -> torch.Tensor: # [B, H]
     "`self(x, mask)[1]`, the last layer computing only the token the pooling reads ('avg' and 'max' read every shot's)."
-    if self.pooling in ('avg', 'max'): return self.pool(self.tokens(x, mask))
-    i = (x.shape[1] + 1) // 2 if self.pooling == 'center' else 0     # the centre shot's token, or [CLS]
+    if (i := self.pool_row(x.shape[1] + 1)) is None: return self.pool(self.tokens(x, mask))
     return self.tokens(x, mask, slice(i, i + 1))[:, 0]
