@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from ..core import DataError
 from .synthetic import MARKER, SynthConfig, plan_movie, render_place, render_view, synth_ids
 
 # %% auto #0
-__all__ = ['RenderTruth', 'render_video', 'cut_matches']
+__all__ = ['HARD', 'RenderTruth', 'render_video', 'cut_matches', 'flash_cuts']
 
 # %% ../../nbs/04b_data.render.ipynb #234ec3a3
 @dataclass
@@ -36,6 +36,7 @@ class RenderTruth:
     spans:list # [num_shot-1] (first, last) frame of each transition; a hard cut's is (cut-1, cut)
     labels:np.ndarray # [num_shot-1] the plan's scene labels (1: a scene ends after the shot, -1 uncertain, 0 none)
     times:np.ndarray # [n_frames] presentation time of each frame in seconds
+    flashes:list = field(default_factory=list) # frames brightened by a flash inside a shot: not shot boundaries
     @property
     def cuts(self) -> np.ndarray: return self.shots[1:, 0]
     @property
@@ -63,24 +64,52 @@ def _lerp_views(views, u:float):
     return box, people
 
 # %% ../../nbs/04b_data.render.ipynb #068f5257
-def _transitions(rng, start, dur, fps, gradual):
-    "Kind and frame span of the transition into each shot after the first."
+def _transitions(rng, start, dur, fps, gradual, frames:tuple|None=None):
+    "Kind and frame span of the transition into each shot after the first; `frames`: (shortest, longest) gradual one."
     kinds, spans = [], []
     for k in range(1, len(start)):
         kind = str(rng.choice(['cut', 'dissolve', 'fade'], p=[1 - gradual, gradual * .6, gradual * .4]))
         c = int(start[k])
         if kind == 'cut': spans.append((c - 1, c))
+        elif frames:                                                 # any length, as long as both shots keep 2/3
+            n = int(min(rng.integers(frames[0], frames[1] + 1), 2 * (dur[k - 1] // 3), 2 * (dur[k] // 3)))
+            spans.append((c - n // 2, c - n // 2 + n - 1))
         else:
             half = int(min(rng.integers(round(.15 * fps), round(.35 * fps) + 1), dur[k - 1] // 3, dur[k] // 3))
             spans.append((c - half, c + half - 1))
         kinds.append(kind)
     return kinds, spans
 
+# %% ../../nbs/04b_data.render.ipynb #ef3dbbbf
+def _flashes(rng, start, dur, spans, rate:float) -> dict:
+    "Frame -> strength of the flashes: 1-3 bright frames in a share `rate` of shots, 6+ frames from any transition."
+    first = [int(start[0])] + [b + 1 for _, b in spans]                 # each shot's first frame past its transition in
+    last = [a - 1 for a, _ in spans] + [int(start[-1] + dur[-1] - 1)]   # and its last before the transition out
+    out = {}
+    for k in np.flatnonzero(rng.random(len(start)) < rate):
+        n = int(rng.integers(1, 4))
+        a, b = first[k] + 6, last[k] - 6 - n
+        if a <= b: out.update(dict.fromkeys(range(f := int(rng.integers(a, b + 1)), f + n), float(rng.uniform(.5, .8))))
+    return out
+
+# %% ../../nbs/04b_data.render.ipynb #d6b27ca5
+class _Moves:
+    "A hand-held camera on top of the plan's: a pan across each shot and a shake of 1-4 Hz, fractions of the view."
+    def __init__(self, rng, n:int, fps:float, pan:float, shake:float):
+        self.pan, self.fps = rng.uniform(-pan, pan, (n, 2)), fps                         # [n, (x, y)] over the shot
+        self.amp = shake * rng.uniform(.5, 1, (n, 1))
+        self.hz, self.phase = rng.uniform(1, 4, (n, 2, 3)), rng.uniform(0, 2 * np.pi, (n, 2, 3))  # 3 sines per axis
+    def __call__(self, k:int, u:float, f:int) -> np.ndarray:
+        "`(dx, dy)` of shot `k` at `u` in [0, 1], movie frame `f`."
+        shake = np.sin(2 * np.pi * self.hz[k] * f / self.fps + self.phase[k]).sum(-1) / 3
+        return self.pan[k] * (u - .5) + self.amp[k] * shake
+
 # %% ../../nbs/04b_data.render.ipynb #4ab6e31c
 class _Camera:
     "Frames of a movie's shots as its camera sees them; `rng` draws each frame's noise offset."
-    def __init__(self, rng, cfg:SynthConfig, plan, size:tuple, start:np.ndarray, dur:np.ndarray, zoom:float):
-        self.rng, self.plan, self.start, self.dur, (self.W, self.H) = rng, plan, start, dur, size
+    def __init__(self, rng, cfg:SynthConfig, plan, size:tuple, start:np.ndarray, dur:np.ndarray, zoom:float,
+                 moves:_Moves|None=None):
+        self.rng, self.plan, self.start, self.dur, (self.W, self.H), self.moves = rng, plan, start, dur, size, moves
         self.ws = float(min(2, max(1, self.H / cfg.height)))           # world canvases near the output's resolution
         self.world_size = round(2 * cfg.width * self.ws), round(2 * cfg.height * self.ws)
         self.worlds, self.pad = {}, 32
@@ -103,6 +132,7 @@ class _Camera:
         cx, cy = (box[0] + box[2]) / 2 * ws, (box[1] + box[3]) / 2 * ws
         z = 1 - self.zooms[k] * (u - .5)
         bw, bh = min((box[2] - box[0]) * ws * z, w.shape[1]), min((box[3] - box[1]) * ws * z, w.shape[0])
+        if self.moves is not None: cx, cy = np.array([cx, cy]) + self.moves(k, u, f) * (bw, bh)
         x0, y0 = np.clip(cx - bw / 2, 0, w.shape[1] - bw), np.clip(cy - bh / 2, 0, w.shape[0] - bh)
         oy, ox = self.rng.integers(0, self.pad, 2)
         im = render_view(w, (x0, y0, x0 + bw, y0 + bh), people, (W, H), self.plan.views[k][1][2],
@@ -110,8 +140,8 @@ class _Camera:
         return np.asarray(im, dtype=np.float32)
 
 # %% ../../nbs/04b_data.render.ipynb #2deaf09e
-def _frames(cam:_Camera, start:np.ndarray, dur:np.ndarray, kinds:list, spans:list):
-    "Each frame of the movie in turn, uint8 RGB: the shots, with dissolves and fades through black between them."
+def _frames(cam:_Camera, start:np.ndarray, dur:np.ndarray, kinds:list, spans:list, flashes:dict|None=None):
+    "Each frame of the movie in turn, uint8 RGB: the shots, dissolves and fades through black between, and flashes."
     shot_of = np.repeat(np.arange(len(start)), dur)
     trans = {f: (kind, k, (f - a + 1) / (b - a + 2))               # frame -> (kind, shot entering, progress in (0, 1))
              for k, (kind, (a, b)) in enumerate(zip(kinds, spans), 1) if kind != 'cut' for f in range(a, b + 1)}
@@ -122,6 +152,7 @@ def _frames(cam:_Camera, start:np.ndarray, dur:np.ndarray, kinds:list, spans:lis
             elif f < start[k]: img = cam(k - 1, f) * max(0, 1 - 2 * a)   # fade out, then in
             else: img = cam(k, f) * max(0, 2 * a - 1)
         else: img = cam(shot_of[f], f)
+        if flashes and f in flashes: img = img + flashes[f] * (255 - img)   # towards white
         yield img.clip(0, 255).astype(np.uint8)
 
 # %% ../../nbs/04b_data.render.ipynb #a9f3a610
@@ -157,6 +188,10 @@ def render_video(root:str|os.PathLike, # a synthetic root (`bassl synth`, `tiny_
                  shot_seconds:float|None=None, # every shot about this long (+-30%); default: the plan's (median 3 s)
                  gradual:float=.25, # share of transitions that are dissolves or fades instead of hard cuts
                  zoom:float=.15, # largest zoom over a shot, a fraction of the view
+                 pan:float=0, # largest pan across a shot on top of the plan's, a fraction of the view
+                 shake:float=0, # hand-held shake (1-4 Hz), a fraction of the view
+                 flashes:float=0, # share of shots with a flash: 1-3 bright frames that are no shot boundary
+                 transition_frames:tuple|None=None, # (shortest, longest) dissolve or fade; default 0.3-0.7 s
                  vfr:bool=False, # variable frame rate: frame durations drawn from 0.5x..1.5x the nominal
                  rotation:int=0, # store the picture turned, with a display matrix that turns it back (0, 90, 180, 270)
                  crf:int=18, # x264 quality (lower is better)
@@ -179,14 +214,20 @@ def render_video(root:str|os.PathLike, # a synthetic root (`bassl synth`, `tiny_
     dur = np.maximum(max(16, round(.75 * fps)), np.round(dur)).astype(np.int64)
     start = np.concatenate([[0], np.cumsum(dur)[:-1]])
     total = int(dur.sum())
-    kinds, spans = _transitions(rng, start, dur, fps, gradual)
-    cam = _Camera(rng, cfg, plan, (W, H), start, dur, zoom)
+    kinds, spans = _transitions(rng, start, dur, fps, gradual, transition_frames)
+    fx = np.random.default_rng([seed, ids.index(vid), 1])         # the options off by default draw from their own rng
+    moves = _Moves(fx, n, fps, pan, shake) if pan or shake else None
+    flash = _flashes(fx, start, dur, spans, flashes) if flashes else {}
+    cam = _Camera(rng, cfg, plan, (W, H), start, dur, zoom, moves)
     times = np.concatenate([[0.], np.cumsum(rng.uniform(.5, 1.5, total - 1) / fps)]) if vfr else np.arange(total) / fps
     path = Path(path)
-    _write_h264(path, _frames(cam, start, dur, kinds, spans), times, fps, (W, H), rotation, crf, f'rendering {vid}',
+    _write_h264(path, _frames(cam, start, dur, kinds, spans, flash), times, fps, (W, H), rotation, crf, f'rendering {vid}',
                 progress)
     return RenderTruth(vid, path, float(fps), (W, H), total, np.stack([start, start + dur - 1], 1), kinds, spans,
-                       plan.labels[:n - 1].copy(), times)
+                       plan.labels[:n - 1].copy(), times, sorted(flash))
+
+# %% ../../nbs/04b_data.render.ipynb #9d4d5115
+HARD = dict(zoom=.5, pan=.5, shake=.03, flashes=.33, gradual=.3, transition_frames=(4, 48), crf=32) # `render_video` options
 
 # %% ../../nbs/04b_data.render.ipynb #b21d83ec
 def cut_matches(truth:RenderTruth, # a rendered video's truth
@@ -202,3 +243,11 @@ def cut_matches(truth:RenderTruth, # a rendered video's truth
         if i not in ti and j not in dj: ti.add(i); dj.add(j)
     out = {k: (sum(1 for i in ti if true[i][2] == k), sum(1 for t in true if t[2] == k)) for k in ('cut', 'gradual')}
     return {**out, 'false': (len(starts) - len(dj), len(starts))}
+
+# %% ../../nbs/04b_data.render.ipynb #85a1144d
+def flash_cuts(truth:RenderTruth, # a rendered video's truth
+               starts:list[int], # detected first frames of shots after the first
+              ) -> int:
+    "Detections at a flash: on one of its frames or the frame after, give or take one (flashes are no transition)."
+    near = {x + j for x in truth.flashes for j in (-1, 0, 1, 2)}
+    return sum(1 for d in starts if d in near)
