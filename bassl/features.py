@@ -23,7 +23,7 @@ from .core import DataError, atomic_path, check_id, write_json
 from .data.datasets import KeyframeDataset
 from .data.movienet import MovieNetRoot
 from .data.transforms import eval_transform
-from .runs import read_encoder, record_encoder
+from .runs import read_encoder
 
 # %% auto #0
 __all__ = ['FeatureStore', 'extract_features']
@@ -65,11 +65,6 @@ def write(self:FeatureStore, vid:str, features:np.ndarray):
 def encoder(self:FeatureStore) -> str|None:
     "The checkpoint these features were extracted with (None: a random encoder): `bassl.runs.read_encoder`."
     return read_encoder(self.folder)
-
-@patch
-def record_encoder(self:FeatureStore, checkpoint:str|os.PathLike|None):
-    "Record the checkpoint the features come from, for fine-tuning to find its CRN: `bassl.runs.record_encoder`."
-    record_encoder(self.folder, checkpoint)
 
 @patch
 def write_index(self:FeatureStore):

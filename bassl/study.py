@@ -33,7 +33,7 @@ from .data.check import check_cmd
 from .data.synthetic import DEFAULT_ROOT, frame_size, synth_cmd  # frame_size: --size's type, for demo_cmd
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
-from .experiments import RunSpec, boundary_rate, images_per_sample, pretrain_budget, progress_mode, run_stage
+from .experiments import RunSpec, boundary_rate, images_per_sample, progress_mode, run_stage
 from .methods import METHODS, TASKS, check_tasks
 from .runs import read_done, read_scores
 
@@ -289,9 +289,9 @@ def cell_budget(cell:Cell) -> dict:
     d = cell.pretrain.stage_dir('pretrain'); done = read_done(d)
     if not done: raise DataError(d, "no finished pre-training here: run the study first")
     out = done['outputs']
-    # recorded before budgets were
-    b = {k: out[k] for k in ('steps', 'images_encoded')} if 'steps' in out else pretrain_budget(d)
-    return {**b, 'seconds': done['seconds']}
+    if not {'steps', 'images_encoded'} <= set(out):
+        raise DataError(d/'done.json', "expected the pre-training's budget in its outputs (steps, images_encoded)")
+    return {'steps': out['steps'], 'images_encoded': out['images_encoded'], 'seconds': done['seconds']}
 
 # %% ../nbs/35_study.ipynb #cc598f23
 def yardstick(reps:int=5, # timed repetitions, after one warm-up

@@ -30,7 +30,7 @@ from ..metrics import Predictions, boundary_metrics, gather_predictions
 from ..models.checkpoint import read_state_dict
 from ..models.crn import CRN
 from ..models.sbd import SceneBoundaryEnsemble, SceneBoundaryModel
-from ..runs import (claim_folder, file_stamp, launch, pretrained, project_root, read_inputs, stage_settings,
+from ..runs import (claim_folder, file_stamp, launch, pretrained, project_root, stage_settings, store_inputs,
     write_predictions, write_scores)
 from .optim import cosine_schedule
 from .trainer import check_batches, check_max_steps, check_resume, make_trainer, quiet_worker_advice
@@ -80,7 +80,6 @@ def extract(cfg:Experiment, # experiment (data root, image size)
         own_group = True
     if env is None or env.global_rank() == 0:
         save_config(cfg, store.folder/'config.json')
-        store.record_encoder(encoder)
     device = device or (f'cuda:{env.local_rank() if env else 0}' if gpu else 'cpu')
     try: extract_features(net, cfg.root, store, image_size=cfg.pretrain.image_size, device=device, progress=progress,
                           num_workers=cfg.finetune.num_workers)
@@ -273,7 +272,7 @@ def finetune_inputs(cfg:Experiment, # the experiment
                     src:str|None, # where its CRN comes from (`crn_source`)
                    ) -> dict:
     "What a fine-tuning's checkpoint and scores are made from: the data, seed, settings, features and starting CRN."
-    feats = {'store': str(store.folder.resolve()), 'made_from': read_inputs(store.folder) or {'encoder': store.encoder},
+    feats = {'store': str(store.folder.resolve()), 'made_from': store_inputs(store.folder),
              'movies': len(store)}
     crn = None if src is None else {'checkpoint': src, 'input': file_stamp(pretrained(src, 'CRN').checkpoint)}
     return {'stage': 'finetune', 'root': str(Path(cfg.root).resolve()), 'seed': cfg.seed,
