@@ -44,12 +44,13 @@ from .train.finetune import FinetuneTask
 from .zeroshot import SCENE_SHOTS, SCORES, PPModel, boundary_scores, check_score, label_free_threshold, load_pp
 
 # %% auto #0
-__all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'SceneModel', 'finetune_checkpoint', 'load_scene_model',
-           'ZeroShotModel', 'load_zero_shot_model', 'load_model', 'default_device', 'shot_features',
-           'boundary_probabilities', 'timecode', 'Scene', 'scenes_from_probabilities', 'write_scenes', 'read_scenes',
-           'timeline', 'report_html', 'cut_exact', 'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans',
-           'writing', 'foreign_files', 'refuse_foreign', 'Segmentation', 'choose_threshold', 'segment_video',
-           'truth_labels', 'input_videos', 'segment', 'segment_cmd']
+__all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'FEW_SHOTS_PER_MINUTE', 'THOROUGH_DETECTOR', 'SceneModel',
+           'finetune_checkpoint', 'load_scene_model', 'ZeroShotModel', 'load_zero_shot_model', 'load_model',
+           'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
+           'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'timeline', 'report_html', 'cut_exact',
+           'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans', 'writing', 'foreign_files', 'refuse_foreign',
+           'Segmentation', 'shots_note', 'choose_threshold', 'segment_video', 'truth_labels', 'input_videos', 'segment',
+           'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -90,8 +91,8 @@ def finetune_checkpoint(model:str|os.PathLike, # a run folder, finetune/ folder 
 def _features_folder(task:FinetuneTask, ck:Path) -> Path:
     "The feature store a fine-tuning read: its recorded folder, else the run's features/ (a run moved since)."
     for d in (Path(task.hparams.features), ck.parent.parent.parent/STAGE_FOLDERS['extract']):
-        if (d/'encoder.json').is_file(): return d
-    raise DataError(task.hparams.features, "the feature store this fine-tuning read is gone (no encoder.json there "
+        if (d/INPUTS).is_file(): return d
+    raise DataError(task.hparams.features, f"the feature store this fine-tuning read is gone (no {INPUTS} there "
                                            "nor in the run's features/): which encoder made its features is unknown")
 
 # %% ../nbs/33_segment.ipynb #eb48b96d
@@ -169,7 +170,6 @@ def shot_features(sm:SceneModel, # the model
     "Every shot's feature with the model's encoder, written to `store` and returned."
     st = FeatureStore(store)
     st.path(vid).unlink(missing_ok=True)                                    # another model's features are no cache
-    st.record_encoder(sm.encoder_source)
     extract_features(sm.encoder, root, st, image_size=sm.image_size, anno='pretrain', batch_size=batch_size,
                      device=device or default_device(), progress=False)
     if vid not in st:
@@ -467,6 +467,7 @@ class Segmentation:
     prob:np.ndarray # [n-1] P(boundary after shot i)
     scenes:list[Scene]
     threshold:float
+    detector:str # the shot detector that found its shots (`bassl.data.video.DETECTORS`)
     clips:list[Path] # written by `cut` (empty without)
     seconds:float # how long it took
 
@@ -476,9 +477,26 @@ class Segmentation:
     def report(self) -> Path: return self.folder/'report.html'
     @property
     def predictions(self) -> Path: return self.folder/'predictions.csv'
+    @property
+    def shots_per_minute(self) -> float: return (len(self.prob) + 1) / self.scenes[-1].end * 60
     def __repr__(self):
         return (f"Segmentation({self.vid}: {len(self.prob) + 1} shots, {len(self.scenes)} scenes at threshold "
                 f"{self.threshold:g}, {len(self.clips)} clips, in {self.folder})")
+
+# %% ../nbs/33_segment.ipynb #1ccb8be3
+FEW_SHOTS_PER_MINUTE = 4 # below this, edited footage has probably lost cuts
+THOROUGH_DETECTOR = 'adaptive+transnetv2' # also finds dissolves and fades; slower (see the benchmarks page)
+
+def shots_note(shots:int, # shots found
+               seconds:float, # the video's duration
+               detector:str, # the detector that found them
+              ) -> str:
+    "How many shots a minute `detector` found, and which detector to try when that is few for edited footage."
+    rate = shots / seconds * 60
+    note = f"{rate:.1f} shots a minute ({detector} detector)"
+    if rate < FEW_SHOTS_PER_MINUTE and detector != THOROUGH_DETECTOR:
+        note += f"; few for edited footage: if scenes run shots together, try --detector {THOROUGH_DETECTOR}"
+    return note
 
 # %% ../nbs/33_segment.ipynb #cb2549ee
 def choose_threshold(prob:np.ndarray, # [n-1] a video's scores
@@ -561,18 +579,20 @@ def _segment_video(video:Path, sm:SceneModel|ZeroShotModel, folder:Path, vid:str
     scenes = with_clips(scenes, clips)
     score = sm.score if free else 'sbd'
     meta = {'video': str(video.resolve()), 'vid': vid, 'model': sm.source, 'threshold': threshold, 'detector': detector,
-            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n, 'cut': cut,
-            'clips': len(clips), 'label_free': free, 'score': score, 'threshold_from': how, 'scenes_asked': asked}
+            'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n,
+            'shots_per_minute': round(n / float(times[-1, 1]) * 60, 2), 'cut': cut, 'clips': len(clips),
+            'label_free': free, 'score': score, 'threshold_from': how, 'scenes_asked': asked}
     what = (f" · label-free scenes (no labels, no fine-tuning): score {score}, {SCORES[score]}; threshold: {how}"
             if free else f" · threshold: {how}")
     write_scenes(folder, scenes, meta)
     root = MovieNetRoot(folder/'root')
-    line = (f"{n} shots, {len(scenes)} scenes at threshold {threshold:g} · {timecode(times[-1, 1])} "
+    line = (f"{n} shots ({shots_note(n, float(times[-1, 1]), detector)}), {len(scenes)} scenes at threshold "
+            f"{threshold:g} · {timecode(times[-1, 1])} "
             f"at {rec.fps:.3f} fps · model {sm.source}{what}")
     write_text(folder/'report.html', report_html(
         video.name, line, prob, scenes, threshold, times, [root.keyframe(vid, i, 1) for i in range(n)],
         ylabel=f'{score} score (label-free)' if free else 'P(boundary)'))
-    return Segmentation(vid, video, folder, prob, scenes, threshold, clips, time.monotonic() - t_start)
+    return Segmentation(vid, video, folder, prob, scenes, threshold, detector, clips, time.monotonic() - t_start)
 
 # %% ../nbs/33_segment.ipynb #25370b87
 def truth_labels(starts:np.ndarray, # [n] first frame of each detected shot
@@ -633,7 +653,8 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
         shared = (" (scenes sharing a keyframe share one; --cut exact gives one per scene)"
                   if len(s.clips) < len(s.scenes) and s.clips else '')
         clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
-        log(f"{v}: {len(s.prob) + 1} shots, {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
+        rate = shots_note(len(s.prob) + 1, s.scenes[-1].end, s.detector)
+        log(f"{v}: {len(s.prob) + 1} shots ({rate}), {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
 # %% ../nbs/33_segment.ipynb #531468c2
