@@ -11,7 +11,6 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fastcore.basics import patch
 

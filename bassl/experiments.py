@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from .data.sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sparse_an
 from .data.synthetic import DEFAULT_ROOT, MARKER, SynthConfig, builtin_complete, synthesize
 from .methods import METHODS, TASKS, get_method
 from .models.checkpoint import load_checkpoint
-from .runs import (LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, work_dir, write_done,
+from .runs import (LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, stage_status, write_done,
                         write_started)
 
 # %% auto #0

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .config import Experiment, load_config
 from .core import DataError, write_json, write_text

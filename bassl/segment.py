@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from .analysis import boundary_colors, image_uri, predicted_scenes, scene_color
 from .checkpoint import load_encoder, load_release, pretrain_weights, random_encoder
-from .config import Experiment, load_config
+from .config import load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
 from .data.movienet import MovieNetRoot

@@ -22,7 +22,7 @@ from pathlib import Path
 from .check import verify_anno_set
 from .movienet import ANNO_SETS, NUM_KEYFRAMES, MovieNetRoot, read_utf8
 from .sampling import NEIGHBOR_SIZE, dense_window, instance_pair, sbd_window, sparse_anchors, temporal_pair
-from .transforms import ClipAugment, JpegClips, decode_clip, decode_frames, eval_transform, read_jpegs
+from .transforms import ClipAugment, JpegClips, decode_frames, eval_transform, read_jpegs
 from .transforms import reuse_freed_memory, train_transform
 
 # %% auto #0

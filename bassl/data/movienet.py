@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import DataError, check_id, inside, write_json, write_text
+from ..core import DataError, check_id, inside, write_text
 
 # %% auto #0
 __all__ = ['NUM_KEYFRAMES', 'SPLITS', 'ANNO_SETS', 'LABELS', 'FRAME_NAME', 'shot_id', 'MovieNetRoot', 'scan_keyframes',

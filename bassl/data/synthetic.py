@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..core import DataError, write_json, write_ndjson
 from .anno import anno_sets
-from .movienet import ANNO_SETS, FRAME_NAME, NUM_KEYFRAMES, SPLITS, MovieNetRoot, shot_id
+from .movienet import ANNO_SETS, FRAME_NAME, NUM_KEYFRAMES, MovieNetRoot, shot_id
 from .movienet import write_labels, write_shot_table
 
 # %% auto #0

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 
-from ..methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
+from ..methods import CRN_TASKS, TASKS, check_tasks, get_method
 from ..models.crn import CRN
 from ..models.encoder import ShotEncoder
 from ..models.heads import MSMHead, NCEHead, cgm_head, pp_head

@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
