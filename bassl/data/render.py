@@ -221,13 +221,14 @@ def render_video(root:str|os.PathLike, # a synthetic root (`bassl synth`, `tiny_
     cam = _Camera(rng, cfg, plan, (W, H), start, dur, zoom, moves)
     times = np.concatenate([[0.], np.cumsum(rng.uniform(.5, 1.5, total - 1) / fps)]) if vfr else np.arange(total) / fps
     path = Path(path)
-    _write_h264(path, _frames(cam, start, dur, kinds, spans, flash), times, fps, (W, H), rotation, crf, f'rendering {vid}',
-                progress)
+    _write_h264(path, _frames(cam, start, dur, kinds, spans, flash), times, fps, (W, H), rotation, crf,
+                f'rendering {vid}', progress)
     return RenderTruth(vid, path, float(fps), (W, H), total, np.stack([start, start + dur - 1], 1), kinds, spans,
                        plan.labels[:n - 1].copy(), times, sorted(flash))
 
 # %% ../../nbs/04b_data.render.ipynb #9d4d5115
-HARD = dict(zoom=.5, pan=.5, shake=.03, flashes=.33, gradual=.3, transition_frames=(4, 48), crf=32) # `render_video` options
+# `render_video`'s options for the hard videos of the detection benchmark
+HARD = dict(zoom=.5, pan=.5, shake=.03, flashes=.33, gradual=.3, transition_frames=(4, 48), crf=32)
 
 # %% ../../nbs/04b_data.render.ipynb #b21d83ec
 def cut_matches(truth:RenderTruth, # a rendered video's truth

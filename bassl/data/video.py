@@ -33,10 +33,10 @@ from .movienet import write_labels, write_shot_table
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER',
            'video_id', 'id_collisions', 'video_ids', 'find_videos', 'VideoInfo', 'probe', 'iter_frames', 'Shot',
-           'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector', 'keyframe_frames',
-           'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record', 'ensure_split',
-           'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels', 'assign_splits',
-           'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd']
+           'is_flash', 'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector',
+           'keyframe_frames', 'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record',
+           'ensure_split', 'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels',
+           'assign_splits', 'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 # what a folder search picks up
@@ -226,23 +226,53 @@ class Shot:
 
 DETECT_HEIGHT = 240 # PySceneDetect's detectors see frames scaled to this height
 
+# %% ../../nbs/09_data.video.ipynb #07d3ff82
+def is_flash(thumbs:dict, # frame index -> small float32 picture, around `c`
+             c:int, # a cut: the first frame of a new shot
+             flash:int=4, # longest flash in frames
+             same:float=.3, # two pictures closer than this times the cut's change are the same
+            ) -> bool:
+    "Whether the picture before cut `c` comes back within `flash` frames: a flash, not a new shot."
+    d = lambda a, b: float(np.abs(thumbs[a] - thumbs[b]).mean())
+    change = d(c - 1, c)
+    return any(d(a, b) < same * change for a in range(c - flash - 1, c) for b in range(c, c + flash + 1)
+               if 2 <= b - a <= flash + 1 and a in thumbs and b in thumbs)
+
 # %% ../../nbs/09_data.video.ipynb #01e43818
 class SceneDetectShots:
-    "PySceneDetect's `ContentDetector` ('content') or `AdaptiveDetector` ('adaptive'), fed frame by frame."
+    "PySceneDetect's `ContentDetector` ('content') or `AdaptiveDetector` ('adaptive'), fed frame by frame; no flashes."
     def __init__(self, kind:str, # 'content' or 'adaptive'
                  fps:float, # the video's frame rate (PySceneDetect's timecodes need one)
-                 **kw): # the detector's own options, e.g. `threshold`, `min_scene_len`
+                 flash:int=4, # longest flash in frames whose cuts are dropped (`is_flash`); 0: PySceneDetect's own cuts
+                 min_scene_len:int=15, # shortest shot in frames
+                 **kw): # the detector's own options, e.g. `threshold`, `adaptive_threshold`
         from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
-        self.det = (ContentDetector if kind == 'content' else AdaptiveDetector)(**kw)
-        self.fps, self.tc, self.last = fps, FrameTimecode, 0
-        self.lag = int(self.det.event_buffer_length) + 16            # frames by which a cut can be reported late
+        own = flash + 2 if flash else min_scene_len         # so that a flash's cut never hides a real cut after it
+        self.det = (ContentDetector if kind == 'content' else AdaptiveDetector)(min_scene_len=own, **kw)
+        self.fps, self.tc, self.last, self.flash, self.min_len = fps, FrameTimecode, 0, flash, min_scene_len
+        self.lag = int(self.det.event_buffer_length) + 16 + flash    # frames by which a cut can be reported late
+        self.thumbs, self.pending, self.prev = {}, [], 0            # small pictures, cuts not yet judged, last cut
+    def _take(self, upto:int) -> list[int]:
+        "The pending cuts up to frame `upto` that are no flash and leave a shot of `min_scene_len` frames before them."
+        out = []
+        while self.pending and self.pending[0] <= upto:
+            c = self.pending.pop(0)
+            if not self.flash or (c - self.prev >= self.min_len and not is_flash(self.thumbs, c, self.flash)):
+                out.append(c); self.prev = c
+        return out
     def push(self, i:int, frame, rgb:np.ndarray) -> list[int]:
         "Cuts found on seeing frame `i` (`rgb`, 240 px high)."
         self.last = i
-        return [t.frame_num for t in self.det.process_frame(self.tc(i, self.fps), np.ascontiguousarray(rgb[..., ::-1]))]
+        if self.flash:
+            self.thumbs[i] = rgb[::8, ::8].astype(np.float32)
+            self.thumbs.pop(i - self.lag - self.flash - 2, None)
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        self.pending += [t.frame_num for t in self.det.process_frame(self.tc(i, self.fps), bgr)]
+        return self._take(i - self.flash)
     def flush(self) -> list[int]:
         "Cuts still held back at the end of the video."
-        return [t.frame_num for t in self.det.post_process(self.tc(self.last, self.fps))]
+        self.pending += [t.frame_num for t in self.det.post_process(self.tc(self.last, self.fps))]
+        return self._take(float('inf'))
 
 # %% ../../nbs/09_data.video.ipynb #85eda12e
 _TRANSNET = {}
