@@ -39,10 +39,10 @@ from .runs import read_done, read_scores
 
 # %% auto #0
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS',
-           'FRONT_PAGE', 'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study', 'cell_budget', 'yardstick',
-           'machine', 'planned_images', 'seconds_left', 'duration', 'run_study', 'mean_interval', 'seeds_needed',
-           'verdict', 'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records',
-           'results_markdown', 'demo_cmd', 'study_cmd']
+           'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study',
+           'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left', 'duration', 'run_study',
+           'mean_interval', 'seeds_needed', 'verdict', 'study_seconds', 'summarize', 'study_table', 'study_figure',
+           'save_study_html', 'results_records', 'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -484,6 +484,17 @@ def _difference(label:str, baseline:str, cells:dict, metric:str, by_pretrain:boo
          'values': list(per.values())}
     return {**d, 'verdict': verdict(label, baseline, d, metric, unit)}
 
+# %% ../nbs/35_study.ipynb #bb59936b
+def study_seconds(cells:list[dict], # a study record's cells
+                 ) -> dict:
+    "The compute a study's cells took, in seconds: each pre-training and its extraction once, every fine-tuning."
+    first = {}
+    for c in cells: first.setdefault(c['pretrain_run'], c)  # the cells of one pre-training share it and its features
+    pre = sum(c['budget']['seconds'] for c in first.values())
+    ext = sum(c['seconds']['extract'] or 0. for c in first.values())  # None: features made outside the study
+    ft = sum(c['seconds']['finetune'] for c in cells)
+    return {'pretrain': pre, 'extract': ext, 'finetune': ft, 'total': pre + ext + ft}
+
 # %% ../nbs/35_study.ipynb #90a5ce57
 def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or the study folder
               baseline:str|None=None, # the row differences are taken against (default: the study's baseline)
@@ -507,7 +518,7 @@ def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or 
             "one pre-training seed: each value is a fine-tuning seed, and intervals cover fine-tuning variance only")
     return {'name': decl['name'], 'metric': metric, 'chance': rec.get('chance'), 'baseline': baseline, 'unit': unit,
             'note': note, 'cells': f"{len(rec['cells'])}/{rec.get('cells_total', len(rec['cells']))}",
-            'machine': rec.get('machine'),
+            'machine': rec.get('machine'), 'seconds': study_seconds(rec['cells']),
             'seeds': {k: decl[k] for k in ('pretrain_seeds', 'finetune_seeds')}, 'rows': rows, 'differences': diffs}
 
 # %% ../nbs/35_study.ipynb #54618d61
@@ -540,6 +551,10 @@ def _notes(summary:dict) -> list[str]:
         y = '' if m.get('yardstick_s') is None else f"yardstick {m['yardstick_s']:.2f} s (bench/yardstick.py), "
         gpu = f", GPU {m['gpu']}" if m.get('gpu') else ''
         out.append(f"measured on: {y}{m['cpu']}, {m['threads']} threads{gpu}, torch {m['torch']}")
+    if (t := summary.get('seconds')) and t['total']:
+        parts = [f"{w} {duration(t[k])}" for k, w in (('pretrain', 'pre-training'), ('extract', 'extraction'),
+                                                         ('finetune', 'fine-tuning')) if t[k]]
+        out.append(f"compute: {duration(t['total'])} ({', '.join(parts)})")
     return out
 
 def _seeds(v:list[int]) -> str:
@@ -618,6 +633,19 @@ def results_markdown(folder:str|os.PathLike|None=None, # a folder of study recor
         title = _md(rec['study'].get('title') or rec['study']['name'])
         parts.append(f"**{title}** (`results/{p.name}`)\n\n{study_table(summarize(rec))}")
     return '\n\n'.join(parts)
+
+# %% ../nbs/35_study.ipynb #ef0ae609
+DEMO_RECORD = 'demo' # `make demo`'s own study record in `RESULTS`: README and the benchmarks state its time from it
+
+def demo_time(folder:str|os.PathLike|None=None, # a folder of study records (default: `RESULTS`)
+             ) -> str:
+    "The demo's measured time beside its machine's yardstick, from its committed record, as README states it."
+    p = Path(folder or RESULTS)/f'{DEMO_RECORD}.json'
+    rec, _ = _read_study(p)
+    t, m = study_seconds(rec['cells']), rec['machine']
+    return (f"Measured on {m['cpu']} with {m['threads']} threads (yardstick {m['yardstick_s']:.2f} s): the demo's "
+            f"stages took {duration(t['total'])}, {duration(t['finetune'])} of it in its {len(rec['cells'])} "
+            f"fine-tunings (`results/{p.name}`, that run's record).")
 
 # %% ../nbs/35_study.ipynb #32386879
 @delegates(synth_cmd, but=['force', 'return'])

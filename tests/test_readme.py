@@ -122,3 +122,10 @@ def test_readme_results_are_their_records():
     from bassl.study import FRONT_PAGE, RESULTS, results_markdown, results_records
     assert FRONT_PAGE in [p.stem for p in results_records()], f"no record {FRONT_PAGE}.json in {RESULTS}"
     assert results_markdown(names=[FRONT_PAGE]) in README.read_text()
+
+
+def test_readme_demo_time_is_its_record():
+    "The demo's time in README is what its committed record (results/demo.json) says, beside that machine's yardstick."
+    from bassl.study import demo_time
+    line = demo_time()
+    assert 'yardstick' in line and line in README.read_text(), line
