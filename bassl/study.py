@@ -30,7 +30,7 @@ from scipy import stats
 from .config import CRN_INITS
 from .core import DataError, ParameterError, write_json, write_text
 from .data.check import check_cmd
-from .data.synthetic import DEFAULT_ROOT, synth_cmd
+from .data.synthetic import DEFAULT_ROOT, frame_size, synth_cmd  # frame_size: --size's type, for demo_cmd
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
 from .experiments import RunSpec, boundary_rate, images_per_sample, progress_mode, run_stage
