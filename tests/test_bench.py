@@ -1,4 +1,5 @@
 "The GPU readiness script stays runnable: its CPU dry run goes through the same code path."
+import json
 import os
 import subprocess
 import sys
@@ -35,13 +36,19 @@ def test_objective_bench_dry_run():
 
 
 def test_video_bench_dry_run(tmp_path):
-    "The video benchmark's quick run measures detection, throughput and memory on rendered videos (into a temporary folder)."
-    r = subprocess.run([sys.executable, str(ROOT/'bench'/'video.py'), '--quick', '--detectors', 'adaptive', '--out', str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
+    "The video benchmark's quick run measures detection (easy and hard videos, into a record), throughput and memory."
+    r = subprocess.run([sys.executable, str(ROOT/'bench'/'video.py'), '--quick', '--detectors', 'adaptive,adaptive:flash=0',
+                        '--out', str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    row = next(l.split() for l in r.stdout.splitlines() if l.split()[:1] == ['adaptive'])
-    assert len(row) >= 6 and all(0 <= float(v) <= 100 for v in row[1:5]) and float(row[5]) > 0, row   # P, R (hard, gradual), frames/s
-    assert float(row[2]) == 100.0, row          # the default detector finds every hard cut of the rendered movie
+    rows = {tuple(l.split()[:2]): l.split()[2:] for l in r.stdout.splitlines() if l.split()[:1] == ['adaptive']}
+    assert set(rows) == {('adaptive', 'easy'), ('adaptive', 'hard')}, rows  # P, R (hard cuts), gradual R, false, flash, frames/s
+    assert all(len(v) == 6 and float(v[1]) <= 100 and int(v[5]) > 0 for v in rows.values()), rows
+    assert float(rows['adaptive', 'easy'][1]) == 100.0, rows   # the default detector finds every hard cut of the easy movie
+    rec = json.loads((tmp_path/'detectors.json').read_text())
+    assert rec['quick'] and rec['machine']['cpu'] and set(rec['sets']) == {'easy', 'hard'}, rec
+    hard = rec['detectors']['adaptive']['hard']
+    assert hard['flashes'] > 0 and hard['flash_cuts'] == 0, hard                   # flashes are dropped ...
+    assert rec['detectors']['adaptive:flash=0']['hard']['flash_cuts'] > 0, rec     # ... and cut without the filter
     assert '720p' in r.stdout and 'peak RSS' in r.stdout and '10-minute 720p' in r.stdout
 
 
