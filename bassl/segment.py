@@ -32,8 +32,8 @@ from .config import load_config
 from .core import DataError, write_json, write_text
 from .data.datasets import FinetuneDataset, ShotTable
 from .data.movienet import MovieNetRoot
-from .data.video import (DEFAULT_DETECTOR, DETECTORS, add_video, find_videos, iter_frames, probe, video_id,
-                              video_ids)
+from .data.video import (DEFAULT_DETECTOR, DETECTORS, THOROUGH_DETECTOR, add_video, find_videos, iter_frames, probe,
+                              video_id, video_ids)
 from .experiments import progress_mode, progress_opt
 from .features import FeatureStore, extract_features
 from .metrics import Predictions
@@ -44,13 +44,13 @@ from .train.finetune import FinetuneTask
 from .zeroshot import SCENE_SHOTS, SCORES, PPModel, boundary_scores, check_score, label_free_threshold, load_pp
 
 # %% auto #0
-__all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'FEW_SHOTS_PER_MINUTE', 'THOROUGH_DETECTOR', 'SceneModel',
+__all__ = ['SCENE_COLUMNS', 'CUTS', 'SEGMENT_RESULTS', 'SEGMENT_LOCK', 'FEW_SHOTS_PER_MINUTE', 'SceneModel',
            'finetune_checkpoint', 'load_scene_model', 'ZeroShotModel', 'load_zero_shot_model', 'load_model',
            'default_device', 'shot_features', 'boundary_probabilities', 'timecode', 'Scene',
            'scenes_from_probabilities', 'write_scenes', 'read_scenes', 'timeline', 'report_html', 'cut_exact',
            'keyframe_times', 'cut_keyframe', 'with_clips', 'shot_spans', 'writing', 'foreign_files', 'refuse_foreign',
-           'Segmentation', 'shots_note', 'choose_threshold', 'segment_video', 'truth_labels', 'input_videos', 'segment',
-           'segment_cmd']
+           'Segmentation', 'shots_per_minute', 'shots_note', 'choose_threshold', 'segment_video', 'truth_labels',
+           'input_videos', 'segment', 'segment_cmd']
 
 # %% ../nbs/33_segment.ipynb #2d3aa492
 @dataclass
@@ -478,21 +478,24 @@ class Segmentation:
     @property
     def predictions(self) -> Path: return self.folder/'predictions.csv'
     @property
-    def shots_per_minute(self) -> float: return (len(self.prob) + 1) / self.scenes[-1].end * 60
+    def shots_per_minute(self) -> float: return shots_per_minute(len(self.prob) + 1, self.scenes[-1].end)
     def __repr__(self):
         return (f"Segmentation({self.vid}: {len(self.prob) + 1} shots, {len(self.scenes)} scenes at threshold "
                 f"{self.threshold:g}, {len(self.clips)} clips, in {self.folder})")
 
 # %% ../nbs/33_segment.ipynb #1ccb8be3
 FEW_SHOTS_PER_MINUTE = 4 # below this, edited footage has probably lost cuts
-THOROUGH_DETECTOR = 'adaptive+transnetv2' # also finds dissolves and fades; slower (see the benchmarks page)
 
-def shots_note(shots:int, # shots found
-               seconds:float, # the video's duration
+def shots_per_minute(shots:int, # shots found
+                     seconds:float, # the video's duration
+                    ) -> float:
+    "How many shots a minute: the one formula `Segmentation`, scenes.json and the log line read."
+    return shots / seconds * 60
+
+def shots_note(rate:float, # shots a minute (`shots_per_minute`)
                detector:str, # the detector that found them
               ) -> str:
     "How many shots a minute `detector` found, and which detector to try when that is few for edited footage."
-    rate = shots / seconds * 60
     note = f"{rate:.1f} shots a minute ({detector} detector)"
     if rate < FEW_SHOTS_PER_MINUTE and detector != THOROUGH_DETECTOR:
         note += f"; few for edited footage: if scenes run shots together, try --detector {THOROUGH_DETECTOR}"
@@ -577,16 +580,16 @@ def _segment_video(video:Path, sm:SceneModel|ZeroShotModel, folder:Path, vid:str
     for q in (folder/'clips').glob('scene_*.mp4'): q.unlink()
     clips = {'exact': cut_exact, 'keyframe': cut_keyframe}[cut](video, scenes, folder/'clips') if cut else []
     scenes = with_clips(scenes, clips)
-    score = sm.score if free else 'sbd'
+    score, rate = sm.score if free else 'sbd', shots_per_minute(n, float(times[-1, 1]))
     meta = {'video': str(video.resolve()), 'vid': vid, 'model': sm.source, 'threshold': threshold, 'detector': detector,
             'fps': rec.fps, 'frames': rec.n_frames, 'duration': float(times[-1, 1]), 'shots': n,
-            'shots_per_minute': round(n / float(times[-1, 1]) * 60, 2), 'cut': cut, 'clips': len(clips),
+            'shots_per_minute': round(rate, 2), 'cut': cut, 'clips': len(clips),
             'label_free': free, 'score': score, 'threshold_from': how, 'scenes_asked': asked}
     what = (f" · label-free scenes (no labels, no fine-tuning): score {score}, {SCORES[score]}; threshold: {how}"
             if free else f" · threshold: {how}")
     write_scenes(folder, scenes, meta)
     root = MovieNetRoot(folder/'root')
-    line = (f"{n} shots ({shots_note(n, float(times[-1, 1]), detector)}), {len(scenes)} scenes at threshold "
+    line = (f"{n} shots ({shots_note(rate, detector)}), {len(scenes)} scenes at threshold "
             f"{threshold:g} · {timecode(times[-1, 1])} "
             f"at {rec.fps:.3f} fps · model {sm.source}{what}")
     write_text(folder/'report.html', report_html(
@@ -653,8 +656,7 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
         shared = (" (scenes sharing a keyframe share one; --cut exact gives one per scene)"
                   if len(s.clips) < len(s.scenes) and s.clips else '')
         clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
-        rate = shots_note(len(s.prob) + 1, s.scenes[-1].end, s.detector)
-        log(f"{v}: {len(s.prob) + 1} shots ({rate}), {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
+        log(f"{v}: {len(s.prob) + 1} shots ({shots_note(s.shots_per_minute, s.detector)}), {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
 # %% ../nbs/33_segment.ipynb #531468c2

@@ -31,12 +31,12 @@ from .movienet import SPLITS, MovieNetRoot, count_shots, read_split, read_utf8, 
 from .movienet import write_labels, write_shot_table
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'KEYFRAME_HEIGHT', 'RECORD_DIR', 'OWNER',
-           'video_id', 'id_collisions', 'video_ids', 'find_videos', 'VideoInfo', 'probe', 'iter_frames', 'Shot',
-           'is_flash', 'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots', 'make_detector',
-           'keyframe_frames', 'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file', 'read_video_record',
-           'ensure_split', 'add_video', 'parse_time', 'LabelRows', 'read_labels_csv', 'boundary_labels',
-           'assign_splits', 'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd']
+__all__ = ['VIDEO_EXTS', 'MAX_SIDE', 'DETECT_HEIGHT', 'DETECTORS', 'DEFAULT_DETECTOR', 'THOROUGH_DETECTOR', 'KEYFRAME_HEIGHT',
+           'RECORD_DIR', 'OWNER', 'video_id', 'id_collisions', 'video_ids', 'find_videos', 'VideoInfo', 'probe',
+           'iter_frames', 'Shot', 'is_flash', 'SceneDetectShots', 'transnet_model', 'TransNetShots', 'BothShots',
+           'make_detector', 'keyframe_frames', 'pick_keyframes', 'detect_shots', 'VideoRecord', 'record_file',
+           'read_video_record', 'ensure_split', 'add_video', 'parse_time', 'LabelRows', 'read_labels_csv',
+           'boundary_labels', 'assign_splits', 'PrepareSummary', 'is_done', 'prepare', 'prepare_cmd']
 
 # %% ../../nbs/09_data.video.ipynb #12a3d45d
 # what a folder search picks up
@@ -374,6 +374,7 @@ DETECTORS = {'content': lambda info, **kw: SceneDetectShots('content', info.fps,
 # results/video/detectors.json: hard cuts 100 % (easy) and 98.6 % (hand-held, flashes), no false cut, 6-8x TransNetV2's
 # CPU speed; 'adaptive+transnetv2' also finds dissolves and fades
 DEFAULT_DETECTOR = 'adaptive'
+THOROUGH_DETECTOR = 'adaptive+transnetv2' # what to try when the default finds few shots: slower, finds dissolves and fades
 
 # %% ../../nbs/09_data.video.ipynb #68203cae
 def make_detector(name:str, # one of `DETECTORS`
