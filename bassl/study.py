@@ -490,10 +490,13 @@ def study_seconds(cells:list[dict], # a study record's cells
     "The compute a study's cells took, in seconds: each pre-training and its extraction once, every fine-tuning."
     first = {}
     for c in cells: first.setdefault(c['pretrain_run'], c)  # the cells of one pre-training share it and its features
-    pre = sum(c['budget']['seconds'] for c in first.values())
-    ext = sum(c['seconds']['extract'] or 0. for c in first.values())  # None: features made outside the study
+    runs = [{'run': run, 'rows': list(dict.fromkeys(c['row'] for c in cells if c['pretrain_run'] == run)),
+             'steps': c['budget'].get('steps'), 'pretrain': c['budget']['seconds'],
+             'extract': c['seconds']['extract'] or 0.}               # None: features made outside the study
+            for run, c in first.items()]
+    pre, ext = sum(r['pretrain'] for r in runs), sum(r['extract'] for r in runs)
     ft = sum(c['seconds']['finetune'] for c in cells)
-    return {'pretrain': pre, 'extract': ext, 'finetune': ft, 'total': pre + ext + ft}
+    return {'pretrain': pre, 'extract': ext, 'finetune': ft, 'total': pre + ext + ft, 'runs': runs}
 
 # %% ../nbs/35_study.ipynb #90a5ce57
 def summarize(study:dict|str|os.PathLike, # study.json's contents, the file, or the study folder
