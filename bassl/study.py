@@ -41,8 +41,9 @@ from .runs import read_done, read_scores
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML', 'RESULTS',
            'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study',
            'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left', 'duration', 'run_study',
-           'mean_interval', 'seeds_needed', 'verdict', 'study_seconds', 'summarize', 'study_table', 'study_figure',
-           'save_study_html', 'results_records', 'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
+           'mean_interval', 'seeds_needed', 'verdict', 'seed_spread', 'study_seconds', 'summarize', 'study_table',
+           'study_figure', 'save_study_html', 'results_records', 'results_markdown', 'demo_time', 'demo_cmd',
+           'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -463,16 +464,30 @@ def _unit_values(cells:list[dict], metric:str, by_pretrain:bool) -> dict:
     if not by_pretrain: return per
     return {p: statistics.fmean(v for (q, _), v in per.items() if q == p) for p in dict.fromkeys(q for q, _ in per)}
 
+# %% ../nbs/35_study.ipynb #4fc6e4c9
+def seed_spread(cells:list[dict], # one row's cells of a study record
+                metric:str='AP', # the score
+               ) -> dict|None:
+    "A row's seed spread split: `pretrain_sd` between pre-trainings, `finetune_sd` within one; None without 2 of each."
+    by = {}
+    for c in cells: by.setdefault(c['pretrain_seed'], []).append(c['scores'][metric])
+    if len(by) < 2 or min(map(len, by.values())) < 2: return None
+    df = sum(len(v) - 1 for v in by.values())
+    within = sum((len(v) - 1) * statistics.variance(v) for v in by.values()) / df   # pooled over the pre-trainings
+    f = statistics.harmonic_mean([len(v) for v in by.values()])                       # fine-tunings per pre-training
+    between = statistics.variance([statistics.fmean(v) for v in by.values()]) - within / f
+    return {'pretrain_sd': math.sqrt(max(between, 0.)), 'finetune_sd': math.sqrt(within)}
+
 # %% ../nbs/35_study.ipynb #dd1e18b0
 def _row_summary(label:str, cells:list[dict], metric:str, by_pretrain:bool) -> dict:
-    "A row's `mean_interval` over its units, its cells' values and its mean budget."
+    "A row's `mean_interval` over its units, its cells' values, its mean budget and its `seed_spread`."
     units = _unit_values(cells, metric, by_pretrain)
     runs = {c['pretrain_run']: c['budget'] for c in cells}.values()  # one budget per pre-training, not per cell
     budget = {k: statistics.fmean(b[k] for b in runs) if runs else None for k in NO_BUDGET}
     values = [{'pretrain_seed': c['pretrain_seed'], 'finetune_seed': c['finetune_seed'], 'value': c['scores'][metric]}
               for c in cells]
     return {'label': label, **mean_interval(list(units.values())), 'units': list(units), 'values': list(units.values()),
-            'cells': values, 'budget': budget}
+            'cells': values, 'budget': budget, 'spread': seed_spread(cells, metric)}
 
 def _difference(label:str, baseline:str, cells:dict, metric:str, by_pretrain:bool, unit:str) -> dict:
     "The paired difference of a row and the baseline, per unit, with its `mean_interval` and verdict."
@@ -544,10 +559,14 @@ def _table_cells(summary:dict) -> tuple[list[str], list[list[str]]]:
 
 # %% ../nbs/35_study.ipynb #6a433ca3
 def _notes(summary:dict) -> list[str]:
-    "The lines under the table: the chance level and the statistical unit."
+    "The lines under the table: the chance level, the statistical unit, the seeds' spread, the machine and compute."
     out = [] if summary['chance'] is None else [
         f"chance: {summary['metric']} {summary['chance']:.2f} (the share of the scored shots that end a scene)"]
     out.append(f"unit: the {summary['unit']} ({summary['note']}); {summary['cells']} cells")
+    if sp := [r['spread'] for r in summary['rows'] if r.get('spread')]:
+        rng = lambda k: f"{min(s[k] for s in sp):.1f}-{max(s[k] for s in sp):.1f} {summary['metric']}"
+        out.append(f"seed spread (sd, `seed_spread`): between pre-training seeds {rng('pretrain_sd')}, between the "
+                   f"fine-tuning seeds of one pre-training {rng('finetune_sd')}")
     if s := summary.get('seeds'):
         out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
     if m := summary.get('machine'):
