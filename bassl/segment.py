@@ -656,7 +656,8 @@ def segment(videos:list[str|os.PathLike], # video files, and folders to search f
         shared = (" (scenes sharing a keyframe share one; --cut exact gives one per scene)"
                   if len(s.clips) < len(s.scenes) and s.clips else '')
         clips = f", {len(s.clips)} clips{shared}" if s.clips else ''
-        log(f"{v}: {len(s.prob) + 1} shots ({shots_note(s.shots_per_minute, s.detector)}), {len(s.scenes)} scenes{clips} -> {s.folder} ({s.seconds:.1f} s)")
+        log(f"{v}: {len(s.prob) + 1} shots ({shots_note(s.shots_per_minute, s.detector)}), {len(s.scenes)} scenes"
+            f"{clips} -> {s.folder} ({s.seconds:.1f} s)")
     return done, failed
 
 # %% ../nbs/33_segment.ipynb #531468c2

@@ -374,7 +374,7 @@ DETECTORS = {'content': lambda info, **kw: SceneDetectShots('content', info.fps,
 # results/video/detectors.json: hard cuts 100 % (easy) and 98.6 % (hand-held, flashes), no false cut, 6-8x TransNetV2's
 # CPU speed; 'adaptive+transnetv2' also finds dissolves and fades
 DEFAULT_DETECTOR = 'adaptive'
-THOROUGH_DETECTOR = 'adaptive+transnetv2' # what to try when the default finds few shots: slower, finds dissolves and fades
+THOROUGH_DETECTOR = 'adaptive+transnetv2' # to try when the default finds few shots: slower, finds dissolves, fades
 
 # %% ../../nbs/09_data.video.ipynb #68203cae
 def make_detector(name:str, # one of `DETECTORS`
