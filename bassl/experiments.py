@@ -454,11 +454,13 @@ def data_lock(root:str|os.PathLike) -> Path:
 def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
     "The run's dataset root, generating the built-in synthetic set there when it is missing and `spec.synth`."
     root = Path(spec.root)
-    if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()):
-        return MovieNetRoot(root)  # a real dataset, maybe read-only
-    if not spec.synth and not root.exists():
-        raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
-    with stage_lock(data_lock(root)):  # two notebooks generating the same synthetic set: one waits
+    # every look at the root under its lock: a root another run is generating (a folder, no marker yet) is waited
+    # for, never taken for a real dataset half-written
+    with stage_lock(data_lock(root)):
+        if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()):
+            return MovieNetRoot(root)  # a real dataset, maybe read-only
+        if not spec.synth and not root.exists():
+            raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
         if builtin_complete(root): return MovieNetRoot(root)
         if not spec.synth: raise DataError(root, "synthetic dataset incomplete (set synth=True to generate it again)")
         print(f"generating the built-in synthetic dataset in {root}", flush=True)
