@@ -38,7 +38,7 @@ def shot_windows(n:int, # shots in the video
                  k:int, # shots on each side of the centre
                 ) -> np.ndarray: # [n, 2k+1] shot indices
     "Each shot's window of 2k+1 shots centred on it, clipped at the ends (the edge shot repeated): `sbd_window`'s."
-    return np.stack([sbd_window(c, n, k) for c in range(n)])
+    return sbd_window(np.arange(n), n, k)
 
 # %% ../nbs/30a_zeroshot.ipynb #89b632a3
 @dataclass

@@ -229,6 +229,22 @@ class FinetuneDataset(Dataset):
         x = torch.from_numpy(np.ascontiguousarray(self.features[vid][w], dtype=np.float32))  # [2k+1, D]
         return {'idx': idx, 'vid': vid, 'shot': c, 'features': x, 'label': self.targets[idx]}
 
+    def windows(self, idxs) -> torch.Tensor: # [N, 2k+1, D]
+        "The feature windows of samples `idxs`, gathered a movie at a time (one indexing per movie, not per sample)."
+        t, idxs = self.table, np.asarray(idxs, dtype=np.int64)
+        w, x = sbd_window(t.shot[idxs], t.num_shot[idxs], self.neighbor_size), None
+        for m in np.unique(t.movie[idxs]):
+            f = self.features[t.vids[m]]; rows = np.flatnonzero(t.movie[idxs] == m)
+            if x is None: x = np.empty((len(idxs), w.shape[1], f.shape[1]), np.float32)
+            x[rows] = f[w[rows]]
+        return torch.from_numpy(x)
+
+    def __getitems__(self, idxs:list[int]) -> list[dict]:
+        "`[self[i] for i in idxs]`, the same samples, with their windows gathered at once (`DataLoader` calls it)."
+        x = self.windows(idxs)
+        return [{'idx': int(i), 'vid': vid, 'shot': c, 'features': x[j], 'label': self.targets[i]}
+                for j, i in enumerate(idxs) for vid, c, _ in [self.table.record(int(i))]]
+
 # %% ../../nbs/08_data.datasets.ipynb #c6db92b6
 class MemberSamples(Dataset):
     "Each of `members` models its own sample order over `dataset`: item `i` stacks `perm_k[i]` of each member `k`."
@@ -246,3 +262,12 @@ class MemberSamples(Dataset):
     def __getitem__(self, idx:int) -> dict:
         "The samples of every member, collated: a member axis first (`features [members, 2k+1, D]`, `label [members]`)."
         return default_collate([self.dataset[int(j)] for j in self.perms[:, idx]])
+
+    def __getitems__(self, idxs:list[int]) -> list[dict]:
+        "`[self[i] for i in idxs]`, the same samples, every member's windows gathered at once (`DataLoader` calls it)."
+        j = torch.from_numpy(self.perms[:, np.asarray(idxs, dtype=np.int64)].T.copy())  # [B, members]
+        x = self.dataset.windows(j.flatten()).unflatten(0, j.shape)                     # [B, members, 2k+1, D]
+        t, y, k = self.dataset.table, self.dataset.targets[j], j.numpy()
+        shot = torch.from_numpy(t.shot[k].astype(np.int64))
+        return [{'idx': j[b], 'vid': [t.vids[m] for m in t.movie[k[b]]], 'shot': shot[b], 'features': x[b], 'label': y[b]}
+                for b in range(len(j))]

@@ -57,10 +57,12 @@ def sparse_anchors(kind:str='edge', # a method's `Method.anchors`: 'edge' or 'ed
     raise ValueError(f"unknown sparse sampling {kind!r}, expected 'edge' or 'edge+center'")
 
 # %% ../../nbs/06_data.sampling.ipynb #18fd2174
-def sbd_window(center:int, # the shot to classify
-               num_shot:int, # shots in the movie
+def sbd_window(center:int|np.ndarray, # the shot to classify, or `[N]` shots
+               num_shot:int|np.ndarray, # shots in the movie, or `[N]`: each centre's movie's
                neighbor_size:int=NEIGHBOR_SIZE, # shots on each side of the centre
-              ) -> np.ndarray: # [2k+1] shot indices, the centre at position k
+              ) -> np.ndarray: # [2k+1] shot indices, the centre at position k (`[N, 2k+1]` for `[N]` centres)
     "The fine-tuning window: shots `c-k..c+k`, clipped to `0..num_shot-1` (the edge shot repeats)."
-    _check(center, num_shot)
-    return np.clip(center + np.arange(-neighbor_size, neighbor_size + 1), 0, num_shot - 1)
+    c, n = np.asarray(center), np.asarray(num_shot)
+    bad = np.flatnonzero(np.ravel((n < 1) | (c < 0) | (c >= n)))
+    if len(bad): _check(np.ravel(c)[bad[0]], np.ravel(np.broadcast_to(n, c.shape))[bad[0]])  # the first one's error
+    return np.clip(c[..., None] + np.arange(-neighbor_size, neighbor_size + 1), 0, n[..., None] - 1)
