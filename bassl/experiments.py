@@ -460,7 +460,8 @@ def prepare_data(spec:RunSpec, progress:bool=True) -> MovieNetRoot:
         if root.is_dir() and not (root/MARKER).exists() and any(root.iterdir()):
             return MovieNetRoot(root)  # a real dataset, maybe read-only
         if not spec.synth and not root.exists():
-            raise DataError(root, "dataset root not found (set synth=True to generate the built-in synthetic data there)")
+            raise DataError(root, "dataset root not found "
+                                  "(set synth=True to generate the built-in synthetic data there)")
         if builtin_complete(root): return MovieNetRoot(root)
         if not spec.synth: raise DataError(root, "synthetic dataset incomplete (set synth=True to generate it again)")
         print(f"generating the built-in synthetic dataset in {root}", flush=True)

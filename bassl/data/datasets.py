@@ -269,5 +269,5 @@ class MemberSamples(Dataset):
         x = self.dataset.windows(j.flatten()).unflatten(0, j.shape)                     # [B, members, 2k+1, D]
         t, y, k = self.dataset.table, self.dataset.targets[j], j.numpy()
         shot = torch.from_numpy(t.shot[k].astype(np.int64))
-        return [{'idx': j[b], 'vid': [t.vids[m] for m in t.movie[k[b]]], 'shot': shot[b], 'features': x[b], 'label': y[b]}
-                for b in range(len(j))]
+        return [{'idx': j[b], 'vid': [t.vids[m] for m in t.movie[k[b]]], 'shot': shot[b], 'features': x[b],
+                 'label': y[b]} for b in range(len(j))]
