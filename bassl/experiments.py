@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import difflib
 import fcntl
+import functools
 import hashlib
 import html
 import json
@@ -45,9 +46,9 @@ from .runs import (LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, 
 # %% auto #0
 __all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'progress_opt', 'RunSpec', 'check_parameters', 'Stage',
            'images_per_sample', 'pretrain_budget', 'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock',
-           'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'data_lock', 'prepare_data', 'run_stage',
-           'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves', 'progress_mode',
-           'pretrain_cmd', 'extract_cmd', 'finetune_cmd']
+           'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'stage_kernel_manager', 'data_lock',
+           'prepare_data', 'run_stage', 'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves',
+           'progress_mode', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -442,6 +443,17 @@ def stream(cmd:list[str], # the command line
         if out: out.close()
     if rc: raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" +
                               (f"; its output is in {log}" if log else ''))
+
+# %% ../nbs/28_experiments.ipynb #9fb75ee9
+@functools.cache
+def stage_kernel_manager() -> type:
+    "An `AsyncKernelManager` that shuts a kernel down without interrupting it first (papermill's `kernel_manager_class`)."
+    from jupyter_client.manager import AsyncKernelManager  # imported here: bassl's stage commands never need it
+
+    class StageKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self):
+            if not self.shutting_down: await super()._async_interrupt_kernel()  # (set by shutdown_kernel first)
+    return StageKernelManager
 
 # %% ../nbs/28_experiments.ipynb #ca87c6b4
 def data_lock(root:str|os.PathLike) -> Path:
