@@ -447,12 +447,12 @@ def stream(cmd:list[str], # the command line
 # %% ../nbs/28_experiments.ipynb #9fb75ee9
 @functools.cache
 def stage_kernel_manager() -> type:
-    "An `AsyncKernelManager` that shuts a kernel down without interrupting it first (papermill's `kernel_manager_class`)."
+    "An `AsyncKernelManager` shutting kernels down without interrupting them first (papermill's `kernel_manager_class`)."
     from jupyter_client.manager import AsyncKernelManager  # imported here: bassl's stage commands never need it
 
     class StageKernelManager(AsyncKernelManager):
         async def _async_interrupt_kernel(self):
-            if not self.shutting_down: await super()._async_interrupt_kernel()  # (set by shutdown_kernel first)
+            if not self.shutting_down: await super()._async_interrupt_kernel()  # (shutdown_kernel sets it first)
     return StageKernelManager
 
 # %% ../nbs/28_experiments.ipynb #ca87c6b4
