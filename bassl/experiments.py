@@ -447,7 +447,7 @@ def stream(cmd:list[str], # the command line
 # %% ../nbs/28_experiments.ipynb #9fb75ee9
 @functools.cache
 def stage_kernel_manager() -> type:
-    "An `AsyncKernelManager` shutting kernels down without interrupting them first (papermill's `kernel_manager_class`)."
+    "An `AsyncKernelManager` that shuts kernels down without interrupting them first (for papermill's runs)."
     from jupyter_client.manager import AsyncKernelManager  # imported here: bassl's stage commands never need it
 
     class StageKernelManager(AsyncKernelManager):
