@@ -57,7 +57,7 @@ bench-video: env
 yardstick: env
 	$(BIN)/python bench/yardstick.py
 
-# 17-shot feature windows per second: the feature store against one .npy file per shot
+# 17-shot feature windows per second: the feature store against one .npy file per shot; a batch window by window or at once
 bench-features: env
 	$(BIN)/python bench/features.py
 
