@@ -232,9 +232,9 @@ class FinetuneDataset(Dataset):
     def windows(self, idxs) -> torch.Tensor: # [N, 2k+1, D]
         "The feature windows of samples `idxs`, gathered a movie at a time (one indexing per movie, not per sample)."
         t, idxs = self.table, np.asarray(idxs, dtype=np.int64)
-        w, x = sbd_window(t.shot[idxs], t.num_shot[idxs], self.neighbor_size), None
-        for m in np.unique(t.movie[idxs]):
-            f = self.features[t.vids[m]]; rows = np.flatnonzero(t.movie[idxs] == m)
+        w, movie, x = sbd_window(t.shot[idxs], t.num_shot[idxs], self.neighbor_size), t.movie[idxs], None
+        for m in np.unique(movie):
+            f = self.features[t.vids[m]]; rows = np.flatnonzero(movie == m)
             if x is None: x = np.empty((len(idxs), w.shape[1], f.shape[1]), np.float32)
             x[rows] = f[w[rows]]
         return torch.from_numpy(x)
