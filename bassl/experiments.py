@@ -424,9 +424,11 @@ def node_commands(spec:RunSpec, stage:str) -> str:
 # %% ../nbs/28_experiments.ipynb #4fd63166
 def stream(cmd:list[str], # the command line
            log:str|os.PathLike|None=None, # file the output is appended to as well
-           env:dict|None=None, cwd:str|os.PathLike|None=None) -> None:
+           env:dict|None=None, cwd:str|os.PathLike|None=None,
+           tail:int=20, # lines of output the error repeats (where only the traceback is shown: nbdev_test, papermill)
+          ) -> None:
     "Run `cmd`, copying its output to stdout (and `log`) as it comes; raise `RuntimeError` when it fails."
-    out = open(log, 'ab') if log else None
+    out, last = open(log, 'ab') if log else None, b''
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                          start_new_session=True)
@@ -434,6 +436,7 @@ def stream(cmd:list[str], # the command line
         while chunk := p.stdout.read1(1 << 16):
             sys.stdout.write(chunk.decode(errors='replace')); sys.stdout.flush()
             if out: out.write(chunk); out.flush()
+            last = (last + chunk)[-(1 << 16):]  # the output's last 64 KB, for the error
         rc = p.wait()
     except BaseException:  # an interrupted kernel stops the stage and every process it started
         os.killpg(p.pid, signal.SIGTERM)
@@ -441,8 +444,11 @@ def stream(cmd:list[str], # the command line
         raise
     finally:
         if out: out.close()
-    if rc: raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" +
-                              (f"; its output is in {log}" if log else ''))
+    if not rc: return
+    lines = last.decode(errors='replace').replace('\r', '\n').splitlines()[-tail:] if tail > 0 else []
+    raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" +
+                       (f"; its output is in {log}" if log else '') +
+                       ("; its last lines:\n" + '\n'.join('  ' + l for l in lines) if lines else ''))
 
 # %% ../nbs/28_experiments.ipynb #9fb75ee9
 @functools.cache
