@@ -177,3 +177,16 @@ def test_small_cells_short_lines():
             if c['cell_type'] == 'code' and re.search(r'^#\|\s*export', s, re.M):
                 sizes.append(sum(1 for l in s.splitlines() if not l.startswith('#|')))
     assert statistics.median(sizes) <= 12 and sum(n >= 50 for n in sizes) <= 5, (statistics.median(sizes), sorted(sizes)[-6:])
+
+
+def test_notebooks_leave_the_environment_as_they_found_it():
+    "`nbdev_test` runs several notebooks in each worker process: an environment variable one changes moves the next one's cache."
+    import re
+    changes = re.compile(r"os\.environ\[[^]]+\]\s*=(?!=)|del\s+os\.environ\b|os\.environ\.(pop|update|setdefault|clear)\(|os\.putenv\(")
+    found = [f"{nb.relative_to(ROOT)}: {l.strip()}" for nb in sorted((ROOT/'nbs').rglob('*.ipynb'))
+             if nb.name != '04a_fixtures.ipynb'     # TempCache, which puts the variable back
+             for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code'
+             for l in ''.join(c['source']).splitlines() if changes.search(l)]
+    assert not found, f"use bassl.fixtures.TempCache or fastcore's modified_env instead: {found}"
+    nb = json.loads((ROOT/'nbs'/'04a_fixtures.ipynb').read_text())   # the check finds what it looks for
+    assert any(changes.search(l) for c in nb['cells'] for l in ''.join(c['source']).splitlines())
