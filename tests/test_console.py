@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DEMO
 
 BASSL = Path(sys.executable).parent/'bassl'
 
@@ -132,11 +133,12 @@ def test_synth_refuses_foreign_folder(tmp_path):
     assert (tmp_path/'thesis.tex').read_text() == 'precious' and not (tmp_path/'240P_frames').exists()
 
 
-def test_demo_runs_main_job(tmp_path):
+def test_demo_runs_main_job(tiny_demo):
+    "`bassl demo data/synthetic`, tiny (conftest.py): every row and seed recorded, the table, the verdict, the time; then reused."
     from bassl.study import DEMO_FOLDERS
-    r = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--seeds', 2, '--quiet', '--runs', tmp_path/'runs')
+    project, r = tiny_demo
     assert 'is a valid MovieNet-SSeg root' in r.stdout
-    runs = tmp_path/'runs'
+    runs = project/'runs'/'demo'
     rows = {'BaSSL, fresh CRN': runs, 'SimCLR instance': runs/'instance', 'random init': runs/'random'}
     study = json.loads((runs/'study.json').read_text())
     assert study['study']['folders'] == DEMO_FOLDERS and study['study']['finetune_seeds'] == [0, 1] and len(study['cells']) == 6
@@ -160,10 +162,11 @@ def test_demo_runs_main_job(tmp_path):
     assert re.search(r'^chance: AP \d+\.\d\d', r.stdout, re.M), r.stdout
     assert re.search(r'cell 1/6 done: AP \d+\.\d\d; about .* left$', r.stdout, re.M), r.stdout  # the time left, from the first cell on
     assert re.search(r'^the demo took .* on this machine: yardstick \d\.\d\d s', r.stdout, re.M), r.stdout
-    assert f"run folder: {runs}" in r.stdout and (runs/'study.html').exists()
+    assert "run folder: runs/demo" in r.stdout and (runs/"study.html").exists()  # (relative: the demo ran in the project)
     assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
-    again = bassl('demo', tmp_path/'synthetic', '--movies', 6, '--shots', 40, '--size', '64x48', '--seeds', 2, '--quiet', '--runs', runs)
+    again = subprocess.run([str(BASSL), *DEMO], cwd=project, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
     assert again.stdout.count('reusing') == 12, again.stdout  # every stage finished before: nothing runs again
     assert not re.search(r'^== .*: (pretrain|extract|finetune)( \(resuming\))? in ', again.stdout, re.M), again.stdout
     assert table(again.stdout) == table(r.stdout)  # the same table

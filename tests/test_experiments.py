@@ -106,45 +106,9 @@ def test_the_stage_table_is_the_one_place_stages_are_defined(tmp_path, monkeypat
     assert not run.exists()
 
 
-def test_stage_notebooks_write_a_complete_run_folder(data, tmp_path):
-    runs = tmp_path/'runs'; run = runs/'tiny'
-    for stage in STAGES: execute(stage, run/f'{stage}.ipynb', tiny(data, runs))
-    for stage, folder in (('pretrain', 'pretrain'), ('extract', 'features'), ('finetune', 'finetune')):
-        d = run/folder
-        assert {'config.json', 'started.json', 'done.json', 'stage.log'} <= {p.name for p in d.iterdir()}, stage
-        assert read_done(d)['record']['stage'] == stage
-    assert (run/'pretrain'/'checkpoints'/'last.ckpt').exists() and list((run/'pretrain'/'logs').glob('version_*/metrics.csv'))
-    assert 'train epoch 1/' in printed(run/'pretrain.ipynb') and 'step 3/3' in printed(run/'pretrain.ipynb')
-    index = json.loads((run/'features'/'index.json').read_text())
-    assert len(index) == 4 and all(shape[1] == 512 for shape in index.values())  # the labelled movies, resnet18 features
-    scores = json.loads((run/'finetune'/'scores.json').read_text())
-    assert set(scores) == SCORES and all(0 <= v <= 100 for v in scores.values())
-    rows = list(csv.DictReader(open(run/'finetune'/'predictions.csv')))
-    assert rows and set(rows[0]) == {'movie', 'shot', 'probability', 'label'}
-    assert all(0 <= float(r['probability']) <= 1 and r['label'] in ('0', '1') for r in rows)
-    chance = f"(chance {boundary_rate(data):.2f}: the share of test shots that end a scene)"
-    assert f"{scores['AP']:.2f}  {chance}" in printed(run/'finetune.ipynb') and 'predictions.csv' in printed(run/'finetune.ipynb')
-    # each training stage shows its curves, read from its CSV log, and saves them as a page that opens offline
-    for stage in ('pretrain', 'finetune'):
-        [fig] = figures(run/f'{stage}.ipynb')
-        assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/stage), stage
-        page = (run/stage/'curves.html').read_text()
-        assert '<script src=' not in page and 'plotly.js v' in page, stage  # plotly.js inlined
-        assert f"training curves: {run/stage/'curves.html'}" in printed(run/f'{stage}.ipynb')
-    assert set(csv_columns(run/'pretrain')) == {'train/loss', 'train/ssm', 'train/cgm', 'train/pp', 'train/msm'}
-    # the same parameters again: every stage is reused, nothing re-trained
-    before = (run/'finetune'/'done.json').read_text()
-    execute('finetune', tmp_path/'again.ipynb', tiny(data, runs))
-    assert 'reusing' in printed(tmp_path/'again.ipynb') and (run/'finetune'/'done.json').read_text() == before
-    # a changed parameter is refused, naming the field; overwrite redoes the stage
-    with pytest.raises(pm.PapermillExecutionError, match='max_steps: 3 there, 4 now'):
-        execute('pretrain', tmp_path/'changed.ipynb', tiny(data, runs, max_steps=4))
-    execute('pretrain', tmp_path/'over.ipynb', tiny(data, runs, max_steps=4, overwrite=True))
-    assert read_done(run/'pretrain')['record']['max_steps'] == 4
-
-
 def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
-    "README's command line (papermill --log-output): the stages' progress reaches the terminal as it comes, one score table, a clean end."
+    """README's command line (papermill --log-output): the stages' progress reaches the terminal as it comes, one score table, a
+    clean end. Then what each stage notebook it ran left (records, outputs, curves), their reuse, refusal and overwrite."""
     runs = tmp_path/'runs'; run = runs/'pipe'
     run.mkdir(parents=True)
     r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'pipeline.ipynb'), str(run/'pipeline.ipynb'), '--log-output', '--cwd', str(ROOT),
@@ -172,6 +136,38 @@ def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
     assert f'run folder: {run}' in out
     [fig] = figures(run/'pipeline.ipynb')  # pre-training's curves
     assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/'pretrain')
+    # each stage notebook the pipeline ran: a complete stage folder, its outputs and curves
+    for stage, folder in (('pretrain', 'pretrain'), ('extract', 'features'), ('finetune', 'finetune')):
+        d = run/folder
+        assert {'config.json', 'started.json', 'done.json', 'stage.log'} <= {p.name for p in d.iterdir()}, stage
+        assert read_done(d)['record']['stage'] == stage
+    assert (run/'pretrain'/'checkpoints'/'last.ckpt').exists() and list((run/'pretrain'/'logs').glob('version_*/metrics.csv'))
+    assert 'train epoch 1/' in printed(run/'pretrain.ipynb') and 'step 3/3' in printed(run/'pretrain.ipynb')
+    index = json.loads((run/'features'/'index.json').read_text())
+    assert len(index) == 4 and all(shape[1] == 512 for shape in index.values())  # the labelled movies, resnet18 features
+    scores = json.loads((run/'finetune'/'scores.json').read_text())
+    assert set(scores) == SCORES and all(0 <= v <= 100 for v in scores.values())
+    rows = list(csv.DictReader(open(run/'finetune'/'predictions.csv')))
+    assert rows and set(rows[0]) == {'movie', 'shot', 'probability', 'label'}
+    assert all(0 <= float(r['probability']) <= 1 and r['label'] in ('0', '1') for r in rows)
+    assert f"{scores['AP']:.2f}  {chance}" in printed(run/'finetune.ipynb') and 'predictions.csv' in printed(run/'finetune.ipynb')
+    # each training stage shows its curves, read from its CSV log, and saves them as a page that opens offline
+    for stage in ('pretrain', 'finetune'):
+        [fig] = figures(run/f'{stage}.ipynb')
+        assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/stage), stage
+        page = (run/stage/'curves.html').read_text()
+        assert '<script src=' not in page and 'plotly.js v' in page, stage  # plotly.js inlined
+        assert f"training curves: {run/stage/'curves.html'}" in printed(run/f'{stage}.ipynb')
+    assert set(csv_columns(run/'pretrain')) == {'train/loss', 'train/ssm', 'train/cgm', 'train/pp', 'train/msm'}
+    # the same parameters again: every stage is reused, nothing re-trained
+    before = (run/'finetune'/'done.json').read_text()
+    execute('finetune', tmp_path/'again.ipynb', tiny(data, runs, name='pipe'))
+    assert 'reusing' in printed(tmp_path/'again.ipynb') and (run/'finetune'/'done.json').read_text() == before
+    # a changed parameter is refused, naming the field; overwrite redoes the stage
+    with pytest.raises(pm.PapermillExecutionError, match='max_steps: 3 there, 4 now'):
+        execute('pretrain', tmp_path/'changed.ipynb', tiny(data, runs, name='pipe', max_steps=4))
+    execute('pretrain', tmp_path/'over.ipynb', tiny(data, runs, name='pipe', max_steps=4, overwrite=True))
+    assert read_done(run/'pretrain')['record']['max_steps'] == 4
 
 
 def test_a_failing_stage_fails_papermill(data, tmp_path):

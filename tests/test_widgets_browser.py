@@ -1,7 +1,8 @@
 """README's widget lines, run verbatim in JupyterLab from a kernel in a project's `nbs/`, driven by a real (headless) Chromium.
 
-A temporary project (a `settings.ini` naming bassl, an `nbs/` folder) gets a tiny demo from `bassl demo` (or, for README's
-screenshots, links to the demo of the project named by `BASSL_WIDGET_PROJECT`). JupyterLab starts with its root in that
+A temporary project (a `settings.ini` naming bassl, an `nbs/` folder) gets a tiny demo from `bassl demo` (conftest.py's
+`tiny_demo`, shared with the console test), or, for README's screenshots, links to the demo of the project named by
+`BASSL_WIDGET_PROJECT`. JupyterLab starts with its root in that
 project's `nbs/`, a notebook there holds the lines of README's "Exploring in JupyterLab" block as they are written, and
 Playwright runs it: the explorer must offer the demo's encoders and the viewer must show both runs' predictions. Then it
 moves the explorer's centre-shot slider and the viewer's threshold slider and clicks a shot, asserting each time that the
@@ -33,7 +34,6 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic'
 TOKEN = 'bassl-widget-test'
 # a bassl project whose demo (data/synthetic, runs/demo) is shown instead of a tiny one: README's screenshots (make screenshots)
 PROJECT = os.environ.get('BASSL_WIDGET_PROJECT')
-DEMO = ['demo', 'data/synthetic', '--movies', '6', '--shots', '40', '--size', '64x48', '--seeds', '2', '--quiet']
 # JupyterLab user settings: no news or update checks (offline), no windowing (every output stays in the DOM)
 LAB_SETTINGS = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
                 '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none'}}
@@ -66,29 +66,24 @@ def free_port() -> int:
 
 
 def make_project(d:Path) -> Path:
-    "A bassl project at `d` with a demo: a tiny one made by `bassl demo`, or links to `PROJECT`'s data and demo runs."
+    "A bassl project at `d` linking to `PROJECT`'s data and demo runs (README's screenshots)."
     (d/'settings.ini').write_text('[DEFAULT]\nlib_name = bassl\n')
     (d/'nbs').mkdir()
-    if PROJECT:
-        src = Path(PROJECT).resolve()
-        for part in ('data/synthetic', 'runs/demo'):
-            assert (src/part).exists(), f"{src/part}: missing; run `make demo` in {src} first"
-            (d/part).parent.mkdir(parents=True, exist_ok=True)
-            (d/part).symlink_to(src/part)
-    else:
-        bassl = Path(sys.executable).parent/'bassl'
-        r = subprocess.run([str(bassl), *DEMO], cwd=d, capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-        assert r.returncode == 0, f"bassl {' '.join(DEMO)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    for run in ('runs/demo', 'runs/demo/random'):
-        assert (d/run/'finetune'/'predictions.csv').exists(), f"{d/run}: the demo left no finetune/predictions.csv"
+    src = Path(PROJECT).resolve()
+    for part in ('data/synthetic', 'runs/demo'):
+        assert (src/part).exists(), f"{src/part}: missing; run `make demo` in {src} first"
+        (d/part).parent.mkdir(parents=True, exist_ok=True)
+        (d/part).symlink_to(src/part)
     return d
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, request):
     "A JupyterLab server whose root is the `nbs/` of a project with a demo, holding README's widget lines: `(base url, project)`."
     pytest.importorskip('playwright.sync_api', reason='needs playwright (the dev dependencies)')
-    d = make_project(tmp_path_factory.mktemp('project'))
+    d = make_project(tmp_path_factory.mktemp('project')) if PROJECT else request.getfixturevalue('tiny_demo')[0]  # (conftest.py)
+    for run in ('runs/demo', 'runs/demo/random'):
+        assert (d/run/'finetune'/'predictions.csv').exists(), f"{d/run}: the demo left no finetune/predictions.csv"
     (d/'nbs'/'widgets.ipynb').write_text(json.dumps(notebook(readme_widget_lines())))
     lab_dir = tmp_path_factory.mktemp('jupyter')                       # JupyterLab's own state, outside the project
     settings = lab_dir/'settings'
