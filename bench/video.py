@@ -175,9 +175,10 @@ print({HWM}, time.perf_counter() - t0)
 
 def memory(root, out, quick):
     minutes, size = ((.1, .3), (426, 240)) if quick else ((1, 5), (1280, 720))
-    long = out/'synth-long'                                   # one movie with enough shots for 5 minutes of 3-second shots
-    if not (long/MARKER).exists(): synthesize(long, SynthConfig(movies=1, shots=120, seed=1), workers=1, progress=False)
-    n_shot = plan_movie(SynthConfig(movies=1, shots=120, seed=1), 0).num_shot
+    cfg = SynthConfig(movies=1, shots=40 if quick else 120, seed=1)  # one movie with enough shots for 5 minutes of 3-second shots
+    long = out/f'synth-long-{cfg.shots}'                             # (quick: fewer, shorter shots, a smoke run)
+    if not (long/MARKER).exists(): synthesize(long, cfg, workers=1, progress=False)
+    n_shot = plan_movie(cfg, 0).num_shot
     print(f"peak RSS of add_video in a fresh process ({size[0]}x{size[1]}, 24 fps; interpreter and libraries included, torch only for transnetv2):\n")
     base = subprocess.run([sys.executable, '-c', f'import bassl.data.video; print({HWM})'],
                           capture_output=True, text=True, check=True)
@@ -189,7 +190,7 @@ def memory(root, out, quick):
         shutil.rmtree(dst, ignore_errors=True)
         r = subprocess.run([sys.executable, '-c', RSS, str(truth.path), str(dst), detector], capture_output=True, text=True, check=True)
         kb, sec = r.stdout.split()
-        print(f"{detector + f', {m:g} min':24s} {int(kb) / 1024:7.0f} MB   ({truth.n_frames} frames in {float(sec):.0f} s: "
+        print(f"{detector + f', {truth.n_frames / 24 / 60:.2g} min':24s} {int(kb) / 1024:7.0f} MB   ({truth.n_frames} frames in {float(sec):.0f} s: "
               f"{truth.n_frames / float(sec):.0f} frames/s, a 10-minute video at this rate: {600 * 24 / truth.n_frames * float(sec):.0f} s)")
         shutil.rmtree(dst, ignore_errors=True)
     print()
