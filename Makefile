@@ -31,15 +31,19 @@ lab: env
 tensorboard: env
 	$(BIN)/tensorboard --logdir runs
 
+# nbdev_test runs two notebooks at a time, each in its worker process: half the cores' threads each (torch's default, a
+# thread per core in both, oversubscribes: notebooks 26 and 27 side by side took 111 s so, 48 s with one thread each, 2 cores)
+NB_THREADS := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 2 ? n / 2 : 1 )))
+
 # every notebook as tests, then the pytest suite (console command, multi-process and end-to-end checks)
 # (in a temporary folder of their own, bassl's cache included, removed afterwards, pass or fail: nothing left behind)
 test: env browser
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export TMPDIR="$$tmp" XDG_CACHE_HOME="$$tmp/cache" && \
-	  $(BIN)/nbdev_test --n_workers 2 && $(BIN)/pytest -q tests
+	  OMP_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev_test --n_workers 2 && $(BIN)/pytest -q tests
 
 # notebook cells flagged `#| slow` (full-size synthetic data and the like)
 test-slow: env
-	$(BIN)/nbdev_test --n_workers 2 --flags slow
+	OMP_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev_test --n_workers 2 --flags slow
 
 # loading: images/s per worker (PIL per frame, one call per clip, the worker half, the device half on CPU) and delivered end to end with 1 and 2 workers
 bench: env

@@ -112,6 +112,10 @@ def build(n_workers:int|None=None, execute:str='examples', only:str|None=None) -
     for _, d, _, _ in jobs: Path(d).parent.mkdir(parents=True, exist_ok=True)
     if (NBS/'images').is_dir(): shutil.copytree(NBS/'images', PROC/'images')  # pictures the notebooks show
     n_workers = n_workers or os.cpu_count() or 1
+    # each worker executes its notebooks in-process: a share of the cores' threads each (torch's default, a thread per core
+    # in every worker, oversubscribes: the notebooks took 111 s so, 81 s with one thread each on 2 cores). Set before the
+    # workers fork: torch is imported in them, never here
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // n_workers)))
     documented, failed, left = set(), [], {}
     before = files_under(NBS)
     import _procs
