@@ -137,8 +137,8 @@ def test_pipeline_runs_every_stage_and_the_random_baseline(data, tmp_path):
     [fig] = figures(run/'pipeline.ipynb')  # pre-training's curves
     assert {t['name']: (t['x'], t['y']) for t in fig['data']} == csv_columns(run/'pretrain')
     # each stage notebook the pipeline ran: a complete stage folder, its outputs and curves
-    for stage, folder in (('pretrain', 'pretrain'), ('extract', 'features'), ('finetune', 'finetune')):
-        d = run/folder
+    for stage, st in STAGES.items():
+        d = run/st.folder
         assert {'config.json', 'started.json', 'done.json', 'stage.log'} <= {p.name for p in d.iterdir()}, stage
         assert read_done(d)['record']['stage'] == stage
     assert (run/'pretrain'/'checkpoints'/'last.ckpt').exists() and list((run/'pretrain'/'logs').glob('version_*/metrics.csv'))
