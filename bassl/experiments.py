@@ -46,9 +46,9 @@ from .runs import (LAST, STAGE_FOLDERS, read_done, read_scores, stage_settings, 
 # %% auto #0
 __all__ = ['LAUNCHERS', 'PUBLISHED', 'STAGES', 'CURVES', 'progress_opt', 'RunSpec', 'check_parameters', 'Stage',
            'images_per_sample', 'pretrain_budget', 'encoder_checkpoint', 'get_stage', 'stage_record', 'stage_lock',
-           'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'stage_kernel_manager', 'data_lock',
-           'prepare_data', 'run_stage', 'score_table', 'boundary_rate', 'metric_rows', 'training_curves', 'save_curves',
-           'progress_mode', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd']
+           'resolve_launcher', 'stage_command', 'node_commands', 'stream', 'stop_streams', 'stage_kernel_manager',
+           'data_lock', 'prepare_data', 'run_stage', 'score_table', 'boundary_rate', 'metric_rows', 'training_curves',
+           'save_curves', 'progress_mode', 'pretrain_cmd', 'extract_cmd', 'finetune_cmd']
 
 # %% ../nbs/28_experiments.ipynb #5c177106
 LAUNCHERS = ('auto', 'python', 'torchrun', 'srun', 'kernel')
@@ -422,19 +422,23 @@ def node_commands(spec:RunSpec, stage:str) -> str:
                      for r in range(spec.num_nodes))
 
 # %% ../nbs/28_experiments.ipynb #4fd63166
+_STREAMING = set() # the process groups `stream` started that have not ended: `stop_streams` ends them
+
 def stream(cmd:list[str], # the command line
            log:str|os.PathLike|None=None, # file the output is appended to as well
            env:dict|None=None, cwd:str|os.PathLike|None=None,
            tail:int=20, # lines of output the error repeats (where only the traceback is shown: nbdev_test, papermill)
+           echo:bool=True, # copy the output to stdout (False: to `log` only, e.g. several stages at once)
           ) -> None:
     "Run `cmd`, copying its output to stdout (and `log`) as it comes; raise `RuntimeError` when it fails."
     out, last = open(log, 'ab') if log else None, b''
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                          start_new_session=True)
+    _STREAMING.add(p.pid)
     try:
         while chunk := p.stdout.read1(1 << 16):
-            sys.stdout.write(chunk.decode(errors='replace')); sys.stdout.flush()
+            if echo: sys.stdout.write(chunk.decode(errors='replace')); sys.stdout.flush()
             if out: out.write(chunk); out.flush()
             last = (last + chunk)[-(1 << 16):]  # the output's last 64 KB, for the error
         rc = p.wait()
@@ -443,12 +447,19 @@ def stream(cmd:list[str], # the command line
         p.wait()
         raise
     finally:
+        _STREAMING.discard(p.pid)
         if out: out.close()
     if not rc: return
     lines = last.decode(errors='replace').replace('\r', '\n').splitlines()[-tail:] if tail > 0 else []
     raise RuntimeError(f"`{shlex.join(cmd[:6])} ...` failed with exit status {rc}" +
                        (f"; its output is in {log}" if log else '') +
                        ("; its last lines:\n" + '\n'.join('  ' + l for l in lines) if lines else ''))
+
+def stop_streams():
+    "End every process group `stream` is running, from any thread (only the main thread sees an interrupt)."
+    for pid in list(_STREAMING):
+        try: os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError: pass
 
 # %% ../nbs/28_experiments.ipynb #9fb75ee9
 @functools.cache
@@ -512,18 +523,21 @@ def _dry_run(spec:RunSpec, stage:str, cfg:Experiment) -> dict:
     return {'record': rec, 'command': cmd}
 
 # %% ../nbs/28_experiments.ipynb #ad68c0bb
-def _launch(spec:RunSpec, st:Stage, cfg:Experiment, d:Path, launcher:str, progress:bool|str):
+def _launch(spec:RunSpec, st:Stage, cfg:Experiment, d:Path, launcher:str, progress:bool|str,
+            env:dict|None=None, echo:bool=True):
     "Run stage `st` into `d`: in this kernel, or as the command `launcher` makes, its output streamed."
     if launcher == 'kernel': return st.in_kernel(spec, cfg, d, progress)
     cmd = stage_command(spec, st.name, launcher)
-    print('$ ' + shlex.join(cmd), flush=True)
-    stream(cmd, d/'stage.log')
+    if echo: print('$ ' + shlex.join(cmd), flush=True)
+    stream(cmd, d/'stage.log', env=env, echo=echo)
 
 # %% ../nbs/28_experiments.ipynb #2f6502fd
 def run_stage(spec:RunSpec, stage:str,
               upstream:str='run', # a missing earlier stage: 'run' it first, or 'fail'
               dry_run:bool=False, # print what would run, run nothing
               progress:bool|str=True, # with `launcher='kernel'`: a bar, 'lines' or nothing (subprocesses print lines)
+              env:dict|None=None, # a subprocess stage's environment, beyond this process's (e.g. its threads)
+              echo:bool=True, # a subprocess stage's output on stdout as well as in its stage.log
              ) -> dict:
     "Run (or reuse, or resume) one stage of a run; returns its `done.json` (in a dry run, the record and the command)."
     st, cfg, d = get_stage(stage), spec.experiment(), spec.stage_dir(stage)
@@ -551,7 +565,7 @@ def run_stage(spec:RunSpec, stage:str,
         resuming = ' (resuming)' if state == 'partial' and not spec.overwrite else ''
         print(f"== {spec.name}: {stage}{resuming} in {d}", flush=True)
         t0 = time.time()
-        _launch(spec, st, cfg, d, launcher, progress)
+        _launch(spec, st, cfg, d, launcher, progress, env, echo)
         done = write_done(d, rec, time.time() - t0, st.outputs(d))
         print(f"== {spec.name}: {stage} done in {done['seconds']:.0f} s", flush=True)
         return done

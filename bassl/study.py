@@ -5,6 +5,7 @@
 # %% ../nbs/35_study.ipynb #bf4fb33b
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import dataclasses
 import html
@@ -33,17 +34,17 @@ from .data.check import check_cmd
 from .data.synthetic import DEFAULT_ROOT, frame_size, synth_cmd  # frame_size: --size's type, for demo_cmd
 from .data.datasets import ShotTable
 from .data.movienet import MovieNetRoot
-from .experiments import RunSpec, boundary_rate, images_per_sample, progress_mode, run_stage
+from .experiments import RunSpec, boundary_rate, images_per_sample, progress_mode, run_stage, stop_streams
 from .methods import METHODS, check_tasks
 from .runs import read_done, read_scores
 
 # %% auto #0
-__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SEEDS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON', 'STUDY_HTML',
-           'RESULTS', 'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells', 'demo_study', 'load_study',
-           'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left', 'duration', 'run_study',
-           'mean_interval', 'seeds_needed', 'verdict', 'seed_spread', 'study_seconds', 'summarize', 'study_table',
-           'study_figure', 'save_study_html', 'results_records', 'results_markdown', 'demo_time', 'demo_cmd',
-           'study_cmd']
+__all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SEEDS', 'DEMO_JOBS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON',
+           'STUDY_HTML', 'MAX_AUTO_JOBS', 'RESULTS', 'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells',
+           'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left',
+           'duration', 'study_jobs', 'run_study', 'mean_interval', 'seeds_needed', 'verdict', 'seed_spread',
+           'study_seconds', 'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records',
+           'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -111,6 +112,7 @@ class Study:
     # row label -> its run folder under the study ('': the study folder); {}: the grid
     folders:dict=field(default_factory=dict)
     title:str='' # one line saying what it compares: its record's heading ('': its name)
+    jobs:int=1 # fine-tunings run at once, each a process with its share of the threads (0: one per core, at most 8)
 
     def __post_init__(self): _check_study(self)
 
@@ -196,6 +198,10 @@ def _check_study(s:Study):
         if r.slug in keys: raise err(f"{at} its folder name {r.slug!r} is a pre-training's: choose another label")
         seen[r.label], slugs[r.slug] = i, i
     for k in ('pretrain_seeds', 'finetune_seeds'): _check_seeds(s, k)
+    if isinstance(s.jobs, bool) or not isinstance(s.jobs, int) or s.jobs < 0:
+        raise err(f"jobs: expected an integer >= 0 (0: one per core), got {s.jobs!r}")
+    if s.jobs != 1 and s.devices * s.num_nodes > 1:
+        raise err(f"jobs: {s.jobs} fine-tunings at once run on one device each: devices and num_nodes must be 1")
     if s.folders: _check_folders(s)
     if s.baseline and s.baseline not in seen:
         raise err(f"baseline: unknown row {s.baseline!r}, expected one of {list(seen)}")
@@ -254,6 +260,7 @@ def study_cells(study:Study) -> list[Cell]:
 # %% ../nbs/35_study.ipynb #83121093
 DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'SimCLR instance': 'instance', 'random init': 'random'}
 DEMO_SEEDS = 5 # fine-tuning seeds per row: see above
+DEMO_JOBS = 0 # fine-tunings at once: one per core (`Study.jobs`), see above
 DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's budget on the CPU preset: see above
              'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 10, 'standardize': True}}}
 
@@ -261,11 +268,12 @@ DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's b
 def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in synthetic one)
                runs:str|os.PathLike='runs/demo', # the demo's folder: BaSSL's run, its baselines inside
                seeds:int=DEMO_SEEDS, # fine-tuning seeds per row
+               jobs:int=DEMO_JOBS, # fine-tunings at once (0: one per core)
               ) -> Study:
     "The demo: `DEMO_ROWS`, one pre-training, `seeds` fine-tuning seeds at `DEMO_SIZE`, in the kernel, flat in `runs`."
     runs = Path(runs)
     return Study(name=runs.name, runs=str(runs.parent), root=str(root), rows=list(DEMO_ROWS),
-                 finetune_seeds=list(range(seeds)), launcher='kernel', folders=dict(DEMO_FOLDERS),
+                 finetune_seeds=list(range(seeds)), launcher='kernel', folders=dict(DEMO_FOLDERS), jobs=jobs,
                  **copy.deepcopy(DEMO_SIZE))
 
 # %% ../nbs/35_study.ipynb #f4169449
@@ -366,11 +374,20 @@ def duration(s:float) -> str:
 # %% ../nbs/35_study.ipynb #3dab7b03
 STUDY_JSON, STUDY_HTML = 'study.json', 'study.html' # in the study folder
 
+def _same_study(a:dict, b:dict) -> bool:
+    "Whether two declarations are one study (how many fine-tunings ran at once is not part of what it measures)."
+    return {k: v for k, v in a.items() if k != 'jobs'} == {k: v for k, v in b.items() if k != 'jobs'}
+
+def _previous(study:Study) -> dict:
+    "The study.json a previous run of `study` wrote (the same declaration), else {}."
+    try: old = json.loads((study.folder/STUDY_JSON).read_text(encoding='utf-8'))
+    except (OSError, ValueError): return {}
+    ok = isinstance(old, dict) and isinstance(old.get('study'), dict) and _same_study(old['study'], study.declaration())
+    return old if ok else {}
+
 def _first_machine(study:Study, reps:int) -> dict:
     "The machine a resumed `study` recorded at its first run (on the same CPU model), else this one's, measured now."
-    try: old = json.loads((study.folder/STUDY_JSON).read_text(encoding='utf-8'))
-    except (OSError, ValueError): old = {}
-    m = old.get('machine') if isinstance(old, dict) and old.get('study') == study.declaration() else None
+    m = _previous(study).get('machine')
     return m if isinstance(m, dict) and m.get('cpu') == _cpu_model() else machine(reps)
 
 def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
@@ -380,29 +397,78 @@ def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
             'budget': cell_budget(c), 'seconds': {'extract': extract['seconds'], 'finetune': done['seconds']}}
 
 # %% ../nbs/35_study.ipynb #2cf87099
+MAX_AUTO_JOBS = 8 # `jobs=0`: a fine-tuning process per core, at most this many (each holds torch and its batches)
+
+def study_jobs(study:Study) -> int:
+    "How many fine-tunings `study` runs at once: its `jobs`, or for 0 one per core (at most `MAX_AUTO_JOBS`)."
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    return study.jobs or max(1, min(cores, MAX_AUTO_JOBS))
+
+def _fine_tunings_at_once(study:Study, cells:list[Cell], jobs:int, progress:bool|str, record) -> None:
+    "Every pre-training and extraction in order, then the fine-tunings `jobs` at a time, each a process of its own."
+    extract = {}
+    for c in cells:
+        if c.pretrain.name in extract: continue
+        rows = ', '.join(x.row.label for x in cells if x.pretrain.name == c.pretrain.name and x.finetune_seed ==
+                         c.finetune_seed)
+        print(f"== study {study.name}: the features of {rows}, pre-training seed {c.pretrain_seed}", flush=True)
+        extract[c.pretrain.name] = run_stage(c.pretrain, 'extract', progress=progress)
+    threads = max(1, torch.get_num_threads() // jobs)       # the cores' threads shared, none oversubscribed
+    print(f"== study {study.name}: {len(cells)} fine-tunings, {jobs} at a time ({threads} thread(s) each); "
+          "each one's output is in its stage.log", flush=True)
+    run = lambda c: run_stage(dataclasses.replace(c.finetune, launcher='python'), 'finetune', progress='lines',
+                              env={'OMP_NUM_THREADS': str(threads)}, echo=False)
+    with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
+        futures, error = {ex.submit(run, c): (i, c) for i, c in enumerate(cells)}, None
+        try:
+            for f in concurrent.futures.as_completed(futures):
+                i, c = futures[f]
+                try: record(i, c, extract[c.pretrain.name], f.result())
+                except Exception as e:                      # the running ones finish and are recorded; no new one starts
+                    error = error or e
+                    for g in futures: g.cancel()
+        except BaseException:                               # interrupted: every fine-tuning process ends now
+            for g in futures: g.cancel()
+            stop_streams()
+            raise
+    if error: raise error
+
 def run_study(study:Study, # what to run
               progress:bool|str=True, # with launcher 'kernel': a bar, 'lines' or nothing (subprocesses print lines)
               reps:int=5, # the machine's yardstick repetitions (0: none)
              ) -> dict:
-    "Run (or reuse) every cell of `study` in order, rewriting study.json after each; returns its final contents."
-    cells = study_cells(study)
+    "Run (or reuse) every cell of `study`, rewriting study.json after each; returns its final contents."
+    cells, old = study_cells(study), _previous(study)
+    jobs, ran = min(study_jobs(study), len(cells)), any(not _finished(c.finetune, 'finetune') for c in cells)
     rec = {'study': study.declaration(), 'machine': _first_machine(study, reps),
            'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
-           'cells_total': len(cells), 'updated': None, 'cells': []}
-    for i, c in enumerate(cells, 1):
-        print(f"== study {study.name}: cell {i}/{len(cells)}: {c.row.label}, pre-training seed {c.pretrain_seed}, "
-              f"fine-tuning seed {c.finetune_seed}", flush=True)
-        extract = run_stage(c.pretrain, 'extract', progress=progress)  # the pre-training first, when the row has one
-        # a synthetic root generated by the first stage
-        if rec['chance'] is None: rec['chance'] = boundary_rate(study.root)
-        done = run_stage(c.finetune, 'finetune', progress=progress)
-        rec['cells'].append(_cell_record(c, extract, done))
+           'cells_total': len(cells), 'updated': None, 'cells': [], 'jobs': jobs,
+           'wall_seconds': old.get('wall_seconds', 0.)}
+    made, t0 = {}, time.time()
+
+    def record(i:int, c:Cell, extract:dict, done:dict):
+        if rec['chance'] is None: rec['chance'] = boundary_rate(study.root)  # a synthetic root made by the first stage
+        made[i] = _cell_record(c, extract, done)
+        rec['cells'] = [made[k] for k in sorted(made)]                       # in run order, whatever finished first
         rec['updated'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
+        # the time the study's stages took (a run that only reuses adds none); resumed runs add theirs
+        if ran: rec['wall_seconds'] = old.get('wall_seconds', 0.) + time.time() - t0
         write_json(study.folder/STUDY_JSON, rec, indent=1)
-        left = seconds_left(cells, rec['cells']) if i < len(cells) else 0.
-        score = rec['cells'][-1]['scores'][study.metric]
-        print(f"== study {study.name}: cell {i}/{len(cells)} done: {study.metric} {score:.2f}"
+        todo = len(cells) - len(made)
+        if jobs == 1: left = seconds_left(cells, rec['cells']) if todo else 0.
+        else: left = todo * statistics.fmean(r['seconds']['finetune'] for r in rec['cells']) / jobs
+        what = (f"cell {i + 1}/{len(cells)} done" if jobs == 1 else f"{len(made)}/{len(cells)} done ({c.row.label}, "
+                f"pre-training seed {c.pretrain_seed}, fine-tuning seed {c.finetune_seed})")  # in the order they end
+        print(f"== study {study.name}: {what}: {study.metric} {made[i]['scores'][study.metric]:.2f}"
               + ('' if left is None else f"; about {duration(left)} left" if left else ''), flush=True)
+
+    if jobs > 1: _fine_tunings_at_once(study, cells, jobs, progress, record)
+    else:
+        for i, c in enumerate(cells):
+            print(f"== study {study.name}: cell {i + 1}/{len(cells)}: {c.row.label}, pre-training seed "
+                  f"{c.pretrain_seed}, fine-tuning seed {c.finetune_seed}", flush=True)
+            extract = run_stage(c.pretrain, 'extract', progress=progress)  # the pre-training first, if the row has one
+            record(i, c, extract, run_stage(c.finetune, 'finetune', progress=progress))
     return rec
 
 # %% ../nbs/35_study.ipynb #3b54dc4a
@@ -665,16 +731,20 @@ def demo_time(folder:str|os.PathLike|None=None, # a folder of study records (def
     "The demo's measured time beside its machine's yardstick, from its committed record, as README states it."
     p = Path(folder or RESULTS)/f'{DEMO_RECORD}.json'
     rec, _ = _read_study(p)
-    t, m = study_seconds(rec['cells']), rec['machine']
-    return (f"Measured on {m['cpu']} with {m['threads']} threads (yardstick {m['yardstick_s']:.2f} s): the demo's "
-            f"stages took {duration(t['total'])}, {duration(t['finetune'])} of it in its {len(rec['cells'])} "
-            f"fine-tunings (`results/{p.name}`, that run's record).")
+    t, m, n, jobs = study_seconds(rec['cells']), rec['machine'], len(rec['cells']), rec.get('jobs', 1)
+    head = f"Measured on {m['cpu']} with {m['threads']} threads (yardstick {m['yardstick_s']:.2f} s): the demo's stages took"
+    if jobs == 1:
+        return (f"{head} {duration(t['total'])}, {duration(t['finetune'])} of it in its {n} fine-tunings "
+                f"(`results/{p.name}`, that run's record).")
+    return (f"{head} {duration(rec['wall_seconds'])}; its {n} fine-tunings ran {jobs} at a time, "
+            f"{duration(t['finetune'])} of their processes' time in all (`results/{p.name}`, that run's record).")
 
 # %% ../nbs/35_study.ipynb #32386879
 @delegates(synth_cmd, but=['force', 'return'])
 def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT,
              runs:Path=Path('runs/demo'), # run folder: BaSSL's run, its baselines inside
              seeds:int=DEMO_SEEDS, # fine-tuning seeds per row (an interval needs at least 2)
+             jobs:int=DEMO_JOBS, # fine-tunings at once, each a process (0: one per core, at most 8)
              **kwargs) -> int:
     ("The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning "
      "seeds, with intervals.")
@@ -682,9 +752,9 @@ def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT
     t0, root, runs, quiet = time.time(), Path(root), Path(runs), kwargs.get('quiet', False)
     rc = synth_cmd(root, **kwargs) or check_cmd(root, quiet=quiet, workers=kwargs.get('workers'))
     if rc: return rc
-    s = demo_study(root, runs, seeds)
+    s = demo_study(root, runs, seeds, jobs)
     print(f"\n== the demo: {'; '.join(r.label for r in s.rows)}: 1 pre-training, {seeds} fine-tuning seeds per row "
-          f"({len(s.rows) * seeds} fine-tunings); the time left is estimated after each one")
+          f"({len(s.rows) * seeds} fine-tunings, {study_jobs(s)} at a time); the time left is estimated after each one")
     rec = run_study(s, progress=False if quiet else progress_mode(None))
     summary = summarize(s.folder)
     print('\n' + study_table(summary) + '\n')
@@ -705,11 +775,13 @@ def study_cmd(study:Path, # study file (YAML or JSON): rows, seeds, baseline and
               runs:str=None, # folder of run folders (default: the study file's `runs`)
               quiet:bool=False, # no progress bars: the cells' and the stages' lines only
               reps:int=5, # repetitions of the machine yardstick study.json records (0: none)
+              jobs:int=None, # fine-tunings at once, each a process (0: one per core; default: the study file's)
              ) -> int:
     ("Run a study over seeds (reusing finished cells), then print its table and verdicts and where study.json and "
      "study.html are.")
     s = load_study(study)
     if runs is not None: s = dataclasses.replace(s, runs=runs)
+    if jobs is not None: s = dataclasses.replace(s, jobs=jobs)
     run_study(s, progress=False if quiet else progress_mode(None), reps=reps)
     summary = summarize(s.folder)
     print('\n' + study_table(summary) + '\n')

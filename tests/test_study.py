@@ -3,6 +3,8 @@ import ast
 import inspect
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +78,38 @@ def test_study_notebook_reuses_every_cell(grid):
     assert after['cells'] == before['cells']
     text = ''.join(''.join(o.get('text', '')) for c in json.loads(out.read_text())['cells'] for o in c.get('outputs', []))
     assert text.count('reusing') == 8 and summarize(after)['differences'][0]['verdict'] in text and 'study.html: ' in text
+
+
+def test_fine_tunings_at_once_reuse_the_features_and_score_as_one_at_a_time(grid):
+    "`bassl study --jobs 2` on a copy of the tiny study without its fine-tunings: the same cells, two processes at a time."
+    d, f = grid
+    folder = d/'runs'/'tiny'
+    if not (folder/'study.json').exists():  # run alone: make the cells one at a time first
+        with pytest.MonkeyPatch.context() as m:
+            m.setenv('XDG_CACHE_HOME', str(d/'cache'))
+            from bassl.study import load_study
+            import dataclasses
+            run_study(dataclasses.replace(load_study(f), runs=str(d/'runs')), progress=False, reps=0)
+    serial = json.loads((folder/'study.json').read_text())
+    par = d/'runs-par'
+    shutil.copytree(d/'runs', par)
+    for p in (par/'tiny').rglob('finetune'): shutil.rmtree(p)
+    (par/'tiny'/'study.json').unlink()
+    features = {p: read_done(p.parent)['id'] for p in (par/'tiny').rglob('done.json')}
+    r = bassl('study', f, '--runs', par, '--quiet', '--reps', 0, '--jobs', 2, cache=d/'cache')
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = json.loads((par/'tiny'/'study.json').read_text())
+    assert rec['jobs'] == 2 and rec['wall_seconds'] > 0 and len(rec['cells']) == 4
+    assert [(c['row'], c['finetune_seed']) for c in rec['cells']] == [(c['row'], c['finetune_seed']) for c in serial['cells']]
+    for a, b in zip(rec['cells'], serial['cells']):  # one thread each instead of the machine's: rounding, no more
+        assert abs(a['scores']['AP'] - b['scores']['AP']) < 1e-3 and a['budget'] == b['budget'], (a, b)
+    assert {p: read_done(p.parent)['id'] for p in features} == features  # pre-training and features reused
+    for c in rec['cells']:  # each fine-tuning a process of its own, its output in its stage.log only
+        log = (par/c['finetune_run']/'finetune'/'stage.log').read_text()
+        assert log.rstrip().endswith(f"scores: {par/c['finetune_run']/'finetune'/'scores.json'}") and 'train epoch' in log, log
+    assert 'train epoch' not in r.stdout and 'scores: ' not in r.stdout, r.stdout
+    assert re.search(r'4 fine-tunings, 2 at a time \(\d+ thread\(s\) each\)', r.stdout), r.stdout
+    assert sorted(re.findall(r'(\d)/4 done \(', r.stdout)) == ['1', '2', '3', '4'], r.stdout
 
 
 def test_a_bad_study_file_is_one_error_line(tmp_path):
