@@ -424,7 +424,7 @@ def _fine_tunings_at_once(study:Study, cells:list[Cell], jobs:int, progress:bool
             for f in concurrent.futures.as_completed(futures):
                 i, c = futures[f]
                 try: record(i, c, extract[c.pretrain.name], f.result())
-                except Exception as e:                      # the running ones finish and are recorded; no new one starts
+                except Exception as e:                  # the running ones finish and are recorded; no new one starts
                     error = error or e
                     for g in futures: g.cancel()
         except BaseException:                               # interrupted: every fine-tuning process ends now
@@ -732,7 +732,8 @@ def demo_time(folder:str|os.PathLike|None=None, # a folder of study records (def
     p = Path(folder or RESULTS)/f'{DEMO_RECORD}.json'
     rec, _ = _read_study(p)
     t, m, n, jobs = study_seconds(rec['cells']), rec['machine'], len(rec['cells']), rec.get('jobs', 1)
-    head = f"Measured on {m['cpu']} with {m['threads']} threads (yardstick {m['yardstick_s']:.2f} s): the demo's stages took"
+    head = (f"Measured on {m['cpu']} with {m['threads']} threads (yardstick {m['yardstick_s']:.2f} s): the demo's "
+            "stages took")
     if jobs == 1:
         return (f"{head} {duration(t['total'])}, {duration(t['finetune'])} of it in its {n} fine-tunings "
                 f"(`results/{p.name}`, that run's record).")
