@@ -112,7 +112,7 @@ class Study:
     # row label -> its run folder under the study ('': the study folder); {}: the grid
     folders:dict=field(default_factory=dict)
     title:str='' # one line saying what it compares: its record's heading ('': its name)
-    jobs:int=1 # fine-tunings run at once, each a process with its share of the threads (0: one per core, at most 8)
+    jobs:int=1 # fine-tunings run at once, each a process with its share of the threads (0: one per core)
 
     def __post_init__(self): _check_study(self)
 
@@ -745,7 +745,7 @@ def demo_time(folder:str|os.PathLike|None=None, # a folder of study records (def
 def demo_cmd(root:Param("dataset root", Path, opt=False, nargs='?')=DEFAULT_ROOT,
              runs:Path=Path('runs/demo'), # run folder: BaSSL's run, its baselines inside
              seeds:int=DEMO_SEEDS, # fine-tuning seeds per row (an interval needs at least 2)
-             jobs:int=DEMO_JOBS, # fine-tunings at once, each a process (0: one per core, at most 8)
+             jobs:int=DEMO_JOBS, # fine-tunings at once, each a process (0: one per core)
              **kwargs) -> int:
     ("The main job on built-in data: synthetic dataset, check, then BaSSL against its baselines over fine-tuning "
      "seeds, with intervals.")
