@@ -15,8 +15,8 @@ from conftest import DEMO
 BASSL = Path(sys.executable).parent/'bassl'
 
 
-def bassl(*args, check=True):
-    r = subprocess.run([str(BASSL), *map(str, args)], capture_output=True, text=True)
+def bassl(*args, check=True, cwd=None):
+    r = subprocess.run([str(BASSL), *map(str, args)], capture_output=True, text=True, cwd=cwd)
     if check and r.returncode != 0: raise AssertionError(f"bassl {args} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
     return r
 
@@ -166,8 +166,7 @@ def test_demo_runs_main_job(tiny_demo):
     assert "run folder: runs/demo" in r.stdout and (runs/"study.html").exists()  # (relative: the demo ran in the project)
     assert r.stdout.rstrip().splitlines()[-3:][0].strip().startswith('make lab')  # it ends saying what to do next
     assert 'Epoch 0' not in r.stdout + r.stderr  # --quiet: no progress bars
-    again = subprocess.run([str(BASSL), *DEMO], cwd=project, capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
+    again = bassl(*DEMO, cwd=project)
     # every stage finished before: nothing runs again (a line per cell's two stages; at once, per feature store and fine-tuning)
     assert again.stdout.count('reusing') == (12 if study['jobs'] == 1 else 3 + 6), again.stdout
     assert not re.search(r'^== .*: (pretrain|extract|finetune)( \(resuming\))? in ', again.stdout, re.M), again.stdout
