@@ -42,9 +42,9 @@ from .runs import read_done, read_scores
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SEEDS', 'DEMO_JOBS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON',
            'STUDY_HTML', 'MAX_AUTO_JOBS', 'RESULTS', 'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells',
            'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left',
-           'duration', 'study_jobs', 'run_study', 'mean_interval', 'seeds_needed', 'verdict', 'seed_spread',
-           'study_seconds', 'summarize', 'study_table', 'study_figure', 'save_study_html', 'results_records',
-           'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
+           'duration', 'study_jobs', 'run_study', 'mean_interval', 'seeds_needed', 'sd_interval', 'verdict',
+           'seed_spread', 'study_seconds', 'summarize', 'study_table', 'study_figure', 'save_study_html',
+           'results_records', 'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
 ENCODERS = ('pretrain', 'random') # a row's encoder: pre-trained per pre-training seed, or a random one seeded by it
@@ -499,6 +499,16 @@ def seeds_needed(sd:float, # the standard deviation of the values (e.g. of a pai
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
     return hi
+
+# %% ../nbs/35_study.ipynb #08beaa5b
+def sd_interval(sd:float, # the standard deviation measured (n - 1 in the denominator)
+                n:int, # how many values it was measured from
+                level:float=0.95, # the interval's coverage
+               ) -> list[float]|None:
+    "The `level` interval of the standard deviation behind `sd`, measured from `n` values (chi-square); None below 2."
+    if n < 2: return None
+    df, tail = n - 1, (1 - level) / 2
+    return [sd * math.sqrt(df / stats.chi2.ppf(1 - tail, df)), sd * math.sqrt(df / stats.chi2.ppf(tail, df))]
 
 # %% ../nbs/35_study.ipynb #76324063
 def _num(x:float) -> str: return f"{x:.1f}".replace('-', '\u2212')  # a typographic minus
