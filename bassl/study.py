@@ -429,7 +429,8 @@ def _fine_tunings_at_once(study:Study, cells:list[Cell], jobs:int, progress:bool
                     for g in futures: g.cancel()
         except BaseException:                               # interrupted: every fine-tuning process ends now
             for g in futures: g.cancel()
-            stop_streams()
+            while not all(g.done() for g in futures):       # (again, for one that started as the first were ended)
+                stop_streams(); time.sleep(0.2)
             raise
     if error: raise error
 
