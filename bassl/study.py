@@ -385,9 +385,9 @@ def _previous(study:Study) -> dict:
     ok = isinstance(old, dict) and isinstance(old.get('study'), dict) and _same_study(old['study'], study.declaration())
     return old if ok else {}
 
-def _first_machine(study:Study, reps:int) -> dict:
-    "The machine a resumed `study` recorded at its first run (on the same CPU model), else this one's, measured now."
-    m = _previous(study).get('machine')
+def _first_machine(old:dict, reps:int) -> dict:
+    "The machine a resumed study recorded at its first run (`old`, from `_previous`; same CPU model), else measured now."
+    m = old.get('machine')
     return m if isinstance(m, dict) and m.get('cpu') == _cpu_model() else machine(reps)
 
 def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
@@ -441,7 +441,7 @@ def run_study(study:Study, # what to run
     "Run (or reuse) every cell of `study`, rewriting study.json after each; returns its final contents."
     cells, old = study_cells(study), _previous(study)
     jobs, ran = min(study_jobs(study), len(cells)), any(not _finished(c.finetune, 'finetune') for c in cells)
-    rec = {'study': study.declaration(), 'machine': _first_machine(study, reps),
+    rec = {'study': study.declaration(), 'machine': _first_machine(old, reps),
            'chance': boundary_rate(study.root) if Path(study.root).is_dir() else None,
            'cells_total': len(cells), 'updated': None, 'cells': [], 'jobs': jobs,
            'wall_seconds': old.get('wall_seconds', 0.)}

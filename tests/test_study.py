@@ -1,5 +1,6 @@
 "`bassl study` and the study notebook end to end on a tiny grid: every cell in study.json, the table and the page, reuse, errors."
 import ast
+import dataclasses
 import inspect
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from bassl.runs import read_done, read_scores
-from bassl.study import Study, results_records, run_study, summarize
+from bassl.study import Study, load_study, results_records, run_study, summarize
 from bassl.fixtures import SMALL_CRN, tiny_root
 
 ROOT = Path(__file__).parent.parent
@@ -40,6 +41,16 @@ def bassl(*args, cache):
                           env={**os.environ, 'XDG_CACHE_HOME': str(cache)})
 
 
+def made(d, f):
+    "The tiny study's folder, its cells made one at a time (by the command's test, or here when a test runs alone)."
+    folder = d/'runs'/'tiny'
+    if not (folder/'study.json').exists():
+        with pytest.MonkeyPatch.context() as m:
+            m.setenv('XDG_CACHE_HOME', str(d/'cache'))
+            run_study(dataclasses.replace(load_study(f), runs=str(d/'runs')), progress=False, reps=0)
+    return folder
+
+
 def test_bassl_study_runs_every_cell_and_prints_the_table(grid):
     d, f = grid
     r = bassl('study', f, '--runs', d/'runs', '--quiet', '--reps', 0, cache=d/'cache')
@@ -62,13 +73,7 @@ def test_bassl_study_runs_every_cell_and_prints_the_table(grid):
 
 def test_study_notebook_reuses_every_cell(grid):
     d, f = grid
-    folder = d/'runs'/'tiny'
-    if not (folder/'study.json').exists():  # run alone: the command's test made the cells
-        with pytest.MonkeyPatch.context() as m:
-            m.setenv('XDG_CACHE_HOME', str(d/'cache'))
-            from bassl.study import load_study
-            import dataclasses
-            run_study(dataclasses.replace(load_study(f), runs=str(d/'runs')), progress=False, reps=0)
+    folder = made(d, f)
     ids = {p: read_done(p.parent)['id'] for p in folder.rglob('done.json')}
     before = json.loads((folder/'study.json').read_text())
     out = d/'study.ipynb'
@@ -83,13 +88,7 @@ def test_study_notebook_reuses_every_cell(grid):
 def test_fine_tunings_at_once_reuse_the_features_and_score_as_one_at_a_time(grid):
     "`bassl study --jobs 2` on a copy of the tiny study without its fine-tunings: the same cells, two processes at a time."
     d, f = grid
-    folder = d/'runs'/'tiny'
-    if not (folder/'study.json').exists():  # run alone: make the cells one at a time first
-        with pytest.MonkeyPatch.context() as m:
-            m.setenv('XDG_CACHE_HOME', str(d/'cache'))
-            from bassl.study import load_study
-            import dataclasses
-            run_study(dataclasses.replace(load_study(f), runs=str(d/'runs')), progress=False, reps=0)
+    folder = made(d, f)
     serial = json.loads((folder/'study.json').read_text())
     par = d/'runs-par'
     shutil.copytree(d/'runs', par)
