@@ -386,7 +386,7 @@ def _previous(study:Study) -> dict:
     return old if ok else {}
 
 def _first_machine(old:dict, reps:int) -> dict:
-    "The machine a resumed study recorded at its first run (`old`, from `_previous`; same CPU model), else measured now."
+    "The machine a resumed study recorded first (`old`: `_previous`), on the same CPU model; else this one's, measured."
     m = old.get('machine')
     return m if isinstance(m, dict) and m.get('cpu') == _cpu_model() else machine(reps)
 
