@@ -117,22 +117,27 @@ def dropout_noise(self:CRN, B:int, # windows in the batch
 def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GELU
                   x:torch.Tensor, # [B, L, H] tokens
                   noise:list|None=None, # its three dropout masks (attention weights and output, feed-forward output)
-                  rows=None, # the rows (`take`) whose output is wanted: attention runs over all, the rest on these
+                  rows=None, # the rows (`take`) whose output is wanted: keys and values come from all, the rest these
                   fused:bool=False, # scaled-dot-product attention and dropout kernels instead of `noise`
                  ) -> torch.Tensor: # [B, L', H] (or [M, H])
-    "One `nn.TransformerEncoderLayer` (training or eval), its per-token work (projection, FFN, norms) only on `rows`."
+    "One `nn.TransformerEncoderLayer` (training or eval), its queries and per-token work only on `rows`."
     att, (B, L, H) = layer.self_attn, x.shape
-    nh = att.num_heads
-    qkv = F.linear(x, att.in_proj_weight, att.in_proj_bias).view(B, L, 3, nh, H // nh)
-    # [B, nh, L, d] each; split before transposing, the backward stacks their gradients in qkv's layout: no copy
-    q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+    nh, W, b = att.num_heads, att.in_proj_weight, att.in_proj_bias
+    # [B, nh, L', d] each; split before transposing, the backward stacks their gradients in the projection's layout
+    heads = lambda t, n: (u.transpose(1, 2) for u in t.view(B, -1, n, nh, H // nh).unbind(2))
+    few = rows is not None and not (torch.is_tensor(rows) and rows.dtype == torch.bool)  # a slice or [B, k] positions
+    if few:  # the queries of these rows only: attention weights [B, nh, k, L], not [B, nh, L, L]
+        (q,), (k, v) = heads(F.linear(take(x, rows), W[:H], b[:H]), 1), heads(F.linear(x, W[H:], b[H:]), 2)
+    else: q, k, v = heads(F.linear(x, W, b), 3)
     p = att.dropout if layer.training else 0.
     if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
     else:
-        w = torch.softmax(q @ k.transpose(-2, -1) * (H // nh) ** -.5, -1)     # [B, nh, L, L]
-        if p: w = w * noise[0] if noise is not None else F.dropout(w, p)
+        w = torch.softmax(q @ k.transpose(-2, -1) * (H // nh) ** -.5, -1)     # [B, nh, L', L]
+        if p and noise is None: w = F.dropout(w, p)
+        elif p: w = w * (take(noise[0].transpose(1, 2), rows).transpose(1, 2) if few else noise[0])  # the rows' masks
         ctx = w @ v
-    ctx, x = take(ctx.transpose(1, 2).reshape(B, L, H), rows), take(x, rows)
+    ctx = ctx.transpose(1, 2).reshape(B, -1, H)
+    ctx, x = ctx if few else take(ctx, rows), take(x, rows)      # (rows as a bool mask: every query, then the rows)
     n1, n2 = (take(noise[1], rows), take(noise[2], rows)) if noise is not None else (None, None)
     a = att.out_proj(ctx)
     x = layer.norm1(x + (layer.dropout1(a) if n1 is None else a * n1))
