@@ -3,8 +3,8 @@
 Fine-tuning is most of `make demo`'s time. This times a training step (forward, backward, Adam) of the CPU preset's CRN
 at the demo's recipe (`bassl.study.DEMO_SIZE`: 10 members, standardised features) on random 512-d features (ResNet-18's),
 each member its own batch as in training, two ways: every token through the last layer, then the pooling (`CRN.forward`),
-and `CRN.pooled` (what `SceneBoundaryModel` runs: the last layer computes the centre token only). The same seed gives
-both the same dropout masks; the gradients agree to rounding (checked first).
+and `CRN.pooled` (what `SceneBoundaryModel` runs: the last layer computes the centre token only, its query included).
+The same seed gives both the same dropout masks; the gradients agree to rounding (checked first).
 
     python bench/finetune_step.py [--reps 20] [--quick]
 
