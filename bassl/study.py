@@ -649,8 +649,8 @@ def _notes(summary:dict) -> list[str]:
         out.append(f"seeds: pre-training {_seeds(s['pretrain_seeds'])}, fine-tuning {_seeds(s['finetune_seeds'])}")
     if m := summary.get('machine'):
         y = '' if m.get('yardstick_s') is None else f"yardstick {m['yardstick_s']:.2f} s (bench/yardstick.py), "
-        gpu = f", GPU {m['gpu']}" if m.get('gpu') else ''
-        out.append(f"measured on: {y}{m['cpu']}, {m['threads']} threads{gpu}, torch {m['torch']}")
+        gpu, n = f", GPU {m['gpu']}" if m.get('gpu') else '', m['threads']
+        out.append(f"measured on: {y}{m['cpu']}, {n} thread{'s' * (n != 1)}{gpu}, torch {m['torch']}")
     if (t := summary.get('seconds')) and t['total']:
         parts = [f"{w} {duration(t[k])}" for k, w in (('pretrain', 'pre-training'), ('extract', 'extraction'),
                                                          ('finetune', 'fine-tuning')) if t[k]]
