@@ -117,7 +117,7 @@ def dropout_noise(self:CRN, B:int, # windows in the batch
 def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GELU
                   x:torch.Tensor, # [B, L, H] tokens
                   noise:list|None=None, # its three dropout masks (attention weights and output, feed-forward output)
-                  rows=None, # the rows (`take`) whose output is wanted: keys and values come from all, the rest these
+                  rows=None, # the rows (`take`) whose output is wanted: keys and values from all, the rest for these
                   fused:bool=False, # scaled-dot-product attention and dropout kernels instead of `noise`
                  ) -> torch.Tensor: # [B, L', H] (or [M, H])
     "One `nn.TransformerEncoderLayer` (training or eval), its queries and per-token work only on `rows`."
