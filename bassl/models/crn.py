@@ -126,8 +126,9 @@ def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GE
     # [B, nh, L', d] each; split before transposing, the backward stacks their gradients in the projection's layout
     heads = lambda t, n: (u.transpose(1, 2) for u in t.view(B, -1, n, nh, H // nh).unbind(2))
     few = rows is not None and not (torch.is_tensor(rows) and rows.dtype == torch.bool)  # a slice or [B, k] positions
+    xr = take(x, rows)                                                  # the rows' tokens, taken once
     if few:  # the queries of these rows only: attention weights [B, nh, k, L], not [B, nh, L, L]
-        (q,), (k, v) = heads(F.linear(take(x, rows), W[:H], b[:H]), 1), heads(F.linear(x, W[H:], b[H:]), 2)
+        (q,), (k, v) = heads(F.linear(xr, W[:H], b[:H]), 1), heads(F.linear(x, W[H:], b[H:]), 2)
     else: q, k, v = heads(F.linear(x, W, b), 3)
     p = att.dropout if layer.training else 0.
     if fused: ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
@@ -137,7 +138,7 @@ def encoder_layer(layer:nn.TransformerEncoderLayer, # post-norm, batch-first, GE
         elif p: w = w * (take(noise[0].transpose(1, 2), rows).transpose(1, 2) if few else noise[0])  # the rows' masks
         ctx = w @ v
     ctx = ctx.transpose(1, 2).reshape(B, -1, H)
-    ctx, x = ctx if few else take(ctx, rows), take(x, rows)      # (rows as a bool mask: every query, then the rows)
+    ctx, x = ctx if few else take(ctx, rows), xr                 # (rows as a bool mask: every query, then the rows)
     n1, n2 = (take(noise[1], rows), take(noise[2], rows)) if noise is not None else (None, None)
     a = att.out_proj(ctx)
     x = layer.norm1(x + (layer.dropout1(a) if n1 is None else a * n1))
