@@ -42,8 +42,8 @@ from .runs import read_done, read_scores
 __all__ = ['ENCODERS', 'DEMO_ROWS', 'PASSED', 'DEMO_FOLDERS', 'DEMO_SEEDS', 'DEMO_JOBS', 'DEMO_SIZE', 'NO_BUDGET', 'STUDY_JSON',
            'STUDY_HTML', 'MAX_AUTO_JOBS', 'RESULTS', 'FRONT_PAGE', 'DEMO_RECORD', 'Row', 'Study', 'Cell', 'study_cells',
            'demo_study', 'load_study', 'cell_budget', 'yardstick', 'machine', 'planned_images', 'seconds_left',
-           'duration', 'study_jobs', 'run_study', 'mean_interval', 'seeds_needed', 'sd_interval', 'verdict',
-           'seed_spread', 'study_seconds', 'summarize', 'study_table', 'study_figure', 'save_study_html',
+           'duration', 'jobs_at_once', 'study_jobs', 'run_study', 'mean_interval', 'seeds_needed', 'sd_interval',
+           'verdict', 'seed_spread', 'study_seconds', 'summarize', 'study_table', 'study_figure', 'save_study_html',
            'results_records', 'results_markdown', 'demo_time', 'demo_cmd', 'study_cmd']
 
 # %% ../nbs/35_study.ipynb #4f8a908c
@@ -399,10 +399,14 @@ def _cell_record(c:Cell, extract:dict, done:dict) -> dict:
 # %% ../nbs/35_study.ipynb #2cf87099
 MAX_AUTO_JOBS = 8 # `jobs=0`: a fine-tuning process per core, at most this many (each holds torch and its batches)
 
-def study_jobs(study:Study) -> int:
-    "How many fine-tunings `study` runs at once: its `jobs`, or for 0 one per core (at most `MAX_AUTO_JOBS`)."
+def jobs_at_once(jobs:int) -> int:
+    "How many fine-tunings run at once for a `jobs` setting: `jobs`, or for 0 one per core (at most `MAX_AUTO_JOBS`)."
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    return study.jobs or max(1, min(cores, MAX_AUTO_JOBS))
+    return jobs or max(1, min(cores, MAX_AUTO_JOBS))
+
+def study_jobs(study:Study) -> int:
+    "How many fine-tunings `study` runs at once: `jobs_at_once` of its `jobs`."
+    return jobs_at_once(study.jobs)
 
 def _fine_tunings_at_once(study:Study, cells:list[Cell], jobs:int, progress:bool|str, record) -> None:
     "Every pre-training and extraction in order, then the fine-tunings `jobs` at a time, each a process of its own."

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bassl.study import summarize
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,3 +64,33 @@ def test_finetune_step_bench_quick():
     assert len(ms) == 2 and all(v > 0 for v in ms)
     ratio = next(l for l in lines if l.startswith('CRN.pooled / all tokens:'))
     assert abs(float(ratio.split(':')[1]) - ms[1] / ms[0]) < 0.05, r.stdout  # (the times print rounded to the ms)
+
+
+def test_finetune_seeds_bench_records_what_its_runs_scored(tiny_demo, tmp_path):
+    "The seed-spread bench fine-tunes each row's stored features with every seed; its record holds what each run scored, and two at once score as one at a time."
+    project, _ = tiny_demo
+    def bench(out, jobs):
+        r = subprocess.run([sys.executable, str(ROOT/'bench'/'finetune_seeds.py'), '--seeds', '2', '--rows', 'BaSSL, transferred CRN', 'random init',
+                            '--recipes', 'quick=members:2,epochs:2', '--out', str(out), '--jobs', str(jobs)],
+                           cwd=project, capture_output=True, text=True, timeout=900, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+        assert r.returncode == 0, r.stderr[-3000:]
+        return r.stdout, json.loads((out/'finetune-seeds-quick.json').read_text())
+    out1, one = bench(tmp_path/'one', 1)
+    out2, two = bench(tmp_path/'two', 2)
+    assert '4 fine-tunings, 2 at a time (1 thread(s) each)' in out2 and 'at a time' not in out1
+    for rec in (one, two):
+        assert [(c['row'], c['finetune_seed']) for c in rec['cells']] == [(r, s) for r in ('BaSSL, transferred CRN', 'random init') for s in (0, 1)]
+        assert rec['recipe'] == {'members': 2, 'epochs': 2} and rec['cells_total'] == 4 and 0 < rec['chance'] < 100   # (a percentage, as AP is)
+        for c in rec['cells']:   # every cell's scores are its run's, and the run fine-tuned as the recipe says
+            run = Path(c['finetune_run'])
+            assert c['scores'] == json.loads((run/'scores.json').read_text())
+            ft = json.loads((run/'config.json').read_text())['finetune']
+            assert (ft['members'], ft['epochs'], ft['crn_init']) == (2, 2, 'pretrain' if c['row'].startswith('BaSSL') else 'scratch')
+        rows = {r['label']: r for r in summarize(rec)['rows']}
+        for row in ('BaSSL, transferred CRN', 'random init'):   # the summary's mean and sd, by hand
+            ap = [c['scores']['AP'] for c in rec['cells'] if c['row'] == row]
+            assert abs(rows[row]['mean'] - sum(ap) / 2) < 1e-9 and abs(rows[row]['sd'] - abs(ap[0] - ap[1]) / 2 ** .5) < 1e-9
+    assert [c['scores'] for c in one['cells']] == [c['scores'] for c in two['cells']]   # the workers' runs score as the serial ones
+    for line, row in zip([l for l in out1.splitlines() if ' AP ' in l and 'fine-tuning' in l], ('BaSSL, transferred CRN', 'random init')):
+        mean = next(r['mean'] for r in summarize(one)['rows'] if r['label'] == row)
+        assert line.startswith(row) and f"AP {mean:5.1f}" in line
