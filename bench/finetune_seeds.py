@@ -18,23 +18,25 @@ records go to --results (default: --out) as finetune-seeds-<recipe>.json. `--spl
 movies instead (into its val/ folder; records finetune-seeds-<recipe>-val.json): choose a recipe there, then report test.
 `--jobs N` runs N fine-tunings at once (0: one per core), each in a long-lived worker process with its share of the
 threads: on 2 cores two one-thread fine-tunings give about 1.6 times the throughput of one with two threads (see
-`bassl.study`), and a run's AP does not depend on it (a fine-tuning gives the same AP with one thread in a worker as here).
+`bassl.study`); a run scores the same in a worker as in this process with as many threads. A run reused from --out
+keeps the seconds it took when it ran (its bench-seconds.json).
 """
 import argparse
 import concurrent.futures
 import dataclasses
+import json
 import multiprocessing
 import re
 import time
 from pathlib import Path
+
+import torch
 
 from bassl.config import FinetuneConfig, load_config, preset
 from bassl.core import write_json
 from bassl.experiments import boundary_rate, pretrain_budget
 from bassl.features import FeatureStore
 from bassl.runs import read_done, read_scores
-import torch
-
 from bassl.study import NO_BUDGET, Row, Study, jobs_at_once, machine, mean_interval, summarize, study_table
 from bassl.train.finetune import evaluate, finetune
 
@@ -46,6 +48,7 @@ ROWS = {  # label: (feature store under the demo's run folder, crn_init, method 
 STUDY_ROWS = {'BaSSL, transferred CRN': Row('BaSSL, transferred CRN', crn='pretrain'), 'BaSSL, fresh CRN': Row('BaSSL, fresh CRN', crn='scratch'),
               'SimCLR instance': Row('SimCLR instance', 'instance'), 'random init': Row('random init', encoder='random', crn='scratch')}
 TYPES = {f.name: f.type for f in dataclasses.fields(FinetuneConfig)}
+TIMED = 'bench-seconds.json'  # in each run folder: the seconds its fine-tuning and test took, read when the run is reused
 
 
 def _bool(text:str) -> bool:
@@ -95,11 +98,14 @@ def fine_tune(demo:Path, out:Path, label:str, name:str, fields:dict, seed:int, s
     cfg = preset(method, 'cpu', crn=crn, seed=seed)
     cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, **fields))
     run, t = out/slug(f"{label}-{name}")/f'seed{seed}', time.time()
+    timed, done = run/TIMED, (run/'scores.json').is_file()
     sc = finetune(cfg, demo/store, run, progress=False)
+    if done and timed.is_file(): seconds = json.loads(timed.read_text())['seconds']  # reused: the time it took when it ran
+    else: write_json(timed, {'seconds': (seconds := time.time() - t)})
     if split == 'val':  # scored once: a rerun reads its val/scores.json
         val = run/'val'
         sc = read_scores(val) if (val/'scores.json').is_file() else evaluate(run/'checkpoints'/'last.ckpt', split='val', progress=False)
-    return str(run), sc, time.time() - t
+    return str(run), sc, seconds
 
 
 def declaration(name:str, title:str, fields:dict, out:Path, rows:list[str], seeds:list[int], pretrain_epochs:int, split:str='test') -> dict:

@@ -91,6 +91,8 @@ def test_finetune_seeds_bench_records_what_its_runs_scored(tiny_demo, tmp_path):
             ap = [c['scores']['AP'] for c in rec['cells'] if c['row'] == row]
             assert abs(rows[row]['mean'] - sum(ap) / 2) < 1e-9 and abs(rows[row]['sd'] - abs(ap[0] - ap[1]) / 2 ** .5) < 1e-9
     assert [c['scores'] for c in one['cells']] == [c['scores'] for c in two['cells']]   # the workers' runs score as the serial ones
+    _, again = bench(tmp_path/'one', 1)   # run again: every run is reused, with its scores and the time it took when it ran
+    assert [(c['scores'], c['seconds']) for c in again['cells']] == [(c['scores'], c['seconds']) for c in one['cells']]
     for line, row in zip([l for l in out1.splitlines() if ' AP ' in l and 'fine-tuning' in l], ('BaSSL, transferred CRN', 'random init')):
         mean = next(r['mean'] for r in summarize(one)['rows'] if r['label'] == row)
         assert line.startswith(row) and f"AP {mean:5.1f}" in line
