@@ -19,7 +19,7 @@ movies instead (into its val/ folder; records finetune-seeds-<recipe>-val.json):
 `--jobs N` runs N fine-tunings at once (0: one per core), each in a long-lived worker process with its share of the
 threads: on 2 cores two one-thread fine-tunings give about 1.6 times the throughput of one with two threads (see
 `bassl.study`); a run scores the same in a worker as in this process with as many threads. A run reused from --out
-keeps the seconds it took when it ran (its bench-seconds.json).
+keeps the seconds it took when it ran (its bench-seconds.json; a run finished before there was one: the reuse's).
 """
 import argparse
 import concurrent.futures
@@ -101,7 +101,9 @@ def fine_tune(demo:Path, out:Path, label:str, name:str, fields:dict, seed:int, s
     timed, done = run/TIMED, (run/'scores.json').is_file()
     sc = finetune(cfg, demo/store, run, progress=False)
     if done and timed.is_file(): seconds = json.loads(timed.read_text())['seconds']  # reused: the time it took when it ran
-    else: write_json(timed, {'seconds': (seconds := time.time() - t)})
+    else:
+        seconds = time.time() - t
+        if not done: write_json(timed, {'seconds': seconds})  # (a run finished without one: its reuse timed, not stored)
     if split == 'val':  # scored once: a rerun reads its val/scores.json
         val = run/'val'
         sc = read_scores(val) if (val/'scores.json').is_file() else evaluate(run/'checkpoints'/'last.ckpt', split='val', progress=False)
