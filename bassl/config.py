@@ -20,9 +20,9 @@ from .data.synthetic import DEFAULT_ROOT
 from .methods import CRN_TASKS, METHODS, TASKS, check_tasks, get_method
 
 # %% auto #0
-__all__ = ['CRN_INITS', 'RANGES', 'MAX_STEPS', 'TYPES', 'FINETUNE_LR', 'AUTO_CRN', 'CRNConfig', 'PretrainConfig',
-           'FinetuneConfig', 'Experiment', 'Range', 'type_ok', 'range_problems', 'check_ranges', 'preset',
-           'config_from_dict', 'save_config', 'load_config']
+__all__ = ['CRN_INITS', 'RANGES', 'MAX_STEPS', 'TYPES', 'FINETUNE_LR', 'AUTO_CRN', 'FINETUNE_RECIPE', 'CRNConfig',
+           'PretrainConfig', 'FinetuneConfig', 'Experiment', 'Range', 'type_ok', 'range_problems', 'check_ranges',
+           'preset', 'config_from_dict', 'save_config', 'load_config']
 
 # %% ../nbs/20_config.ipynb #66f38258
 CRN_INITS = ('auto', 'pretrain', 'scratch') # where fine-tuning's CRN starts
@@ -247,6 +247,11 @@ FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr 
                'cpu': {'pretrain': 4e-3, 'scratch': 4e-3}}
 # where crn='auto' starts fine-tuning's CRN when pre-training trained one: see above
 AUTO_CRN = {'paper': 'pretrain', 'cpu': 'scratch'}
+# fine-tuning's recipe, by size and where the CRN starts (`FinetuneConfig` fields over the size's): see above
+FINETUNE_RECIPE = {'paper': {'pretrain': {}, 'scratch': {}},  # the paper's one model on raw features
+                   # a transferred CRN reads the raw features it was pre-trained on
+                   'cpu': {'pretrain': dict(members=5, epochs=40, standardize=False),
+                           'scratch': dict(members=10, epochs=10, standardize=True)}}
 
 # %% ../nbs/20_config.ipynb #5466b546
 def preset(method:str='bassl', # a key of `METHODS`
@@ -266,12 +271,13 @@ def preset(method:str='bassl', # a key of `METHODS`
                              base_lr=4.8, trust_coefficient=0.02,  # lr 0.3 per step, 20x the LARS step: see above
                              precision='32-true', sync_bn=False, num_workers=2, **on)
         e = Experiment(name=method, accelerator='cpu', pretrain=pre,  # fine-tuning's sizes: see above
-                       finetune=FinetuneConfig(crn=small(), epochs=40, global_batch=64, members=5, num_workers=0))
+                       finetune=FinetuneConfig(crn=small(), global_batch=64, num_workers=0))
     if crn == 'auto': crn = AUTO_CRN[size] if e.pretrain.trains_crn else 'scratch'
     e = dataclasses.replace(e, finetune=dataclasses.replace(e.finetune, crn_init=crn))
     # recorded resolved, so a run's config says which CRN it used
     init = 'pretrain' if e.transfers_crn else 'scratch'
-    e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init])
+    e.finetune = dataclasses.replace(e.finetune, crn_init=init, base_lr=FINETUNE_LR[size][init],
+                                     **FINETUNE_RECIPE[size][init])
     return dataclasses.replace(e, **kw)
 
 # %% ../nbs/20_config.ipynb #73a7fa3b

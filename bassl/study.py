@@ -28,7 +28,7 @@ from fastcore.meta import delegates
 from fastcore.script import Param
 from scipy import stats
 
-from .config import CRN_INITS
+from .config import CRN_INITS, FINETUNE_RECIPE
 from .core import DataError, ParameterError, write_json, write_text
 from .data.check import check_cmd
 from .data.synthetic import DEFAULT_ROOT, frame_size, synth_cmd  # frame_size: --size's type, for demo_cmd
@@ -261,8 +261,11 @@ def study_cells(study:Study) -> list[Cell]:
 DEMO_FOLDERS = {'BaSSL, fresh CRN': '', 'SimCLR instance': 'instance', 'random init': 'random'}
 DEMO_SEEDS = 5 # fine-tuning seeds per row: see above
 DEMO_JOBS = 0 # fine-tunings at once: one per core (`Study.jobs`), see above
-DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': 10, # the demo's budget on the CPU preset: see above
-             'config': {'pretrain': {'image_size': 32}, 'finetune': {'members': 10, 'standardize': True}}}
+_FRESH = FINETUNE_RECIPE['cpu']['scratch'] # the CPU preset's fine-tuning of a fresh CRN, every demo row's
+# the demo's budget on the CPU preset: see above
+DEMO_SIZE = {'epochs': 1, 'max_steps': 40, 'finetune_epochs': _FRESH['epochs'],
+             'config': {'pretrain': {'image_size': 32},
+                        'finetune': {'members': _FRESH['members'], 'standardize': _FRESH['standardize']}}}
 
 # %% ../nbs/35_study.ipynb #b8e79a18
 def demo_study(root:str|os.PathLike=DEFAULT_ROOT, # the dataset (the built-in synthetic one)

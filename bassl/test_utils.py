@@ -30,7 +30,8 @@ def tiny_experiment(method:str='bassl', # one of the five methods
     e = preset(method, 'cpu', crn=crn, root=str(root), **kw)
     small = CRNConfig(**SMALL_CRN)
     pre = dataclasses.replace(e.pretrain, image_size=32, global_batch=8, num_workers=0, crn=small)
-    fine = dataclasses.replace(e.finetune, crn=small, members=1, epochs=15)  # an ensemble is tested where it is built
+    # an ensemble and standardised features are tested where they are built
+    fine = dataclasses.replace(e.finetune, crn=small, members=1, epochs=15, standardize=False)
     return dataclasses.replace(e, pretrain=pre, finetune=fine)
 
 # %% ../nbs/26a_test_utils.ipynb #5ce74c6f
