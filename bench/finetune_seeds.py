@@ -10,9 +10,11 @@ the pre-training's budget, the machine and its yardstick), which `bassl.study.su
 and the docs' results page render the committed ones in results/.
 
     python bench/finetune_seeds.py [--demo runs/demo] [--seeds 5] [--out runs/finetune-seeds] [--results DIR] [--split val]
-                                   [--recipes "one model, 15 epochs=members:1,epochs:15" "cpu preset=preset"] [--jobs 1]
+                                   [--recipes "one model, 15 epochs=members:1,epochs:15,standardize:false" "cpu preset=preset"]
+                                   [--jobs 1]
 
-A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is); a
+A recipe is `label=field:value,...` over `finetune` fields of the CPU preset (`preset` alone: the preset as it is,
+which fine-tunes a fresh and a transferred CRN with different recipes: `bassl.config.FINETUNE_RECIPE`); a
 number or a boolean (`"standardised=standardize:true"`: features standardised with the training shots' statistics). The
 records go to --results (default: --out) as finetune-seeds-<recipe>.json. `--split val` scores every run on the validation
 movies instead (into its val/ folder; records finetune-seeds-<recipe>-val.json): choose a recipe there, then report test.
@@ -81,15 +83,16 @@ def slug(text:str) -> str:
     return re.sub(r'[^a-z0-9+]+', '-', text.lower()).strip('-')
 
 
-def _finetune(fields:dict):
-    "The fine-tuning settings of a recipe: the CPU preset's, with its changes."
-    return dataclasses.replace(preset('bassl', 'cpu').finetune, **fields)
+def _finetune(fields:dict, crn:str='scratch'):
+    "The fine-tuning settings of a recipe for a CRN that starts at `crn`: the CPU preset's (`FINETUNE_RECIPE`), with its changes."
+    return dataclasses.replace(preset('bassl', 'cpu', crn=crn).finetune, **fields)
 
 
 def _settings(fields:dict) -> str:
     "What a recipe fine-tunes with, read from the CPU preset it changes: members, epochs, batch."
-    f = _finetune(fields)
-    return f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}{', standardised features' * f.standardize}"
+    say = lambda f: f"{f.members} member{'s' * (f.members > 1)}, {f.epochs} epochs of batch {f.global_batch}{', standardised features' * f.standardize}"
+    fresh, moved = say(_finetune(fields)), say(_finetune(fields, 'pretrain'))
+    return fresh if fresh == moved else f"a fresh CRN: {fresh}; a transferred CRN: {moved}"
 
 
 def fine_tune(demo:Path, out:Path, label:str, name:str, fields:dict, seed:int, split:str='test') -> tuple[str, dict, float]:
@@ -122,7 +125,7 @@ def main():
     ap.add_argument('--demo', default='runs/demo', help="a finished `make demo`'s run folder (default: runs/demo)")
     ap.add_argument('--seeds', type=int, default=5, help='fine-tuning seeds per row and recipe (default: 5)')
     ap.add_argument('--out', default='runs/finetune-seeds', help='where the fine-tunings go (reused when run again)')
-    ap.add_argument('--recipes', nargs='+', default=['one model, 15 epochs=members:1,epochs:15', 'cpu preset=preset'])
+    ap.add_argument('--recipes', nargs='+', default=['one model, 15 epochs=members:1,epochs:15,standardize:false', 'cpu preset=preset'])
     ap.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
     ap.add_argument('--results', default=None, help='folder of the study records, one per recipe (default: --out)')
     ap.add_argument('--split', default='test', choices=['test', 'val'], help="the movies scored: 'test', or 'val' to choose a recipe")
