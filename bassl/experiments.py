@@ -95,7 +95,7 @@ class RunSpec:
     features:str='' # fine-tune on another run's features: its name under `runs`, or a feature store ('': this run's)
     crn:str='auto' # fine-tuning's CRN: 'pretrain' (transferred), 'scratch' (fresh), 'auto', or a checkpoint path
     finetune_lr:float=0. # fine-tuning base lr at batch 256 (0: the preset's, which depends on `crn`)
-    finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20, cpu 40)
+    finetune_epochs:int=5 # fine-tuning epochs (0: the preset's: paper 20; cpu 10, or 40 with a transferred CRN)
     devices:int=1 # devices per node
     num_nodes:int=1
     seed:int=0
