@@ -249,7 +249,7 @@ FINETUNE_LR = {'paper': {'pretrain': 2.5e-6, 'scratch': 2.5e-5}, # Adam base lr 
 AUTO_CRN = {'paper': 'pretrain', 'cpu': 'scratch'}
 # fine-tuning's recipe, by size and where the CRN starts (`FinetuneConfig` fields over the size's): see above
 FINETUNE_RECIPE = {'paper': {'pretrain': {}, 'scratch': {}},  # the paper's one model on raw features
-                   # a transferred CRN reads the raw features it was pre-trained on
+                   # a transferred CRN needs the longer schedule (not the raw features: see above)
                    'cpu': {'pretrain': dict(members=5, epochs=40, standardize=False),
                            'scratch': dict(members=10, epochs=10, standardize=True)}}
 
